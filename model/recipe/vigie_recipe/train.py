@@ -1,0 +1,136 @@
+"""Fine-tune the upper layers of the encoder for three-way sentiment.
+
+The lower layers stay frozen: their outputs are computed once and cached (fp16), so each
+epoch only runs the upper layers. The loss adds to the cross-entropy a term that keeps the
+pooled embedding close to the original e5 embedding, so retrieval keeps working.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from .net import Encoder
+
+
+def batches(seqs: list[list[int]], size: int, max_tokens_per_batch: int = 4096):
+    """Indices grouped by length so that a batch pads little."""
+    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+    out, cur = [], []
+    for i in order:
+        longest = max(len(seqs[cur[0]]) if cur else 0, len(seqs[i]))
+        if cur and (len(cur) >= size or longest * (len(cur) + 1) > max_tokens_per_batch):
+            out.append(cur)
+            cur = []
+        cur.append(i)
+    if cur:
+        out.append(cur)
+    return out
+
+
+def pad(seqs: list[list[int]]):
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), 1, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for r, s in enumerate(seqs):
+        ids[r, : len(s)] = torch.tensor(s)
+        mask[r, : len(s)] = 1
+    return ids, mask
+
+
+@torch.no_grad()
+def cache_lower(enc: Encoder, seqs, groups, split: int, desc: str):
+    enc.eval()
+    cached = []
+    for g in tqdm(groups, desc=desc, unit="batch", mininterval=2.0):
+        ids, mask = pad([seqs[i] for i in g])
+        h = enc.run_layers(enc.embed(ids), mask, 0, split)
+        cached.append((g, h.half(), mask))
+    return cached
+
+
+@torch.no_grad()
+def teacher_embeddings(enc: Encoder, cached, split: int):
+    enc.eval()
+    out = []
+    for g, h, mask in tqdm(cached, desc="teacher embeddings", unit="batch", mininterval=2.0):
+        _, emb = enc.outputs(enc.run_layers(h.float(), mask, split), mask)
+        out.append(emb)
+    return out
+
+
+def fine_tune(enc: Encoder, cached, labels: np.ndarray, teacher, split: int, epochs: int, lr: float, distill: float, seed: int = 13):
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    upper = [p for layer in enc.layers[split:] for p in layer.parameters()]
+    head = list(enc.head_dense.parameters()) + list(enc.head_out.parameters())
+    for p in enc.parameters():
+        p.requires_grad_(False)
+    for p in upper + head:
+        p.requires_grad_(True)
+    opt = torch.optim.AdamW([{"params": upper, "lr": lr}, {"params": head, "lr": lr * 10}], weight_decay=0.01)
+    total = epochs * len(cached)
+    warmup = max(1, int(0.06 * total))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / (total - warmup))))
+    y_all = torch.from_numpy(labels)
+    step = 0
+    for epoch in range(epochs):
+        enc.train()
+        order = list(range(len(cached)))
+        rng.shuffle(order)
+        bar = tqdm(order, desc=f"epoch {epoch + 1}/{epochs}", unit="batch", mininterval=2.0)
+        run_loss, run_n = 0.0, 0
+        for b in bar:
+            g, h, mask = cached[b]
+            logits, emb = enc.outputs(enc.run_layers(h.float(), mask, split), mask)
+            loss = F.cross_entropy(logits, y_all[g])
+            if distill > 0:
+                loss = loss + distill * (1.0 - (emb * teacher[b]).sum(-1)).mean()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(upper + head, 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            step += 1
+            run_loss += loss.item() * len(g)
+            run_n += len(g)
+            if step % 20 == 0:
+                bar.set_postfix(loss=f"{run_loss / run_n:.3f}")
+    enc.eval()
+    return enc
+
+
+@torch.no_grad()
+def predict_cached(enc: Encoder, cached, n: int, split: int):
+    enc.eval()
+    logits = torch.zeros((n, 3))
+    emb = torch.zeros((n, enc.word.weight.shape[1]))
+    for g, h, mask in cached:
+        lg, e = enc.outputs(enc.run_layers(h.float(), mask, split), mask)
+        logits[g] = lg
+        emb[g] = e
+    return logits.numpy(), emb.numpy()
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Temperature that minimises the negative log-likelihood (1-D, golden section)."""
+    lt = torch.from_numpy(logits).double()
+    y = torch.from_numpy(labels)
+
+    def nll(t):
+        return F.cross_entropy(lt / t, y).item()
+
+    lo, hi = 0.05, 10.0
+    g = (math.sqrt(5) - 1) / 2
+    for _ in range(80):
+        a, b = hi - g * (hi - lo), lo + g * (hi - lo)
+        if nll(a) < nll(b):
+            hi = b
+        else:
+            lo = a
+    return float((lo + hi) / 2)

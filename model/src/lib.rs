@@ -1,0 +1,364 @@
+//! vigie's sentiment model: three-way sentiment and a sentence embedding per text.
+//!
+//! The model is an int8 ONNX graph run by ONNX Runtime (loaded at run time from the
+//! library of the PyPI `onnxruntime` wheel) with its `tokenizer.json` and `model.json`.
+//! One [`SentimentModel`] is built per process and shared by reference between threads.
+//!
+//! Inputs longer than the model's `max_tokens` (256 for the built model, `<s>` and `</s>`
+//! included) keep their first and last pieces; the prediction says it was truncated.
+
+mod card;
+mod error;
+pub mod runtime;
+mod tokenize;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use ort::session::Session;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::value::{Tensor, TensorElementType};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokenizers::Tokenizer;
+
+pub use card::{Golden, ModelCard, SpecialIds};
+pub use error::ModelError;
+pub use tokenize::{Encoded, cut};
+
+/// The three verdicts, in the order of the model's probability output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sentiment {
+    Negative,
+    Neutral,
+    Positive,
+}
+
+impl Sentiment {
+    pub const ALL: [Sentiment; 3] = [Sentiment::Negative, Sentiment::Neutral, Sentiment::Positive];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sentiment::Negative => "negative",
+            Sentiment::Neutral => "neutral",
+            Sentiment::Positive => "positive",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|l| l.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for Sentiment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Calibrated probabilities of the three labels; they sum to 1.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
+pub struct Probabilities {
+    pub negative: f32,
+    pub neutral: f32,
+    pub positive: f32,
+}
+
+impl Probabilities {
+    pub fn as_array(&self) -> [f32; 3] {
+        [self.negative, self.neutral, self.positive]
+    }
+
+    pub fn get(&self, label: Sentiment) -> f32 {
+        self.as_array()[label as usize]
+    }
+
+    /// The most probable label and its probability.
+    pub fn top(&self) -> (Sentiment, f32) {
+        Sentiment::ALL
+            .into_iter()
+            .map(|l| (l, self.get(l)))
+            .fold((Sentiment::Neutral, f32::MIN), |best, cur| if cur.1 > best.1 { cur } else { best })
+    }
+}
+
+/// What the model says of one text.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Prediction {
+    pub label: Sentiment,
+    pub probabilities: Probabilities,
+    /// Probability of `label`.
+    pub confidence: f32,
+    /// Unit-length sentence embedding.
+    #[serde(skip)]
+    pub embedding: Vec<f32>,
+    /// Tokens fed to the model, `<s>` and `</s>` included.
+    pub tokens: usize,
+    /// The text was over `max_tokens` and lost pieces in its middle.
+    pub truncated: bool,
+}
+
+/// How to load the model.
+#[derive(Debug, Clone)]
+pub struct ModelOptions {
+    /// Folder with `model.json`, `model.onnx`, `tokenizer.json`.
+    pub dir: PathBuf,
+    /// ONNX Runtime intra-op threads per session; 0 lets ONNX Runtime use every core.
+    pub intra_threads: usize,
+    /// Sessions that can run at the same time (each holds its own buffers).
+    pub sessions: usize,
+    /// Texts per inference call; inputs are grouped by length before batching.
+    pub batch_size: usize,
+    /// Check each file against the sha256 in `model.json` before loading.
+    pub verify_checksums: bool,
+}
+
+impl ModelOptions {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self {
+            dir: dir.into(),
+            intra_threads: 0,
+            sessions: 1,
+            batch_size: 32,
+            verify_checksums: true,
+        }
+    }
+}
+
+/// The loaded model: a tokenizer and a pool of ONNX Runtime sessions, safe to share.
+pub struct SentimentModel {
+    card: ModelCard,
+    tokenizer: Tokenizer,
+    sessions: Vec<Mutex<Session>>,
+    next: AtomicUsize,
+    batch_size: usize,
+    embedding_dim: usize,
+    dir: PathBuf,
+}
+
+impl std::fmt::Debug for SentimentModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SentimentModel")
+            .field("version", &self.card.version)
+            .field("dir", &self.dir)
+            .field("sessions", &self.sessions.len())
+            .finish()
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, ModelError> {
+    std::fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => ModelError::FileMissing { path: path.to_owned() },
+        _ => ModelError::Corrupt {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        },
+    })
+}
+
+fn verify(path: &Path, bytes: &[u8], card: &ModelCard, name: &str) -> Result<(), ModelError> {
+    let expected = card.files.get(name).ok_or_else(|| ModelError::Corrupt {
+        path: path.with_file_name("model.json"),
+        reason: format!("no checksum for {name}"),
+    })?;
+    let actual = hex::encode(Sha256::digest(bytes));
+    if &actual != expected {
+        return Err(ModelError::ChecksumMismatch {
+            path: path.to_owned(),
+            expected: expected.clone(),
+            actual,
+        });
+    }
+    Ok(())
+}
+
+impl SentimentModel {
+    pub fn load(options: &ModelOptions) -> Result<Self, ModelError> {
+        let dir = &options.dir;
+        let card_path = dir.join("model.json");
+        let card: ModelCard = serde_json::from_slice(&read(&card_path)?).map_err(|e| ModelError::Corrupt {
+            path: card_path.clone(),
+            reason: e.to_string(),
+        })?;
+        let onnx_path = dir.join("model.onnx");
+        let tok_path = dir.join("tokenizer.json");
+        let onnx = read(&onnx_path)?;
+        let tok_bytes = read(&tok_path)?;
+        if options.verify_checksums {
+            verify(&onnx_path, &onnx, &card, "model.onnx")?;
+            verify(&tok_path, &tok_bytes, &card, "tokenizer.json")?;
+        }
+        let tokenizer = Tokenizer::from_bytes(&tok_bytes).map_err(|e| ModelError::Corrupt {
+            path: tok_path.clone(),
+            reason: e.to_string(),
+        })?;
+        let environment = runtime::ensure_loaded()?;
+        let corrupt = |e: ort::Error| ModelError::Corrupt {
+            path: onnx_path.clone(),
+            reason: e.to_string(),
+        };
+        let mut sessions = Vec::with_capacity(options.sessions.max(1));
+        for _ in 0..options.sessions.max(1) {
+            let session = Session::builder(environment)
+                .and_then(|b| Ok(b.with_optimization_level(GraphOptimizationLevel::All)?))
+                .and_then(|b| Ok(b.with_intra_threads(options.intra_threads)?))
+                .and_then(|b| Ok(b.with_inter_threads(1)?))
+                .and_then(|mut b| b.commit_from_memory(&onnx))
+                .map_err(corrupt)?;
+            sessions.push(Mutex::new(session));
+        }
+        let embedding_dim = check_signature(&sessions[0].lock().expect("fresh mutex"), &onnx_path, &card)?;
+        Ok(Self {
+            card,
+            tokenizer,
+            sessions,
+            next: AtomicUsize::new(0),
+            batch_size: options.batch_size.max(1),
+            embedding_dim,
+            dir: dir.clone(),
+        })
+    }
+
+    pub fn card(&self) -> &ModelCard {
+        &self.card
+    }
+
+    pub fn version(&self) -> &str {
+        &self.card.version
+    }
+
+    pub fn embedding_dim(&self) -> usize {
+        self.embedding_dim
+    }
+
+    pub fn max_tokens(&self) -> usize {
+        self.card.max_tokens
+    }
+
+    /// Token ids as the model sees them (for tests and diagnostics).
+    pub fn encode<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Encoded>, ModelError> {
+        tokenize::encode_all(
+            &self.tokenizer,
+            texts,
+            &self.card.text_prefix,
+            self.card.special_ids,
+            self.card.max_tokens,
+        )
+    }
+
+    /// Classifies texts in any number; results come back in input order. Texts are grouped
+    /// by length and each group is padded to its longest member only.
+    pub fn classify<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Prediction>, ModelError> {
+        let encoded = self.encode(texts)?;
+        let mut order: Vec<usize> = (0..encoded.len()).collect();
+        order.sort_by_key(|&i| encoded[i].ids.len());
+        let mut out: Vec<Option<Prediction>> = vec![None; encoded.len()];
+        for group in order.chunks(self.batch_size) {
+            let batch: Vec<&Encoded> = group.iter().map(|&i| &encoded[i]).collect();
+            for (&i, prediction) in group.iter().zip(self.run(&batch)?) {
+                out[i] = Some(prediction);
+            }
+        }
+        Ok(out.into_iter().map(|p| p.expect("every text is predicted")).collect())
+    }
+
+    /// Runs one padded batch through a session of the pool.
+    fn run(&self, batch: &[&Encoded]) -> Result<Vec<Prediction>, ModelError> {
+        let rows = batch.len();
+        let width = batch.iter().map(|e| e.ids.len()).max().unwrap_or(0);
+        let pad = i64::from(self.card.special_ids.pad);
+        let mut ids = vec![pad; rows * width];
+        let mut mask = vec![0i64; rows * width];
+        for (r, e) in batch.iter().enumerate() {
+            for (c, &id) in e.ids.iter().enumerate() {
+                ids[r * width + c] = i64::from(id);
+                mask[r * width + c] = 1;
+            }
+        }
+        let shape = [rows as i64, width as i64];
+        let ids = Tensor::from_array((shape, ids))?;
+        let mask = Tensor::from_array((shape, mask))?;
+        let slot = self.next.fetch_add(1, Ordering::Relaxed) % self.sessions.len();
+        let mut session = self.sessions[slot]
+            .lock()
+            .map_err(|_| ModelError::Inference("a session panicked earlier".into()))?;
+        let outputs = session.run(ort::inputs!["input_ids" => ids, "attention_mask" => mask])?;
+        let (_, probs) = outputs["probabilities"].try_extract_tensor::<f32>()?;
+        let (_, emb) = outputs["embedding"].try_extract_tensor::<f32>()?;
+        let dim = self.embedding_dim;
+        if probs.len() != rows * 3 || emb.len() != rows * dim {
+            return Err(ModelError::Inference(format!(
+                "outputs have {} probabilities and {} embedding values for {rows} texts",
+                probs.len(),
+                emb.len()
+            )));
+        }
+        Ok(batch
+            .iter()
+            .enumerate()
+            .map(|(r, e)| {
+                let p = Probabilities {
+                    negative: probs[r * 3],
+                    neutral: probs[r * 3 + 1],
+                    positive: probs[r * 3 + 2],
+                };
+                let (label, confidence) = p.top();
+                Prediction {
+                    label,
+                    probabilities: p,
+                    confidence,
+                    embedding: emb[r * dim..(r + 1) * dim].to_vec(),
+                    tokens: e.ids.len(),
+                    truncated: e.truncated,
+                }
+            })
+            .collect())
+    }
+}
+
+/// Inputs `input_ids`, `attention_mask` (int64, [batch, tokens]); outputs `probabilities`
+/// ([batch, 3]) and `embedding` ([batch, dim]). Returns dim.
+fn check_signature(session: &Session, path: &Path, card: &ModelCard) -> Result<usize, ModelError> {
+    let fail = |reason: String| ModelError::Signature {
+        path: path.to_owned(),
+        reason,
+    };
+    let mut inputs: Vec<&str> = session.inputs().iter().map(|o| o.name()).collect();
+    inputs.sort_unstable();
+    if inputs != ["attention_mask", "input_ids"] {
+        return Err(fail(format!("inputs are {inputs:?}, expected input_ids and attention_mask")));
+    }
+    for input in session.inputs() {
+        if input.dtype().tensor_type() != Some(TensorElementType::Int64) {
+            return Err(fail(format!("input {} is {:?}, expected int64", input.name(), input.dtype())));
+        }
+    }
+    let output = |name: &str| {
+        session
+            .outputs()
+            .iter()
+            .find(|o| o.name() == name)
+            .ok_or_else(|| fail(format!("no output named {name}")))
+    };
+    let last_dim = |name: &str| -> Result<i64, ModelError> {
+        let o = output(name)?;
+        if o.dtype().tensor_type() != Some(TensorElementType::Float32) {
+            return Err(fail(format!("output {name} is {:?}, expected float32", o.dtype())));
+        }
+        let shape = o.dtype().tensor_shape().ok_or_else(|| fail(format!("output {name} is not a tensor")))?;
+        if shape.len() != 2 {
+            return Err(fail(format!("output {name} has rank {}, expected 2", shape.len())));
+        }
+        Ok(shape[1])
+    };
+    if last_dim("probabilities")? != 3 || card.labels.len() != 3 {
+        return Err(fail("probabilities must have 3 columns: negative, neutral, positive".into()));
+    }
+    let dim = last_dim("embedding")?;
+    if dim <= 0 {
+        return Err(fail("embedding has no fixed width".into()));
+    }
+    Ok(dim as usize)
+}

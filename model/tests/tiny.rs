@@ -1,0 +1,213 @@
+//! The real loading and inference code on the tiny test model (model/testdata/tiny, made
+//! by `python -m vigie_recipe.tiny`): same signature as the real model, random weights.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use vigie_model::{ModelError, ModelOptions, SentimentModel};
+
+fn tiny_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/tiny")
+}
+
+fn tiny() -> SentimentModel {
+    SentimentModel::load(&ModelOptions {
+        intra_threads: 1,
+        ..ModelOptions::new(tiny_dir())
+    })
+    .expect("the tiny model loads")
+}
+
+/// A copy of the tiny model in a temporary folder, to damage.
+fn tiny_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["model.json", "model.onnx", "tokenizer.json"] {
+        std::fs::copy(tiny_dir().join(f), dir.path().join(f)).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn loads_with_the_signature_of_model_json() {
+    let model = tiny();
+    assert!(model.version().starts_with("vigie-sentiment-tiny-"));
+    assert_eq!(model.embedding_dim(), 32);
+    assert_eq!(model.max_tokens(), 24);
+    assert_eq!(model.card().labels, ["negative", "neutral", "positive"]);
+}
+
+#[test]
+fn matches_the_ids_and_probabilities_computed_by_the_recipe() {
+    let model = tiny();
+    let golden = &model.card().golden;
+    assert!(golden.len() >= 6);
+    let texts: Vec<&str> = golden.iter().map(|g| g.text.as_str()).collect();
+    let encoded = model.encode(&texts).unwrap();
+    for (g, e) in golden.iter().zip(&encoded) {
+        assert_eq!(e.ids, g.ids, "token ids of {:?}", g.text);
+    }
+    for g in golden {
+        let p = &model.classify(&[g.text.as_str()]).unwrap()[0];
+        for (got, want) in p.probabilities.as_array().iter().zip(g.probabilities) {
+            assert!((got - want).abs() < 1e-4, "{:?}: {got} vs {want}", g.text);
+        }
+        for (got, want) in p.embedding.iter().zip(&g.embedding_head) {
+            assert!((got - want).abs() < 1e-4, "{:?}: embedding {got} vs {want}", g.text);
+        }
+    }
+}
+
+#[test]
+fn predictions_are_well_formed() {
+    let model = tiny();
+    let texts = ["Super service, merci !", "Colis perdu, personne ne répond.", "Horaires ?"];
+    for p in model.classify(&texts).unwrap() {
+        let sum: f32 = p.probabilities.as_array().iter().sum();
+        assert!((sum - 1.0).abs() < 1e-5, "probabilities sum to {sum}");
+        let norm: f32 = p.embedding.iter().map(|v| v * v).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-4, "embedding norm {norm}");
+        assert_eq!(p.embedding.len(), 32);
+        let (label, top) = p.probabilities.top();
+        assert_eq!(p.label, label);
+        assert_eq!(p.confidence, top);
+        assert!(!p.truncated);
+    }
+}
+
+#[test]
+fn a_text_gets_the_same_verdict_whatever_its_batch_mates() {
+    let model = tiny();
+    let texts = [
+        "ok",
+        "Livraison en retard de trois semaines, aucune réponse.",
+        "Love it",
+        "Vos magasins ouvrent à quelle heure le dimanche ?",
+        "Worst customer service ever, I want a refund now.",
+        "Merci !",
+    ];
+    let together = model.classify(&texts).unwrap();
+    for (text, batched) in texts.iter().zip(&together) {
+        let alone = &model.classify(&[*text]).unwrap()[0];
+        assert_eq!(alone.label, batched.label, "{text}");
+        for (a, b) in alone.probabilities.as_array().iter().zip(batched.probabilities.as_array()) {
+            assert!((a - b).abs() < 1e-5, "{text}: {a} alone, {b} in a batch");
+        }
+    }
+}
+
+#[test]
+fn results_come_back_in_input_order_across_batches() {
+    let model = SentimentModel::load(&ModelOptions {
+        batch_size: 2,
+        intra_threads: 1,
+        ..ModelOptions::new(tiny_dir())
+    })
+    .unwrap();
+    let texts: Vec<String> = (0..7).map(|i| format!("message {} {}", i, "très ".repeat(i))).collect();
+    let batched = model.classify(&texts).unwrap();
+    for (text, p) in texts.iter().zip(&batched) {
+        let alone = &model.classify(&[text]).unwrap()[0];
+        assert_eq!(alone.tokens, p.tokens, "{text}");
+        assert!((alone.probabilities.negative - p.probabilities.negative).abs() < 1e-5);
+    }
+}
+
+#[test]
+fn long_texts_are_truncated_and_say_so() {
+    let model = tiny();
+    let long = "Le service client ne répond jamais et la livraison est en retard. ".repeat(10);
+    let p = &model.classify(&[long.as_str()]).unwrap()[0];
+    assert!(p.truncated);
+    assert_eq!(p.tokens, 24);
+    let e = &model.encode(&[long.as_str()]).unwrap()[0];
+    assert!(e.pieces > 22);
+    assert_eq!(e.ids.first(), Some(&0));
+    assert_eq!(e.ids.last(), Some(&2));
+}
+
+#[test]
+fn empty_text_is_a_clear_error() {
+    let err = tiny().classify(&["fine", "   ", "ok"]).unwrap_err();
+    assert!(matches!(err, ModelError::EmptyText { index: 1 }), "{err}");
+}
+
+#[test]
+fn a_missing_model_names_the_file_and_how_to_build_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = SentimentModel::load(&ModelOptions::new(dir.path())).unwrap_err();
+    match &err {
+        ModelError::FileMissing { path } => assert!(path.ends_with("model.json")),
+        other => panic!("unexpected {other}"),
+    }
+    assert!(err.to_string().contains("scripts/build-model"));
+}
+
+#[test]
+fn a_damaged_file_fails_its_checksum() {
+    let dir = tiny_copy();
+    let path = dir.path().join("tokenizer.json");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.push(b' ');
+    std::fs::write(&path, bytes).unwrap();
+    let err = SentimentModel::load(&ModelOptions::new(dir.path())).unwrap_err();
+    assert!(matches!(err, ModelError::ChecksumMismatch { .. }), "{err}");
+}
+
+#[test]
+fn a_corrupt_graph_is_reported_as_corrupt() {
+    let dir = tiny_copy();
+    std::fs::write(dir.path().join("model.onnx"), b"not an onnx graph").unwrap();
+    let options = ModelOptions {
+        verify_checksums: false,
+        ..ModelOptions::new(dir.path())
+    };
+    let err = SentimentModel::load(&options).unwrap_err();
+    assert!(matches!(err, ModelError::Corrupt { .. }), "{err}");
+}
+
+#[test]
+fn a_graph_with_other_outputs_is_refused() {
+    let dir = tiny_copy();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/wrong-signature.onnx"),
+        dir.path().join("model.onnx"),
+    )
+    .unwrap();
+    let options = ModelOptions {
+        verify_checksums: false,
+        ..ModelOptions::new(dir.path())
+    };
+    let err = SentimentModel::load(&options).unwrap_err();
+    match &err {
+        ModelError::Signature { reason, .. } => assert!(reason.contains("probabilities"), "{reason}"),
+        other => panic!("unexpected {other}"),
+    }
+}
+
+#[test]
+fn one_model_serves_many_threads() {
+    let model = Arc::new(
+        SentimentModel::load(&ModelOptions {
+            sessions: 2,
+            intra_threads: 1,
+            ..ModelOptions::new(tiny_dir())
+        })
+        .unwrap(),
+    );
+    let expected = model.classify(&["Merci beaucoup", "Colis perdu"]).unwrap();
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let model = Arc::clone(&model);
+            std::thread::spawn(move || {
+                (0..10)
+                    .map(|_| model.classify(&["Merci beaucoup", "Colis perdu"]).unwrap())
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for h in handles {
+        for got in h.join().unwrap() {
+            assert_eq!(got, expected);
+        }
+    }
+}
