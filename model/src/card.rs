@@ -46,6 +46,10 @@ pub struct Golden {
 impl ModelCard {
     /// Probability of `label` above which predictions of it reached `precision` (e.g. 90).
     pub fn threshold(&self, label: &str, precision: u32) -> Option<f32> {
-        self.thresholds.get(label)?.get(&format!("precision_{precision}")).copied().flatten()
+        self.thresholds
+            .get(label)?
+            .get(&format!("precision_{precision}"))
+            .copied()
+            .flatten()
     }
 }

@@ -9,6 +9,7 @@
 
 mod card;
 mod error;
+pub mod metrics;
 pub mod runtime;
 mod tokenize;
 
@@ -28,7 +29,9 @@ pub use error::ModelError;
 pub use tokenize::{Encoded, cut};
 
 /// The three verdicts, in the order of the model's probability output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Sentiment {
     Negative,
@@ -80,7 +83,9 @@ impl Probabilities {
         Sentiment::ALL
             .into_iter()
             .map(|l| (l, self.get(l)))
-            .fold((Sentiment::Neutral, f32::MIN), |best, cur| if cur.1 > best.1 { cur } else { best })
+            .fold((Sentiment::Neutral, f32::MIN), |best, cur| {
+                if cur.1 > best.1 { cur } else { best }
+            })
     }
 }
 
@@ -150,7 +155,9 @@ impl std::fmt::Debug for SentimentModel {
 
 fn read(path: &Path) -> Result<Vec<u8>, ModelError> {
     std::fs::read(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => ModelError::FileMissing { path: path.to_owned() },
+        std::io::ErrorKind::NotFound => ModelError::FileMissing {
+            path: path.to_owned(),
+        },
         _ => ModelError::Corrupt {
             path: path.to_owned(),
             reason: e.to_string(),
@@ -178,10 +185,11 @@ impl SentimentModel {
     pub fn load(options: &ModelOptions) -> Result<Self, ModelError> {
         let dir = &options.dir;
         let card_path = dir.join("model.json");
-        let card: ModelCard = serde_json::from_slice(&read(&card_path)?).map_err(|e| ModelError::Corrupt {
-            path: card_path.clone(),
-            reason: e.to_string(),
-        })?;
+        let card: ModelCard =
+            serde_json::from_slice(&read(&card_path)?).map_err(|e| ModelError::Corrupt {
+                path: card_path.clone(),
+                reason: e.to_string(),
+            })?;
         let onnx_path = dir.join("model.onnx");
         let tok_path = dir.join("tokenizer.json");
         let onnx = read(&onnx_path)?;
@@ -209,7 +217,8 @@ impl SentimentModel {
                 .map_err(corrupt)?;
             sessions.push(Mutex::new(session));
         }
-        let embedding_dim = check_signature(&sessions[0].lock().expect("fresh mutex"), &onnx_path, &card)?;
+        let embedding_dim =
+            check_signature(&sessions[0].lock().expect("fresh mutex"), &onnx_path, &card)?;
         Ok(Self {
             card,
             tokenizer,
@@ -261,7 +270,10 @@ impl SentimentModel {
                 out[i] = Some(prediction);
             }
         }
-        Ok(out.into_iter().map(|p| p.expect("every text is predicted")).collect())
+        Ok(out
+            .into_iter()
+            .map(|p| p.expect("every text is predicted"))
+            .collect())
     }
 
     /// Runs one padded batch through a session of the pool.
@@ -328,11 +340,17 @@ fn check_signature(session: &Session, path: &Path, card: &ModelCard) -> Result<u
     let mut inputs: Vec<&str> = session.inputs().iter().map(|o| o.name()).collect();
     inputs.sort_unstable();
     if inputs != ["attention_mask", "input_ids"] {
-        return Err(fail(format!("inputs are {inputs:?}, expected input_ids and attention_mask")));
+        return Err(fail(format!(
+            "inputs are {inputs:?}, expected input_ids and attention_mask"
+        )));
     }
     for input in session.inputs() {
         if input.dtype().tensor_type() != Some(TensorElementType::Int64) {
-            return Err(fail(format!("input {} is {:?}, expected int64", input.name(), input.dtype())));
+            return Err(fail(format!(
+                "input {} is {:?}, expected int64",
+                input.name(),
+                input.dtype()
+            )));
         }
     }
     let output = |name: &str| {
@@ -345,16 +363,27 @@ fn check_signature(session: &Session, path: &Path, card: &ModelCard) -> Result<u
     let last_dim = |name: &str| -> Result<i64, ModelError> {
         let o = output(name)?;
         if o.dtype().tensor_type() != Some(TensorElementType::Float32) {
-            return Err(fail(format!("output {name} is {:?}, expected float32", o.dtype())));
+            return Err(fail(format!(
+                "output {name} is {:?}, expected float32",
+                o.dtype()
+            )));
         }
-        let shape = o.dtype().tensor_shape().ok_or_else(|| fail(format!("output {name} is not a tensor")))?;
+        let shape = o
+            .dtype()
+            .tensor_shape()
+            .ok_or_else(|| fail(format!("output {name} is not a tensor")))?;
         if shape.len() != 2 {
-            return Err(fail(format!("output {name} has rank {}, expected 2", shape.len())));
+            return Err(fail(format!(
+                "output {name} has rank {}, expected 2",
+                shape.len()
+            )));
         }
         Ok(shape[1])
     };
     if last_dim("probabilities")? != 3 || card.labels.len() != 3 {
-        return Err(fail("probabilities must have 3 columns: negative, neutral, positive".into()));
+        return Err(fail(
+            "probabilities must have 3 columns: negative, neutral, positive".into(),
+        ));
     }
     let dim = last_dim("embedding")?;
     if dim <= 0 {

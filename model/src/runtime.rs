@@ -66,7 +66,9 @@ pub fn ensure_loaded() -> Result<&'static ort::environment::Environment, ModelEr
     });
     match outcome {
         Ok((_path, env)) => Ok(env),
-        Err((path, reason)) if reason.is_empty() => Err(ModelError::RuntimeMissing { path: path.clone() }),
+        Err((path, reason)) if reason.is_empty() => {
+            Err(ModelError::RuntimeMissing { path: path.clone() })
+        }
         Err((path, reason)) => Err(ModelError::RuntimeLoad {
             path: path.clone().unwrap_or_default(),
             reason: reason.clone(),

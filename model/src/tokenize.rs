@@ -46,7 +46,10 @@ pub(crate) fn encode_all<S: AsRef<str>>(
     let encodings = if inputs.len() > 1 {
         tokenizer.encode_batch(inputs, false)
     } else {
-        inputs.into_iter().map(|t| tokenizer.encode(t, false)).collect()
+        inputs
+            .into_iter()
+            .map(|t| tokenizer.encode(t, false))
+            .collect()
     }
     .map_err(|e| ModelError::Tokenize(e.to_string()))?;
     Ok(encodings

@@ -12,7 +12,10 @@ fn a_missing_runtime_says_where_to_point_ort_dylib_path() {
     let err = SentimentModel::load(&ModelOptions::new(dir)).unwrap_err();
     match &err {
         ModelError::RuntimeMissing { path } => {
-            assert_eq!(path.as_deref(), Some(Path::new("/nonexistent/libonnxruntime.so")))
+            assert_eq!(
+                path.as_deref(),
+                Some(Path::new("/nonexistent/libonnxruntime.so"))
+            )
         }
         other => panic!("unexpected {other}"),
     }

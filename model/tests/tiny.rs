@@ -52,7 +52,11 @@ fn matches_the_ids_and_probabilities_computed_by_the_recipe() {
             assert!((got - want).abs() < 1e-4, "{:?}: {got} vs {want}", g.text);
         }
         for (got, want) in p.embedding.iter().zip(&g.embedding_head) {
-            assert!((got - want).abs() < 1e-4, "{:?}: embedding {got} vs {want}", g.text);
+            assert!(
+                (got - want).abs() < 1e-4,
+                "{:?}: embedding {got} vs {want}",
+                g.text
+            );
         }
     }
 }
@@ -60,7 +64,11 @@ fn matches_the_ids_and_probabilities_computed_by_the_recipe() {
 #[test]
 fn predictions_are_well_formed() {
     let model = tiny();
-    let texts = ["Super service, merci !", "Colis perdu, personne ne répond.", "Horaires ?"];
+    let texts = [
+        "Super service, merci !",
+        "Colis perdu, personne ne répond.",
+        "Horaires ?",
+    ];
     for p in model.classify(&texts).unwrap() {
         let sum: f32 = p.probabilities.as_array().iter().sum();
         assert!((sum - 1.0).abs() < 1e-5, "probabilities sum to {sum}");
@@ -89,7 +97,12 @@ fn a_text_gets_the_same_verdict_whatever_its_batch_mates() {
     for (text, batched) in texts.iter().zip(&together) {
         let alone = &model.classify(&[*text]).unwrap()[0];
         assert_eq!(alone.label, batched.label, "{text}");
-        for (a, b) in alone.probabilities.as_array().iter().zip(batched.probabilities.as_array()) {
+        for (a, b) in alone
+            .probabilities
+            .as_array()
+            .iter()
+            .zip(batched.probabilities.as_array())
+        {
             assert!((a - b).abs() < 1e-5, "{text}: {a} alone, {b} in a batch");
         }
     }
@@ -103,7 +116,9 @@ fn results_come_back_in_input_order_across_batches() {
         ..ModelOptions::new(tiny_dir())
     })
     .unwrap();
-    let texts: Vec<String> = (0..7).map(|i| format!("message {} {}", i, "très ".repeat(i))).collect();
+    let texts: Vec<String> = (0..7)
+        .map(|i| format!("message {} {}", i, "très ".repeat(i)))
+        .collect();
     let batched = model.classify(&texts).unwrap();
     for (text, p) in texts.iter().zip(&batched) {
         let alone = &model.classify(&[text]).unwrap()[0];
@@ -179,7 +194,9 @@ fn a_graph_with_other_outputs_is_refused() {
     };
     let err = SentimentModel::load(&options).unwrap_err();
     match &err {
-        ModelError::Signature { reason, .. } => assert!(reason.contains("probabilities"), "{reason}"),
+        ModelError::Signature { reason, .. } => {
+            assert!(reason.contains("probabilities"), "{reason}")
+        }
         other => panic!("unexpected {other}"),
     }
 }

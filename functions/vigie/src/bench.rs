@@ -84,8 +84,12 @@ fn peak_rss_mb() -> f64 {
 }
 
 fn read_texts(path: &PathBuf, n: usize) -> anyhow::Result<Vec<String>> {
-    let file = std::fs::File::open(path)
-        .with_context(|| format!("cannot open {} (build the model first: scripts/build-model)", path.display()))?;
+    let file = std::fs::File::open(path).with_context(|| {
+        format!(
+            "cannot open {} (build the model first: scripts/build-model)",
+            path.display()
+        )
+    })?;
     let mut texts = Vec::with_capacity(n);
     for line in std::io::BufReader::new(file).lines() {
         let line = line?;
@@ -93,7 +97,11 @@ fn read_texts(path: &PathBuf, n: usize) -> anyhow::Result<Vec<String>> {
             continue;
         }
         let row: serde_json::Value = serde_json::from_str(&line)?;
-        if let Some(t) = row.get("text").and_then(|t| t.as_str()).filter(|t| !t.trim().is_empty()) {
+        if let Some(t) = row
+            .get("text")
+            .and_then(|t| t.as_str())
+            .filter(|t| !t.trim().is_empty())
+        {
             texts.push(t.to_owned());
         }
         if texts.len() == n {
@@ -174,7 +182,12 @@ fn measure_python(args: &BenchArgs, texts: &[String]) -> anyhow::Result<Side> {
         .arg("--batch")
         .args(&batches)
         .output()
-        .with_context(|| format!("cannot run {} (set up the venv: scripts/setup-python)", args.python.display()));
+        .with_context(|| {
+            format!(
+                "cannot run {} (set up the venv: scripts/setup-python)",
+                args.python.display()
+            )
+        });
     let _ = std::fs::remove_file(&file);
     let output = output?;
     anyhow::ensure!(
@@ -182,7 +195,7 @@ fn measure_python(args: &BenchArgs, texts: &[String]) -> anyhow::Result<Side> {
         "the Python baseline failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    Ok(serde_json::from_slice(&output.stdout).context("the Python baseline printed no JSON")?)
+    serde_json::from_slice(&output.stdout).context("the Python baseline printed no JSON")
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -194,7 +207,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         Some(measure_python(&args, &texts)?)
     };
     if args.json {
-        let doc = serde_json::json!({ "threads": threads(&args.model), "rust": rust, "python": python });
+        let doc =
+            serde_json::json!({ "threads": threads(&args.model), "rust": rust, "python": python });
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(());
     }
@@ -204,32 +218,82 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         args.data.display(),
         threads(&args.model)
     );
-    let ratio = |a: f64, b: f64| if b > 0.0 { format!("{:.2}x", a / b) } else { "-".into() };
-    println!("{:<34} {:>12} {:>12} {:>10}", "", "rust", "python", "rust wins");
+    let ratio = |a: f64, b: f64| {
+        if b > 0.0 {
+            format!("{:.2}x", a / b)
+        } else {
+            "-".into()
+        }
+    };
+    println!(
+        "{:<34} {:>12} {:>12} {:>10}",
+        "", "rust", "python", "rust wins"
+    );
     let row = |name: &str, r: f64, p: Option<f64>, better_low: bool, unit: &str| {
-        let ps = p.map(|v| format!("{v:.2}{unit}")).unwrap_or_else(|| "-".into());
+        let ps = p
+            .map(|v| format!("{v:.2}{unit}"))
+            .unwrap_or_else(|| "-".into());
         let rt = p
             .map(|v| if better_low { ratio(v, r) } else { ratio(r, v) })
             .unwrap_or_else(|| "-".into());
-        println!("{name:<34} {:>12} {ps:>12} {rt:>10}", format!("{r:.2}{unit}"));
+        println!(
+            "{name:<34} {:>12} {ps:>12} {rt:>10}",
+            format!("{r:.2}{unit}")
+        );
     };
     let py = python.as_ref();
-    row("model load", rust.load_seconds * 1000.0, py.map(|p| p.load_seconds * 1000.0), true, " ms");
+    row(
+        "model load",
+        rust.load_seconds * 1000.0,
+        py.map(|p| p.load_seconds * 1000.0),
+        true,
+        " ms",
+    );
     if let Some(p) = py {
-        println!("{:<34} {:>12} {:>12}", "python imports", "-", format!("{:.2} ms", p.import_seconds * 1000.0));
+        println!(
+            "{:<34} {:>12} {:>12}",
+            "python imports",
+            "-",
+            format!("{:.2} ms", p.import_seconds * 1000.0)
+        );
     }
-    row("peak RSS", rust.peak_rss_mb, py.map(|p| p.peak_rss_mb), true, " MB");
+    row(
+        "peak RSS",
+        rust.peak_rss_mb,
+        py.map(|p| p.peak_rss_mb),
+        true,
+        " MB",
+    );
     for (b, r) in &rust.runs {
         let p = py.and_then(|p| p.runs.get(b));
-        row(&format!("batch {b}: comments/s"), r.per_second, p.map(|p| p.per_second), false, "");
-        row(&format!("batch {b}: p50 latency per call"), r.p50_ms, p.map(|p| p.p50_ms), true, " ms");
-        row(&format!("batch {b}: p95 latency per call"), r.p95_ms, p.map(|p| p.p95_ms), true, " ms");
+        row(
+            &format!("batch {b}: comments/s"),
+            r.per_second,
+            p.map(|p| p.per_second),
+            false,
+            "",
+        );
+        row(
+            &format!("batch {b}: p50 latency per call"),
+            r.p50_ms,
+            p.map(|p| p.p50_ms),
+            true,
+            " ms",
+        );
+        row(
+            &format!("batch {b}: p95 latency per call"),
+            r.p95_ms,
+            p.map(|p| p.p95_ms),
+            true,
+            " ms",
+        );
         let share = |run: &Run| 100.0 * run.tokenize_seconds / run.seconds;
         println!(
             "{:<34} {:>12} {:>12}",
             format!("batch {b}: tokenizing share"),
             format!("{:.1} %", share(r)),
-            p.map(|p| format!("{:.1} %", share(p))).unwrap_or_else(|| "-".into())
+            p.map(|p| format!("{:.1} %", share(p)))
+                .unwrap_or_else(|| "-".into())
         );
     }
     Ok(())

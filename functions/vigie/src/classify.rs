@@ -47,15 +47,17 @@ fn read_items(args: &ClassifyArgs) -> anyhow::Result<Vec<Item>> {
         origin,
     };
     if let Some(path) = &args.input {
-        let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let file =
+            std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
         let mut items = Vec::new();
         for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
             let line = line.with_context(|| format!("{}: line {}", path.display(), n + 1))?;
             if line.trim().is_empty() {
                 continue;
             }
-            let mut row: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&line)
-                .with_context(|| format!("{}:{}: not a JSON object", path.display(), n + 1))?;
+            let mut row: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&line)
+                    .with_context(|| format!("{}:{}: not a JSON object", path.display(), n + 1))?;
             let text = match row.remove("text") {
                 Some(serde_json::Value::String(t)) => t,
                 _ => anyhow::bail!("{}:{}: no \"text\" string field", path.display(), n + 1),
@@ -78,7 +80,10 @@ fn read_items(args: &ClassifyArgs) -> anyhow::Result<Vec<Item>> {
     }
     let mut items = Vec::new();
     for (n, line) in std::io::stdin().lock().lines().enumerate() {
-        items.push(plain(line.context("reading stdin")?, format!("stdin line {}", n + 1)));
+        items.push(plain(
+            line.context("reading stdin")?,
+            format!("stdin line {}", n + 1),
+        ));
     }
     Ok(items)
 }
@@ -118,7 +123,12 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn write_row(out: &mut impl Write, model: &SentimentModel, item: &Item, p: &Prediction) -> anyhow::Result<()> {
+fn write_row(
+    out: &mut impl Write,
+    model: &SentimentModel,
+    item: &Item,
+    p: &Prediction,
+) -> anyhow::Result<()> {
     if p.truncated {
         eprintln!(
             "warning: {}: longer than the model's {} tokens: its middle was left out",

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use vigie_model::{Probabilities, Sentiment};
 
 use crate::ModelArgs;
-use crate::metrics::{Figures, figures};
+use vigie_model::metrics::{Figures, figures};
 
 #[derive(Args)]
 pub struct EvalArgs {
@@ -47,16 +47,22 @@ struct Labelled {
 fn read(paths: &[PathBuf]) -> anyhow::Result<Vec<(Labelled, Sentiment)>> {
     let mut rows = Vec::new();
     for path in paths {
-        let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let file =
+            std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
         for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
             let line = line?;
             if line.trim().is_empty() {
                 continue;
             }
-            let row: Labelled =
-                serde_json::from_str(&line).with_context(|| format!("{}:{}", path.display(), n + 1))?;
+            let row: Labelled = serde_json::from_str(&line)
+                .with_context(|| format!("{}:{}", path.display(), n + 1))?;
             let gold = Sentiment::parse(&row.label).with_context(|| {
-                format!("{}:{}: label {:?} is not negative, neutral or positive", path.display(), n + 1, row.label)
+                format!(
+                    "{}:{}: label {:?} is not negative, neutral or positive",
+                    path.display(),
+                    n + 1,
+                    row.label
+                )
             })?;
             if row.text.trim().is_empty() {
                 anyhow::bail!("{}:{}: empty text", path.display(), n + 1);
@@ -71,7 +77,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let rows = read(&args.data)?;
     let model = args.model.load()?;
     let progress = ProgressBar::new(rows.len() as u64).with_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} texts ({per_sec}, eta {eta})").expect("valid template"),
+        ProgressStyle::with_template("{bar:40} {pos}/{len} texts ({per_sec}, eta {eta})")
+            .expect("valid template"),
     );
     let mut predicted: Vec<Probabilities> = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(512) {
@@ -95,7 +102,10 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         groups.entry(key(row)).or_default().push((*gold, *p));
     }
     let all: Vec<(Sentiment, Probabilities)> = groups.values().flatten().copied().collect();
-    let mut report: BTreeMap<String, Figures> = groups.iter().map(|(k, v)| (k.clone(), figures(v))).collect();
+    let mut report: BTreeMap<String, Figures> = groups
+        .iter()
+        .map(|(k, v)| (k.clone(), figures(v)))
+        .collect();
     report.insert("all".into(), figures(&all));
 
     if args.json {
@@ -109,7 +119,10 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         "group", "n", "accuracy", "macro-F1", "binary", "ECE"
     );
     for (name, f) in &report {
-        let binary = f.binary_accuracy.map(|b| format!("{b:.3}")).unwrap_or_else(|| "-".into());
+        let binary = f
+            .binary_accuracy
+            .map(|b| format!("{b:.3}"))
+            .unwrap_or_else(|| "-".into());
         println!(
             "{name:<28} {:>6} {:>8.3} {:>9.3} {binary:>8} {:>7.3}",
             f.n, f.accuracy, f.macro_f1, f.ece

@@ -3,7 +3,6 @@
 mod bench;
 mod classify;
 mod eval;
-mod metrics;
 
 use std::path::PathBuf;
 
@@ -58,7 +57,8 @@ impl ModelArgs {
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("VIGIE_LOG").unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("VIGIE_LOG")
+                .unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -2,7 +2,8 @@
 //! (model/recipe/vigie_recipe/evaluate.py), so that both report the same numbers.
 
 use serde::Serialize;
-use vigie_model::{Probabilities, Sentiment};
+
+use crate::{Probabilities, Sentiment};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Figures {
@@ -26,7 +27,9 @@ pub fn figures(rows: &[(Sentiment, Probabilities)]) -> Figures {
         confusion[*gold as usize][p.top().0 as usize] += 1;
     }
     let correct: usize = (0..3).map(|c| confusion[c][c]).sum();
-    let present: Vec<usize> = (0..3).filter(|&c| confusion[c].iter().sum::<usize>() > 0).collect();
+    let present: Vec<usize> = (0..3)
+        .filter(|&c| confusion[c].iter().sum::<usize>() > 0)
+        .collect();
     let f1: Vec<f64> = present
         .iter()
         .map(|&c| {
@@ -40,7 +43,10 @@ pub fn figures(rows: &[(Sentiment, Probabilities)]) -> Figures {
             }
         })
         .collect();
-    let polar: Vec<&(Sentiment, Probabilities)> = rows.iter().filter(|(g, _)| *g != Sentiment::Neutral).collect();
+    let polar: Vec<&(Sentiment, Probabilities)> = rows
+        .iter()
+        .filter(|(g, _)| *g != Sentiment::Neutral)
+        .collect();
     let binary_accuracy = (!polar.is_empty()).then(|| {
         let right = polar
             .iter()
@@ -57,8 +63,16 @@ pub fn figures(rows: &[(Sentiment, Probabilities)]) -> Figures {
     });
     Figures {
         n,
-        accuracy: if n == 0 { 0.0 } else { correct as f64 / n as f64 },
-        macro_f1: if f1.is_empty() { 0.0 } else { f1.iter().sum::<f64>() / f1.len() as f64 },
+        accuracy: if n == 0 {
+            0.0
+        } else {
+            correct as f64 / n as f64
+        },
+        macro_f1: if f1.is_empty() {
+            0.0
+        } else {
+            f1.iter().sum::<f64>() / f1.len() as f64
+        },
         confusion,
         ece: ece(rows, 10),
         binary_accuracy,
@@ -76,7 +90,13 @@ fn ece(rows: &[(Sentiment, Probabilities)], bins: usize) -> f64 {
                 let (label, conf) = p.top();
                 (label == *g, f64::from(conf))
             })
-            .filter(|&(_, c)| if b == 0 { c >= lo && c <= hi } else { c > lo && c <= hi })
+            .filter(|&(_, c)| {
+                if b == 0 {
+                    c >= lo && c <= hi
+                } else {
+                    c > lo && c <= hi
+                }
+            })
             .collect();
         if in_bin.is_empty() {
             continue;

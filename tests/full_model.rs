@@ -1,0 +1,189 @@
+//! The real model, as built by scripts/build-model: parity with the recipe's ONNX Runtime
+//! run, sensible verdicts, batch invariance, the targets, and the embedding.
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::sync::OnceLock;
+
+use vigie_model::metrics::figures;
+use vigie_model::{ModelOptions, Sentiment, SentimentModel};
+use vigie_tests::full_model_dir;
+
+fn model() -> Option<&'static SentimentModel> {
+    static MODEL: OnceLock<Option<SentimentModel>> = OnceLock::new();
+    MODEL
+        .get_or_init(|| {
+            full_model_dir().map(|dir| {
+                SentimentModel::load(&ModelOptions::new(dir)).expect("the built model loads")
+            })
+        })
+        .as_ref()
+}
+
+fn eval_rows(file: &str) -> Vec<serde_json::Value> {
+    let path = full_model_dir().unwrap().join("eval").join(file);
+    std::io::BufReader::new(std::fs::File::open(&path).unwrap())
+        .lines()
+        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+        .collect()
+}
+
+#[test]
+fn agrees_with_the_recipe_on_ids_and_probabilities() {
+    let Some(model) = model() else { return };
+    let golden = &model.card().golden;
+    assert!(!golden.is_empty());
+    for g in golden {
+        let encoded = &model.encode(&[g.text.as_str()]).unwrap()[0];
+        assert_eq!(encoded.ids, g.ids, "{}", g.text);
+        let p = &model.classify(&[g.text.as_str()]).unwrap()[0];
+        for (got, want) in p.probabilities.as_array().iter().zip(g.probabilities) {
+            assert!((got - want).abs() < 1e-3, "{}: {got} vs {want}", g.text);
+        }
+    }
+}
+
+#[test]
+fn reads_obvious_comments_right_in_french_and_english() {
+    let Some(model) = model() else { return };
+    let cases = [
+        (
+            "Colis jamais reçu, service client injoignable, je suis furieux.",
+            Sentiment::Negative,
+        ),
+        (
+            "Merci beaucoup, l'équipe a été formidable, je recommande !",
+            Sentiment::Positive,
+        ),
+        (
+            "This is the worst purchase I have ever made, total scam.",
+            Sentiment::Negative,
+        ),
+        (
+            "I love this brand, great quality and super fast delivery!",
+            Sentiment::Positive,
+        ),
+    ];
+    let texts: Vec<&str> = cases.iter().map(|c| c.0).collect();
+    for ((text, want), p) in cases.iter().zip(model.classify(&texts).unwrap()) {
+        assert_eq!(p.label, *want, "{text}: {:?}", p.probabilities);
+    }
+}
+
+#[test]
+fn verdicts_do_not_depend_on_batch_mates() {
+    let Some(model) = model() else { return };
+    let texts: Vec<String> = eval_rows("umsab-val.jsonl")
+        .iter()
+        .step_by(13)
+        .take(96)
+        .map(|r| r["text"].as_str().unwrap().to_owned())
+        .collect();
+    let batched = model.classify(&texts).unwrap();
+    for (text, b) in texts.iter().zip(&batched) {
+        let alone = &model.classify(&[text]).unwrap()[0];
+        assert_eq!(alone.label, b.label, "{text}");
+        for (x, y) in alone
+            .probabilities
+            .as_array()
+            .iter()
+            .zip(b.probabilities.as_array())
+        {
+            assert!((x - y).abs() < 1e-3, "{text}: {x} alone vs {y} batched");
+        }
+    }
+}
+
+#[test]
+fn meets_the_targets_on_held_out_data_as_computed_here() {
+    let Some(model) = model() else { return };
+    let mut groups: BTreeMap<String, (Vec<String>, Vec<Sentiment>)> = BTreeMap::new();
+    for file in ["umsab-val.jsonl", "reviews-test.jsonl"] {
+        for row in eval_rows(file) {
+            let lang = row["lang"].as_str().unwrap();
+            if lang != "fr" && lang != "en" {
+                continue;
+            }
+            let key = format!("{}/{lang}", row["corpus"].as_str().unwrap());
+            let g = groups.entry(key).or_default();
+            g.0.push(row["text"].as_str().unwrap().to_owned());
+            g.1.push(Sentiment::parse(row["label"].as_str().unwrap()).unwrap());
+        }
+    }
+    let mut got = BTreeMap::new();
+    for (key, (texts, gold)) in &groups {
+        let preds = model.classify(texts).unwrap();
+        let rows: Vec<_> = gold
+            .iter()
+            .copied()
+            .zip(preds.iter().map(|p| p.probabilities))
+            .collect();
+        got.insert(key.clone(), figures(&rows));
+    }
+    // Same figures as the build recorded with Python onnxruntime.
+    for (key, f) in &got {
+        let recorded = &model.card().eval[key];
+        let want = recorded["macro_f1"].as_f64().unwrap();
+        assert!(
+            (f.macro_f1 - want).abs() < 0.005,
+            "{key}: macro-F1 {} here, {want} in model.json",
+            f.macro_f1
+        );
+    }
+    assert!(
+        got["umsab/fr"].macro_f1 >= 0.65,
+        "UMSAB fr macro-F1 {}",
+        got["umsab/fr"].macro_f1
+    );
+    assert!(
+        got["umsab/en"].macro_f1 >= 0.65,
+        "UMSAB en macro-F1 {}",
+        got["umsab/en"].macro_f1
+    );
+    let fr_reviews = got["amazon-fr/fr"].binary_accuracy.unwrap();
+    assert!(fr_reviews >= 0.85, "Amazon.fr binary accuracy {fr_reviews}");
+    let (mut right, mut n) = (0.0, 0.0);
+    for key in [
+        "panglee-reviews/en",
+        "panglee-sentences/en",
+        "rottentomatoes/en",
+    ] {
+        let f = &got[key];
+        right += f.binary_accuracy.unwrap() * f.n as f64;
+        n += f.n as f64;
+    }
+    assert!(
+        right / n >= 0.80,
+        "English reviews binary accuracy {}",
+        right / n
+    );
+}
+
+#[test]
+fn stays_under_the_size_budget() {
+    let Some(dir) = full_model_dir() else { return };
+    let bytes = std::fs::metadata(dir.join("model.onnx")).unwrap().len();
+    assert!(bytes < 50_000_000, "model.onnx is {bytes} bytes");
+}
+
+#[test]
+fn embeddings_put_translations_closer_than_unrelated_texts() {
+    let Some(model) = model() else { return };
+    let texts = [
+        "Where is my order? It has not arrived yet.",
+        "Où est ma commande ? Elle n'est toujours pas arrivée.",
+        "Your new summer collection looks beautiful.",
+    ];
+    let p = model.classify(&texts).unwrap();
+    let cos = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+    for e in &p {
+        let norm = cos(&e.embedding, &e.embedding).sqrt();
+        assert!((norm - 1.0).abs() < 1e-3);
+    }
+    let translation = cos(&p[0].embedding, &p[1].embedding);
+    let unrelated = cos(&p[0].embedding, &p[2].embedding);
+    assert!(
+        translation > unrelated + 0.05,
+        "translation {translation}, unrelated {unrelated}"
+    );
+}
