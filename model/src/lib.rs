@@ -80,12 +80,12 @@ impl Probabilities {
 
     /// The most probable label and its probability.
     pub fn top(&self) -> (Sentiment, f32) {
-        Sentiment::ALL
-            .into_iter()
-            .map(|l| (l, self.get(l)))
-            .fold((Sentiment::Neutral, f32::MIN), |best, cur| {
+        Sentiment::ALL.into_iter().map(|l| (l, self.get(l))).fold(
+            (Sentiment::Neutral, f32::MIN),
+            |best, cur| {
                 if cur.1 > best.1 { cur } else { best }
-            })
+            },
+        )
     }
 }
 

@@ -1,0 +1,336 @@
+//! Classification of queued comments: sentiment, urgency, escalation.
+//!
+//! Idempotent per comment version: a request for a version that is already triaged (or
+//! superseded by an edit, or deleted) changes nothing. A message that cannot be handled is
+//! reported failed, alone; the queue retries it and dead-letters it after its maximum
+//! receives. Escalation events are sent before they are recorded on the comment, so a
+//! crash in between sends a repeat with the same `event_id`, never a loss.
+
+use crate::comment::{Comment, CommentState, Sentiment, Triage};
+use crate::config::Brands;
+use crate::escalation::EscalationEvent;
+use crate::events::{CommentClassified, Escalated, InternalEvent, MessageFailed};
+use crate::intake::ClassifyRequest;
+use crate::ports::{
+    CommentRead, CommentWrite, Delivery, OutgoingMessage, QueueSend, SentimentScorer, StoreError,
+};
+use crate::time::Timestamp;
+use crate::urgency::{self, Assessment};
+
+/// Comments of a thread read to count repeat complaints.
+const THREAD_WINDOW: usize = 200;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// Message ids to retry (partial batch failure).
+    pub failed: Vec<String>,
+    pub classified: usize,
+    pub escalated: usize,
+    /// Stale, duplicate or deleted: acknowledged without work.
+    pub skipped: usize,
+}
+
+pub struct Classifier<'a, S, M, Q> {
+    pub brands: &'a Brands,
+    pub store: &'a S,
+    pub scorer: &'a M,
+    pub escalations: &'a Q,
+}
+
+enum Work {
+    Score(Comment),
+    EscalateOnly(Comment),
+}
+
+impl<S, M, Q> Classifier<'_, S, M, Q>
+where
+    S: CommentRead + CommentWrite,
+    M: SentimentScorer,
+    Q: QueueSend,
+{
+    pub async fn handle(&self, messages: &[Delivery], now: Timestamp) -> BatchOutcome {
+        let mut outcome = BatchOutcome::default();
+        let fail = |outcome: &mut BatchOutcome, m: &Delivery, reason: &str, poison: bool| {
+            MessageFailed {
+                queue: "classify",
+                message_id: &m.message_id,
+                reason,
+                poison,
+            }
+            .emit();
+            outcome.failed.push(m.message_id.clone());
+        };
+
+        // 1. What each message asks for, against what is stored.
+        let mut work: Vec<(&Delivery, Work)> = Vec::new();
+        for m in messages {
+            let request: ClassifyRequest = match serde_json::from_str(&m.body) {
+                Ok(r) => r,
+                Err(e) => {
+                    fail(&mut outcome, m, &format!("unreadable request: {e}"), true);
+                    continue;
+                }
+            };
+            match self.store.get(&request.key).await {
+                Ok(Some(c)) => match self.plan(c, request.version) {
+                    Some(w) => work.push((m, w)),
+                    None => outcome.skipped += 1,
+                },
+                Ok(None) => {
+                    tracing::warn!(key = %request.key, "classification request for an unknown comment");
+                    outcome.skipped += 1;
+                }
+                Err(e) => fail(&mut outcome, m, &e.to_string(), false),
+            }
+        }
+
+        // 2. One model call for every text to score.
+        let texts: Vec<String> = work
+            .iter()
+            .filter_map(|(_, w)| match w {
+                Work::Score(c) => Some(c.text.as_str().to_owned()),
+                Work::EscalateOnly(_) => None,
+            })
+            .collect();
+        let scores = if texts.is_empty() {
+            Ok(Vec::new())
+        } else {
+            self.scorer.score(&texts).await
+        }
+        .and_then(|s| {
+            if s.len() == texts.len() {
+                Ok(s)
+            } else {
+                Err(crate::ports::ScoreError(format!(
+                    "{} scores for {} texts",
+                    s.len(),
+                    texts.len()
+                )))
+            }
+        });
+        let mut scores = match scores {
+            Ok(s) => s.into_iter(),
+            Err(e) => {
+                for (m, w) in &work {
+                    if matches!(w, Work::Score(_)) {
+                        fail(&mut outcome, m, &e.to_string(), false);
+                    }
+                }
+                work.retain(|(_, w)| matches!(w, Work::EscalateOnly(_)));
+                Vec::new().into_iter()
+            }
+        };
+
+        // 3. Urgency, stored triage, escalation.
+        let mut to_escalate: Vec<(&Delivery, Comment)> = Vec::new();
+        for (m, w) in work {
+            let comment = match w {
+                Work::EscalateOnly(c) => c,
+                Work::Score(c) => {
+                    let score = scores.next().expect("one score per text");
+                    match self.triage(c, score, now).await {
+                        Ok(Some(c)) => {
+                            outcome.classified += 1;
+                            c
+                        }
+                        Ok(None) => {
+                            outcome.skipped += 1;
+                            continue;
+                        }
+                        Err(e) => {
+                            fail(&mut outcome, m, &e.to_string(), false);
+                            continue;
+                        }
+                    }
+                }
+            };
+            let escalate = comment.triage.as_ref().is_some_and(|t| t.urgency.escalate);
+            if escalate
+                && comment
+                    .escalated_version
+                    .is_none_or(|v| v < comment.version)
+            {
+                to_escalate.push((m, comment));
+            }
+        }
+        if to_escalate.is_empty() {
+            return outcome;
+        }
+        let events: Vec<EscalationEvent> = to_escalate
+            .iter()
+            .filter_map(|(_, c)| EscalationEvent::for_comment(c, now))
+            .collect();
+        let messages: Vec<OutgoingMessage> = events
+            .iter()
+            .map(|e| OutgoingMessage {
+                id: e.event_id.clone(),
+                body: serde_json::to_string(e).expect("serialisable"),
+                attributes: vec![
+                    ("schema".into(), e.schema.clone()),
+                    ("brand".into(), e.brand.clone()),
+                    ("tier".into(), e.urgency.tier.clone().unwrap_or_default()),
+                ],
+            })
+            .collect();
+        if let Err(e) = self.escalations.send(&messages).await {
+            let failed: Vec<String> = match &e {
+                crate::ports::QueueError::Partial { failed, .. } => failed.clone(),
+                _ => messages.iter().map(|m| m.id.clone()).collect(),
+            };
+            for ((m, c), event) in to_escalate.iter().zip(&events) {
+                if failed.contains(&event.event_id) {
+                    fail(&mut outcome, m, &format!("escalation not sent: {e}"), false);
+                } else {
+                    self.record_escalation(c, &event.event_id, &mut outcome, m)
+                        .await;
+                }
+            }
+            return outcome;
+        }
+        for ((m, c), event) in to_escalate.iter().zip(&events) {
+            self.record_escalation(c, &event.event_id, &mut outcome, m)
+                .await;
+        }
+        outcome
+    }
+
+    /// What to do for a request of `version` given the stored comment.
+    fn plan(&self, c: Comment, version: u32) -> Option<Work> {
+        if c.version != version || matches!(c.state, CommentState::Deleted | CommentState::OwnReply)
+        {
+            return None; // superseded by an edit, deleted, or the brand's own words
+        }
+        match &c.triage {
+            Some(t) if t.version == c.version => {
+                let pending =
+                    t.urgency.escalate && c.escalated_version.is_none_or(|v| v < c.version);
+                pending.then_some(Work::EscalateOnly(c))
+            }
+            _ => Some(Work::Score(c)),
+        }
+    }
+
+    async fn triage(
+        &self,
+        comment: Comment,
+        sentiment: crate::comment::SentimentScore,
+        now: Timestamp,
+    ) -> Result<Option<Comment>, StoreError> {
+        let brand = match self.brands.get(&comment.key.brand) {
+            Some(b) => b,
+            None => {
+                tracing::warn!(brand = %comment.key.brand, "comment of a brand no longer configured");
+                return Ok(None);
+            }
+        };
+        let thread = self.store.thread(&comment.thread(), THREAD_WINDOW).await?;
+        let earlier_complaints = thread
+            .iter()
+            .filter(|t| {
+                t.key != comment.key
+                    && t.author.id == comment.author.id
+                    && t.received_at <= comment.received_at
+                    && t.triage
+                        .as_ref()
+                        .is_some_and(|tr| tr.sentiment.label == Sentiment::Negative)
+            })
+            .count() as u32;
+        let urgency = urgency::assess(
+            &brand.urgency,
+            &Assessment {
+                platform: comment.key.platform,
+                text: comment.text.as_str(),
+                author: &comment.author,
+                sentiment: &sentiment,
+                earlier_complaints,
+            },
+        );
+        CommentClassified {
+            brand: &comment.key.brand,
+            label: sentiment.label.as_str(),
+            urgency: urgency.score,
+        }
+        .emit();
+        let triage = Triage {
+            version: comment.version,
+            sentiment,
+            urgency,
+            triaged_at: now,
+        };
+        let apply = |c: &mut Comment| {
+            c.triage = Some(triage.clone());
+            c.state = CommentState::Triaged;
+        };
+        let mut c = comment;
+        let version = c.version;
+        apply(&mut c);
+        match self.store.update(&c).await {
+            Ok(c) => Ok(Some(c)),
+            Err(StoreError::Conflict) => {
+                // Moved on meanwhile (marked queued, edited, deleted): re-plan on the fresh copy.
+                let Some(mut fresh) = self.store.get(&c.key).await? else {
+                    return Ok(None);
+                };
+                if fresh.version != version
+                    || matches!(fresh.state, CommentState::Deleted | CommentState::OwnReply)
+                {
+                    return Ok(None);
+                }
+                apply(&mut fresh);
+                self.store.update(&fresh).await.map(Some)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn record_escalation(
+        &self,
+        comment: &Comment,
+        event_id: &str,
+        outcome: &mut BatchOutcome,
+        m: &Delivery,
+    ) {
+        let version = comment.version;
+        let mut c = comment.clone();
+        c.escalated_version = Some(version);
+        let mut result = self.store.update(&c).await;
+        if let Err(StoreError::Conflict) = result {
+            result = match self.store.get(&c.key).await {
+                Ok(Some(mut fresh)) => {
+                    fresh.escalated_version =
+                        Some(fresh.escalated_version.unwrap_or(0).max(version));
+                    self.store.update(&fresh).await
+                }
+                Ok(None) => Err(StoreError::Conflict),
+                Err(e) => Err(e),
+            };
+        }
+        let triage = comment
+            .triage
+            .as_ref()
+            .expect("escalated comments are triaged");
+        match result {
+            Ok(_) => {
+                outcome.escalated += 1;
+                Escalated {
+                    brand: &comment.key.brand,
+                    tier: triage.urgency.tier.as_deref().unwrap_or("-"),
+                    score: triage.urgency.score,
+                    event_id,
+                }
+                .emit();
+            }
+            // Sent but not recorded: the retry sends it again under the same event id.
+            Err(e) => {
+                MessageFailed {
+                    queue: "classify",
+                    message_id: &m.message_id,
+                    reason: &format!("escalation sent, not recorded: {e}"),
+                    poison: false,
+                }
+                .emit();
+                outcome.failed.push(m.message_id.clone());
+            }
+        }
+    }
+}

@@ -1,0 +1,339 @@
+//! The canonical comment: what every platform's event becomes, valid by construction.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::time::Timestamp;
+
+/// Longest comment text kept, in bytes (the platforms' own limits are lower).
+pub const MAX_TEXT_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidValue {
+    #[error("brand id {0:?} must be 1-64 characters of a-z, 0-9 and '-'")]
+    BrandId(String),
+    #[error("comment text is empty")]
+    EmptyText,
+    #[error("comment text is {0} bytes, over the {MAX_TEXT_BYTES}-byte limit")]
+    TextTooLong(usize),
+    #[error("{field} must not be empty")]
+    EmptyId { field: &'static str },
+    #[error("unknown platform {0:?}")]
+    Platform(String),
+}
+
+/// A brand's id, e.g. `acme`: lowercase ASCII letters, digits and dashes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct BrandId(String);
+
+impl BrandId {
+    pub fn parse(s: impl Into<String>) -> Result<Self, InvalidValue> {
+        let s = s.into();
+        let ok = !s.is_empty()
+            && s.len() <= 64
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if ok {
+            Ok(Self(s))
+        } else {
+            Err(InvalidValue::BrandId(s))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for BrandId {
+    type Error = InvalidValue;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(s)
+    }
+}
+
+impl From<BrandId> for String {
+    fn from(b: BrandId) -> String {
+        b.0
+    }
+}
+
+impl fmt::Display for BrandId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where a comment was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    Facebook,
+    Instagram,
+    /// Any other source, through the generic signed webhook (its name is in `Comment::source`).
+    Generic,
+}
+
+impl Platform {
+    pub const ALL: [Platform; 3] = [Platform::Facebook, Platform::Instagram, Platform::Generic];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Facebook => "facebook",
+            Platform::Instagram => "instagram",
+            Platform::Generic => "generic",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, InvalidValue> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| InvalidValue::Platform(s.to_owned()))
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+fn non_empty(field: &'static str, s: impl Into<String>) -> Result<String, InvalidValue> {
+    let s = s.into();
+    if s.trim().is_empty() {
+        Err(InvalidValue::EmptyId { field })
+    } else {
+        Ok(s)
+    }
+}
+
+/// A comment's identity: brand, platform and the platform's own id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct CommentKey {
+    pub brand: BrandId,
+    pub platform: Platform,
+    pub external_id: String,
+}
+
+impl CommentKey {
+    pub fn new(
+        brand: BrandId,
+        platform: Platform,
+        external_id: impl Into<String>,
+    ) -> Result<Self, InvalidValue> {
+        Ok(Self {
+            brand,
+            platform,
+            external_id: non_empty("comment id", external_id)?,
+        })
+    }
+}
+
+impl fmt::Display for CommentKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}/{}", self.brand, self.platform, self.external_id)
+    }
+}
+
+/// A conversation: the post, media or review a comment belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ThreadKey {
+    pub brand: BrandId,
+    pub platform: Platform,
+    pub thread_id: String,
+}
+
+impl fmt::Display for ThreadKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}/{}", self.brand, self.platform, self.thread_id)
+    }
+}
+
+/// Text of a comment: never empty (after trimming), at most [`MAX_TEXT_BYTES`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CommentText(String);
+
+impl CommentText {
+    pub fn parse(s: impl Into<String>) -> Result<Self, InvalidValue> {
+        let s = s.into();
+        if s.trim().is_empty() {
+            return Err(InvalidValue::EmptyText);
+        }
+        if s.len() > MAX_TEXT_BYTES {
+            return Err(InvalidValue::TextTooLong(s.len()));
+        }
+        Ok(Self(s))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for CommentText {
+    type Error = InvalidValue;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(s)
+    }
+}
+
+impl From<CommentText> for String {
+    fn from(t: CommentText) -> String {
+        t.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Author {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Followers or subscribers, when the platform says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub followers: Option<u64>,
+}
+
+/// Where a comment is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommentState {
+    /// Stored; its classification request is not known to be queued yet.
+    Received,
+    /// Waiting in the classification queue.
+    Queued,
+    /// Scored: sentiment and urgency are on the comment; open for the managers.
+    Triaged,
+    /// Written by the brand's own account: stored, never classified.
+    OwnReply,
+    /// Deleted on the platform.
+    Deleted,
+}
+
+impl CommentState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommentState::Received => "received",
+            CommentState::Queued => "queued",
+            CommentState::Triaged => "triaged",
+            CommentState::OwnReply => "own_reply",
+            CommentState::Deleted => "deleted",
+        }
+    }
+}
+
+/// The three verdicts of the sentiment model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sentiment {
+    Negative,
+    Neutral,
+    Positive,
+}
+
+impl Sentiment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sentiment::Negative => "negative",
+            Sentiment::Neutral => "neutral",
+            Sentiment::Positive => "positive",
+        }
+    }
+}
+
+/// What the sentiment model said of one text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SentimentScore {
+    pub label: Sentiment,
+    pub negative: f32,
+    pub neutral: f32,
+    pub positive: f32,
+    pub model: String,
+}
+
+/// Sentiment and urgency of one version of a comment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Triage {
+    /// The comment version that was scored.
+    pub version: u32,
+    pub sentiment: SentimentScore,
+    pub urgency: crate::urgency::Urgency,
+    pub triaged_at: Timestamp,
+}
+
+/// The canonical comment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comment {
+    pub key: CommentKey,
+    pub thread_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<String>,
+    /// Name of the source for generic webhooks (e.g. `trustpilot`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    pub author: Author,
+    pub text: CommentText,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permalink: Option<String>,
+    /// When the platform says it was written.
+    pub created_at: Timestamp,
+    pub received_at: Timestamp,
+    /// 1 when created, +1 per edit of its text.
+    pub version: u32,
+    pub state: CommentState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub triage: Option<Triage>,
+    /// The last version an escalation event was sent for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalated_version: Option<u32>,
+    /// Optimistic-concurrency token: the store increments it on every write.
+    #[serde(default)]
+    pub revision: u64,
+}
+
+impl Comment {
+    pub fn thread(&self) -> ThreadKey {
+        ThreadKey {
+            brand: self.key.brand.clone(),
+            platform: self.key.platform,
+            thread_id: self.thread_id.clone(),
+        }
+    }
+
+    /// Urgency score when triaged and still open.
+    pub fn open_urgency(&self) -> Option<u8> {
+        match (self.state, &self.triage) {
+            (CommentState::Triaged, Some(t)) => Some(t.urgency.score),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn brand_ids_are_checked() {
+        assert!(BrandId::parse("acme-fr2").is_ok());
+        for bad in ["", "Acme", "acme fr", "acme_fr", &"a".repeat(65)] {
+            assert!(BrandId::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn texts_are_never_blank_nor_huge() {
+        assert!(CommentText::parse("  \n ").is_err());
+        assert!(CommentText::parse("x".repeat(MAX_TEXT_BYTES + 1)).is_err());
+        assert_eq!(CommentText::parse(" ok ").unwrap().as_str(), " ok ");
+    }
+
+    #[test]
+    fn serde_refuses_invalid_values() {
+        assert!(serde_json::from_str::<BrandId>("\"Not Valid\"").is_err());
+        assert!(serde_json::from_str::<CommentText>("\"\"").is_err());
+    }
+}

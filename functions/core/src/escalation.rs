@@ -1,0 +1,66 @@
+//! Escalation events: what automated consumers receive for an urgent comment.
+//!
+//! Versioned (`schema`), described by schemas/escalation-event.v1.json, and idempotent per
+//! comment version: `event_id` is the same for every send of the same version, so consumers
+//! drop repeats.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::comment::{Author, Comment, Platform, SentimentScore};
+use crate::urgency::Urgency;
+
+pub const SCHEMA_V1: &str = "vigie.escalation.v1";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EscalationEvent {
+    pub schema: String,
+    pub event_id: String,
+    pub brand: String,
+    pub platform: Platform,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    pub comment_id: String,
+    pub comment_version: u32,
+    pub thread_id: String,
+    pub author: Author,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permalink: Option<String>,
+    pub created_at: String,
+    pub received_at: String,
+    pub sentiment: SentimentScore,
+    pub urgency: Urgency,
+    pub escalated_at: String,
+}
+
+/// Same id for the same comment version, whoever sends it and how often.
+pub fn event_id(comment: &Comment) -> String {
+    let digest = Sha256::digest(format!("{}#{}", comment.key, comment.version));
+    hex::encode(&digest[..16])
+}
+
+impl EscalationEvent {
+    /// The event for a triaged comment; `None` when it is not triaged.
+    pub fn for_comment(comment: &Comment, escalated_at: crate::time::Timestamp) -> Option<Self> {
+        let triage = comment.triage.as_ref()?;
+        Some(Self {
+            schema: SCHEMA_V1.into(),
+            event_id: event_id(comment),
+            brand: comment.key.brand.to_string(),
+            platform: comment.key.platform,
+            source: comment.source.clone(),
+            comment_id: comment.key.external_id.clone(),
+            comment_version: comment.version,
+            thread_id: comment.thread_id.clone(),
+            author: comment.author.clone(),
+            text: comment.text.as_str().to_owned(),
+            permalink: comment.permalink.clone(),
+            created_at: comment.created_at.rfc3339(),
+            received_at: comment.received_at.rfc3339(),
+            sentiment: triage.sentiment.clone(),
+            urgency: triage.urgency.clone(),
+            escalated_at: escalated_at.rfc3339(),
+        })
+    }
+}

@@ -1,0 +1,200 @@
+//! Typed internal events: each logs and counts in one place (`emit`).
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use crate::comment::{BrandId, Platform};
+
+static COUNTERS: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
+
+fn count(name: &str, labels: &[(&str, &str)]) {
+    let mut key = name.to_owned();
+    for (k, v) in labels {
+        key.push_str(&format!(",{k}={v}"));
+    }
+    *COUNTERS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(key)
+        .or_default() += 1;
+}
+
+/// Every counter so far, e.g. `comment_received,platform=facebook -> 12`.
+pub fn counters() -> BTreeMap<String, u64> {
+    COUNTERS.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// Something worth counting and logging.
+pub trait InternalEvent {
+    fn emit(self);
+}
+
+pub struct CommentReceived<'a> {
+    pub brand: &'a BrandId,
+    pub platform: Platform,
+    pub kind: &'static str,
+}
+
+impl InternalEvent for CommentReceived<'_> {
+    fn emit(self) {
+        tracing::debug!(brand = %self.brand, platform = %self.platform, kind = self.kind, "comment received");
+        count(
+            "comment_received",
+            &[("platform", self.platform.as_str()), ("kind", self.kind)],
+        );
+    }
+}
+
+pub struct DuplicateDelivery<'a> {
+    pub platform: Platform,
+    pub key: &'a crate::comment::CommentKey,
+}
+
+impl InternalEvent for DuplicateDelivery<'_> {
+    fn emit(self) {
+        tracing::debug!(key = %self.key, "duplicate delivery absorbed");
+        count(
+            "duplicate_delivery",
+            &[("platform", self.platform.as_str())],
+        );
+    }
+}
+
+pub struct SignatureRejected<'a> {
+    pub platform: Platform,
+    pub reason: &'a str,
+}
+
+impl InternalEvent for SignatureRejected<'_> {
+    fn emit(self) {
+        tracing::warn!(platform = %self.platform, reason = self.reason, "webhook signature rejected");
+        count(
+            "signature_rejected",
+            &[("platform", self.platform.as_str())],
+        );
+    }
+}
+
+pub struct PayloadRejected<'a> {
+    pub platform: Platform,
+    pub reason: &'a str,
+}
+
+impl InternalEvent for PayloadRejected<'_> {
+    fn emit(self) {
+        tracing::warn!(platform = %self.platform, reason = self.reason, "webhook payload rejected");
+        count("payload_rejected", &[("platform", self.platform.as_str())]);
+    }
+}
+
+pub struct EventIgnored<'a> {
+    pub platform: Platform,
+    pub reason: &'a str,
+}
+
+impl InternalEvent for EventIgnored<'_> {
+    fn emit(self) {
+        tracing::debug!(platform = %self.platform, reason = self.reason, "event ignored");
+        count("event_ignored", &[("platform", self.platform.as_str())]);
+    }
+}
+
+pub struct CommentQueued {
+    pub count: usize,
+}
+
+impl InternalEvent for CommentQueued {
+    fn emit(self) {
+        tracing::debug!(count = self.count, "comments queued for classification");
+        for _ in 0..self.count {
+            count("comment_queued", &[]);
+        }
+    }
+}
+
+pub struct CommentClassified<'a> {
+    pub brand: &'a BrandId,
+    pub label: &'static str,
+    pub urgency: u8,
+}
+
+impl InternalEvent for CommentClassified<'_> {
+    fn emit(self) {
+        tracing::debug!(brand = %self.brand, label = self.label, urgency = self.urgency, "comment classified");
+        count("comment_classified", &[("label", self.label)]);
+    }
+}
+
+pub struct Escalated<'a> {
+    pub brand: &'a BrandId,
+    pub tier: &'a str,
+    pub score: u8,
+    pub event_id: &'a str,
+}
+
+impl InternalEvent for Escalated<'_> {
+    fn emit(self) {
+        tracing::info!(brand = %self.brand, tier = self.tier, score = self.score, event_id = self.event_id, "comment escalated");
+        count("escalated", &[("tier", self.tier)]);
+    }
+}
+
+pub struct MessageFailed<'a> {
+    pub queue: &'static str,
+    pub message_id: &'a str,
+    pub reason: &'a str,
+    pub poison: bool,
+}
+
+impl InternalEvent for MessageFailed<'_> {
+    fn emit(self) {
+        tracing::warn!(
+            queue = self.queue,
+            message_id = self.message_id,
+            reason = self.reason,
+            poison = self.poison,
+            "message failed"
+        );
+        count(
+            "message_failed",
+            &[
+                ("queue", self.queue),
+                ("poison", if self.poison { "true" } else { "false" }),
+            ],
+        );
+    }
+}
+
+pub struct NotificationSent<'a> {
+    pub brand: &'a str,
+    pub attempts: u32,
+}
+
+impl InternalEvent for NotificationSent<'_> {
+    fn emit(self) {
+        tracing::info!(
+            brand = self.brand,
+            attempts = self.attempts,
+            "notification sent"
+        );
+        count("notification_sent", &[]);
+    }
+}
+
+pub struct NotificationFailed<'a> {
+    pub brand: &'a str,
+    pub attempts: u32,
+    pub reason: &'a str,
+}
+
+impl InternalEvent for NotificationFailed<'_> {
+    fn emit(self) {
+        tracing::warn!(
+            brand = self.brand,
+            attempts = self.attempts,
+            reason = self.reason,
+            "notification failed"
+        );
+        count("notification_failed", &[]);
+    }
+}

@@ -1,0 +1,463 @@
+//! Webhook intake: authenticate the raw bytes, keep them, normalise each event to the
+//! canonical comment, store it idempotently and queue it for classification.
+//!
+//! Delivery guarantee: at least once into the classification queue. A comment is stored
+//! `Received`, its request is sent, then it is marked `Queued`. If sending fails the
+//! request errors (the platform redelivers), and a redelivery of a comment still
+//! `Received` sends it again; `requeue_pending` sweeps what no redelivery rescues.
+//! Classification is idempotent per comment version, so a repeat costs nothing downstream.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::comment::{
+    BrandId, Comment, CommentKey, CommentState, CommentText, InvalidValue, Platform,
+};
+use crate::config::Brands;
+use crate::events::{
+    CommentQueued, CommentReceived, DuplicateDelivery, EventIgnored, InternalEvent,
+    PayloadRejected, SignatureRejected,
+};
+use crate::platforms::{self, EventKind, MalformedPayload, PlatformEvent};
+use crate::ports::{
+    CommentRead, CommentWrite, Inserted, OutgoingMessage, PendingComments, QueueError, QueueSend,
+    RawArchive, RawDelivery, StoreError,
+};
+use crate::secrets::Secrets;
+use crate::signature::{self, SignatureError};
+use crate::time::Timestamp;
+
+/// How long raw deliveries are kept.
+pub const RAW_RETENTION_DAYS: i64 = 14;
+
+/// What the classification queue carries: which comment version to score.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClassifyRequest {
+    pub key: CommentKey,
+    pub version: u32,
+}
+
+impl ClassifyRequest {
+    pub fn message(&self) -> OutgoingMessage {
+        OutgoingMessage {
+            id: format!("{}#v{}", self.key, self.version),
+            body: serde_json::to_string(self).expect("serialisable"),
+            attributes: vec![
+                ("brand".into(), self.key.brand.to_string()),
+                ("platform".into(), self.key.platform.to_string()),
+            ],
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error("signature rejected: {0}")]
+    Unauthorized(#[from] SignatureError),
+    #[error("unknown brand {0:?} for the generic webhook")]
+    UnknownBrand(String),
+    #[error("the X-Vigie-Brand header is missing")]
+    MissingBrand,
+    #[error("{0} webhooks are not configured")]
+    NotConfigured(Platform),
+    #[error(transparent)]
+    Malformed(#[from] MalformedPayload),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("queue: {0}")]
+    Queue(#[from] QueueError),
+}
+
+/// A webhook request as the HTTP layer received it.
+#[derive(Debug, Clone, Copy)]
+pub struct WebhookRequest<'a> {
+    pub platform: Platform,
+    pub signature: Option<&'a str>,
+    /// `X-Vigie-Brand`, for the generic webhook.
+    pub brand: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+/// Counts of what a delivery did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct IntakeReport {
+    pub events: usize,
+    pub stored: usize,
+    pub duplicates: usize,
+    pub edited: usize,
+    pub deleted: usize,
+    pub own: usize,
+    pub queued: usize,
+    pub ignored: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HandshakeError {
+    #[error("hub.mode must be subscribe")]
+    Mode,
+    #[error("the verify token does not match")]
+    Token,
+    #[error("{0} webhooks are not configured")]
+    NotConfigured(Platform),
+}
+
+/// Meta's subscription check: echo `hub.challenge` when the verify token matches.
+pub fn meta_handshake(
+    secrets: &Secrets,
+    platform: Platform,
+    mode: Option<&str>,
+    token: Option<&str>,
+    challenge: Option<&str>,
+) -> Result<String, HandshakeError> {
+    let expected = secrets
+        .meta_verify_token
+        .as_deref()
+        .filter(|_| platform != Platform::Generic)
+        .ok_or(HandshakeError::NotConfigured(platform))?;
+    if mode != Some("subscribe") {
+        return Err(HandshakeError::Mode);
+    }
+    let token = token.unwrap_or_default();
+    // Constant-time, like the signatures.
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(
+        token.as_bytes(),
+        expected.as_bytes(),
+    )) {
+        return Err(HandshakeError::Token);
+    }
+    Ok(challenge.unwrap_or_default().to_owned())
+}
+
+/// Everything intake needs; one per process.
+pub struct Intake<'a, S, Q> {
+    pub brands: &'a Brands,
+    pub secrets: &'a Secrets,
+    pub store: &'a S,
+    pub queue: &'a Q,
+}
+
+impl<S, Q> Intake<'_, S, Q>
+where
+    S: CommentWrite + CommentRead + RawArchive,
+    Q: QueueSend,
+{
+    pub async fn receive(
+        &self,
+        req: WebhookRequest<'_>,
+        now: Timestamp,
+    ) -> Result<IntakeReport, IntakeError> {
+        let platform = req.platform;
+        let generic_brand = self.authenticate(&req, now).inspect_err(|e| {
+            if let IntakeError::Unauthorized(reason) = e {
+                SignatureRejected {
+                    platform,
+                    reason: &reason.to_string(),
+                }
+                .emit();
+            }
+        })?;
+        // Authenticated bytes are kept before parsing: a payload we cannot read is not lost.
+        self.store
+            .put_raw(&RawDelivery {
+                id: hex::encode(Sha256::digest(req.body)),
+                platform,
+                received_at: now,
+                expires_at: now.plus_millis(RAW_RETENTION_DAYS * 86_400_000),
+                body: req.body.to_vec(),
+            })
+            .await?;
+        let parsed = match platform {
+            Platform::Generic => platforms::generic::parse(req.body),
+            _ => platforms::meta::parse(platform, req.body),
+        }
+        .inspect_err(|e| {
+            PayloadRejected {
+                platform,
+                reason: &e.reason,
+            }
+            .emit()
+        })?;
+
+        let mut report = IntakeReport {
+            events: parsed.events.len() + parsed.ignored.len(),
+            ignored: parsed.ignored.len(),
+            ..Default::default()
+        };
+        for ignored in &parsed.ignored {
+            EventIgnored {
+                platform,
+                reason: &ignored.reason,
+            }
+            .emit();
+        }
+        let mut to_queue: Vec<Comment> = Vec::new();
+        for event in parsed.events {
+            let brand = match &generic_brand {
+                Some(b) => b.clone(),
+                None => match self.brands.owner(platform, &event.account_id) {
+                    Some(b) => b.id.clone(),
+                    None => {
+                        report.ignored += 1;
+                        EventIgnored {
+                            platform,
+                            reason: "account of no configured brand",
+                        }
+                        .emit();
+                        continue;
+                    }
+                },
+            };
+            match self.apply(brand, event, now, &mut report).await {
+                Ok(Some(c)) => to_queue.push(c),
+                Ok(None) => {}
+                Err(ApplyError::Store(e)) => return Err(e.into()),
+                Err(ApplyError::Invalid(reason)) => {
+                    report.ignored += 1;
+                    EventIgnored {
+                        platform,
+                        reason: &reason.to_string(),
+                    }
+                    .emit();
+                }
+            }
+        }
+        report.queued = self.enqueue(to_queue).await?;
+        Ok(report)
+    }
+
+    /// Checks the signature; for the generic webhook, returns the brand it is for.
+    fn authenticate(
+        &self,
+        req: &WebhookRequest<'_>,
+        now: Timestamp,
+    ) -> Result<Option<BrandId>, IntakeError> {
+        match req.platform {
+            Platform::Generic => {
+                let name = req.brand.ok_or(IntakeError::MissingBrand)?;
+                let brand =
+                    BrandId::parse(name).map_err(|_| IntakeError::UnknownBrand(name.to_owned()))?;
+                let secret = self
+                    .secrets
+                    .generic
+                    .get(&brand)
+                    .ok_or_else(|| IntakeError::UnknownBrand(name.to_owned()))?;
+                signature::verify_generic(req.signature, secret, req.body, now)?;
+                Ok(Some(brand))
+            }
+            platform => {
+                let secret = self
+                    .secrets
+                    .meta_app_secret
+                    .as_deref()
+                    .ok_or(IntakeError::NotConfigured(platform))?;
+                signature::verify_meta(req.signature, secret, req.body)?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Applies one event; returns the comment when it needs classifying.
+    async fn apply(
+        &self,
+        brand: BrandId,
+        event: PlatformEvent,
+        now: Timestamp,
+        report: &mut IntakeReport,
+    ) -> Result<Option<Comment>, ApplyError> {
+        let key = CommentKey::new(brand.clone(), event.platform, event.external_id.clone())?;
+        let kind = match event.kind {
+            EventKind::Created => "created",
+            EventKind::Edited => "edited",
+            EventKind::Deleted => "deleted",
+        };
+        CommentReceived {
+            brand: &brand,
+            platform: event.platform,
+            kind,
+        }
+        .emit();
+        match event.kind {
+            EventKind::Deleted => {
+                let Some(mut existing) = self.store.get(&key).await? else {
+                    report.ignored += 1;
+                    return Ok(None);
+                };
+                if existing.state != CommentState::Deleted {
+                    existing.state = CommentState::Deleted;
+                    self.update_retrying(existing, |c| c.state = CommentState::Deleted)
+                        .await?;
+                    report.deleted += 1;
+                } else {
+                    report.duplicates += 1;
+                }
+                Ok(None)
+            }
+            EventKind::Edited => match self.store.get(&key).await? {
+                Some(existing) => {
+                    let text = CommentText::parse(event.text.unwrap_or_default())?;
+                    if existing.state == CommentState::Deleted || existing.text == text {
+                        report.duplicates += 1;
+                        DuplicateDelivery {
+                            platform: event.platform,
+                            key: &key,
+                        }
+                        .emit();
+                        return Ok(None);
+                    }
+                    let edited = self
+                        .update_retrying(existing, move |c| {
+                            c.text = text.clone();
+                            c.version += 1;
+                            if c.state != CommentState::OwnReply {
+                                c.state = CommentState::Received;
+                            }
+                        })
+                        .await?;
+                    report.edited += 1;
+                    Ok((edited.state == CommentState::Received).then_some(edited))
+                }
+                None => self.create(key, event, now, report).await,
+            },
+            EventKind::Created => self.create(key, event, now, report).await,
+        }
+    }
+
+    async fn create(
+        &self,
+        key: CommentKey,
+        event: PlatformEvent,
+        now: Timestamp,
+        report: &mut IntakeReport,
+    ) -> Result<Option<Comment>, ApplyError> {
+        let own = event.from_account;
+        let comment = Comment {
+            key,
+            thread_id: event.thread_id,
+            parent_id: event.parent_id,
+            source: event.source,
+            author: event.author,
+            text: CommentText::parse(event.text.unwrap_or_default())?,
+            permalink: event.permalink,
+            created_at: event.created_at.unwrap_or(now),
+            received_at: now,
+            version: 1,
+            state: if own {
+                CommentState::OwnReply
+            } else {
+                CommentState::Received
+            },
+            triage: None,
+            escalated_version: None,
+            revision: 0,
+        };
+        match self.store.insert_if_new(&comment).await? {
+            Inserted::New(c) => {
+                if own {
+                    report.own += 1;
+                    Ok(None)
+                } else {
+                    report.stored += 1;
+                    Ok(Some(c))
+                }
+            }
+            Inserted::Existing(c) => {
+                report.duplicates += 1;
+                DuplicateDelivery {
+                    platform: c.key.platform,
+                    key: &c.key,
+                }
+                .emit();
+                // Stored by an earlier delivery that failed before queueing: queue it now.
+                Ok((c.state == CommentState::Received).then_some(c))
+            }
+        }
+    }
+
+    /// Writes a change, re-reading and re-applying it once if the comment moved meanwhile.
+    async fn update_retrying(
+        &self,
+        comment: Comment,
+        change: impl Fn(&mut Comment),
+    ) -> Result<Comment, StoreError> {
+        let mut c = comment;
+        change(&mut c);
+        match self.store.update(&c).await {
+            Err(StoreError::Conflict) => {
+                let mut fresh = self.store.get(&c.key).await?.ok_or(StoreError::Conflict)?;
+                change(&mut fresh);
+                self.store.update(&fresh).await
+            }
+            other => other,
+        }
+    }
+
+    /// Sends the classification requests, then marks the comments queued.
+    async fn enqueue(&self, comments: Vec<Comment>) -> Result<usize, IntakeError> {
+        enqueue(self.store, self.queue, comments).await
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum ApplyError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Invalid(#[from] InvalidValue),
+}
+
+async fn enqueue<S: CommentWrite, Q: QueueSend>(
+    store: &S,
+    queue: &Q,
+    comments: Vec<Comment>,
+) -> Result<usize, IntakeError> {
+    if comments.is_empty() {
+        return Ok(0);
+    }
+    let messages: Vec<OutgoingMessage> = comments
+        .iter()
+        .map(|c| {
+            ClassifyRequest {
+                key: c.key.clone(),
+                version: c.version,
+            }
+            .message()
+        })
+        .collect();
+    queue.send(&messages).await?;
+    CommentQueued {
+        count: comments.len(),
+    }
+    .emit();
+    for mut c in comments {
+        c.state = CommentState::Queued;
+        match store.update(&c).await {
+            // Classified already, or edited again: both fine, the request is in the queue.
+            Ok(_) | Err(StoreError::Conflict) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(messages.len())
+}
+
+/// Queues comments left `Received` for longer than `min_age_ms` (a crash between storing
+/// and queueing, with no redelivery to rescue them). Returns how many were queued.
+pub async fn requeue_pending<S, Q>(
+    store: &S,
+    queue: &Q,
+    now: Timestamp,
+    min_age_ms: i64,
+    limit: usize,
+) -> Result<usize, IntakeError>
+where
+    S: PendingComments + CommentWrite,
+    Q: QueueSend,
+{
+    let pending = store.pending(now.plus_millis(-min_age_ms), limit).await?;
+    if !pending.is_empty() {
+        tracing::info!(
+            count = pending.len(),
+            "requeueing comments stored but never queued"
+        );
+    }
+    enqueue(store, queue, pending).await
+}

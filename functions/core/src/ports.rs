@@ -1,0 +1,149 @@
+//! Ports: what the domain needs from storage, queues, the model and the outside world,
+//! split by use so that each function depends on (and is granted) only what it calls.
+
+use async_trait::async_trait;
+
+use crate::comment::Platform;
+use crate::comment::{BrandId, Comment, CommentKey, SentimentScore, ThreadKey};
+use crate::time::Timestamp;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The comment changed since it was read (its revision moved on).
+    #[error("the comment changed since it was read")]
+    Conflict,
+    /// The store could not be reached or refused the call; worth retrying.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data that cannot be read back.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// Result of an insert.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inserted {
+    /// Stored now, with revision 1.
+    New(Comment),
+    /// Already there (a duplicate delivery): the stored comment.
+    Existing(Comment),
+}
+
+#[async_trait]
+pub trait CommentWrite: Send + Sync {
+    /// Stores the comment unless one with its key exists.
+    async fn insert_if_new(&self, comment: &Comment) -> Result<Inserted, StoreError>;
+    /// Replaces the comment if its stored revision is still `comment.revision`; returns the
+    /// comment with its new revision, or `Conflict`.
+    async fn update(&self, comment: &Comment) -> Result<Comment, StoreError>;
+}
+
+#[async_trait]
+pub trait CommentRead: Send + Sync {
+    async fn get(&self, key: &CommentKey) -> Result<Option<Comment>, StoreError>;
+    /// Comments of a thread, oldest first, at most `limit`.
+    async fn thread(&self, thread: &ThreadKey, limit: usize) -> Result<Vec<Comment>, StoreError>;
+}
+
+#[async_trait]
+pub trait OpenComments: Send + Sync {
+    /// Triaged comments of a brand, most urgent first (then most recent).
+    async fn open_by_urgency(
+        &self,
+        brand: &BrandId,
+        limit: usize,
+    ) -> Result<Vec<Comment>, StoreError>;
+}
+
+#[async_trait]
+pub trait PendingComments: Send + Sync {
+    /// Comments stored but not known to be queued, received before `before`.
+    async fn pending(&self, before: Timestamp, limit: usize) -> Result<Vec<Comment>, StoreError>;
+}
+
+/// A delivery's raw bytes, kept for a while for audit and replay.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawDelivery {
+    /// sha256 of the body: a redelivery overwrites its twin.
+    pub id: String,
+    pub platform: Platform,
+    pub received_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub body: Vec<u8>,
+}
+
+#[async_trait]
+pub trait RawArchive: Send + Sync {
+    async fn put_raw(&self, raw: &RawDelivery) -> Result<(), StoreError>;
+    async fn get_raw(&self, id: &str) -> Result<Option<RawDelivery>, StoreError>;
+}
+
+/// Everything a store adapter implements.
+pub trait CommentStore:
+    CommentWrite + CommentRead + OpenComments + PendingComments + RawArchive
+{
+}
+impl<T: CommentWrite + CommentRead + OpenComments + PendingComments + RawArchive> CommentStore
+    for T
+{
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("queue unavailable: {0}")]
+    Unavailable(String),
+    /// Some messages of a batch were not accepted; their ids.
+    #[error("{} message(s) were not sent: {reason}", failed.len())]
+    Partial { failed: Vec<String>, reason: String },
+}
+
+/// A message to send. `id` identifies it for partial failures and deduplication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingMessage {
+    pub id: String,
+    pub body: String,
+    pub attributes: Vec<(String, String)>,
+}
+
+/// A received message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub message_id: String,
+    /// Handle to acknowledge or release it.
+    pub receipt: String,
+    pub body: String,
+    pub attributes: Vec<(String, String)>,
+    /// 1 on the first receive.
+    pub receive_count: u32,
+}
+
+#[async_trait]
+pub trait QueueSend: Send + Sync {
+    /// Sends messages in as few calls as the queue allows.
+    async fn send(&self, messages: &[OutgoingMessage]) -> Result<(), QueueError>;
+}
+
+#[async_trait]
+pub trait QueueReceive: Send + Sync {
+    /// Up to `max` messages, hidden from other receivers for `visibility_seconds`.
+    async fn receive(
+        &self,
+        max: usize,
+        visibility_seconds: u32,
+    ) -> Result<Vec<Delivery>, QueueError>;
+    /// Done with these: delete them.
+    async fn ack(&self, receipts: &[String]) -> Result<(), QueueError>;
+    /// Not done: make it visible again after `delay_seconds` (counts as an attempt).
+    async fn release(&self, receipt: &str, delay_seconds: u32) -> Result<(), QueueError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("sentiment model failed: {0}")]
+pub struct ScoreError(pub String);
+
+/// The sentiment model, whatever runs it.
+#[async_trait]
+pub trait SentimentScorer: Send + Sync {
+    /// One score per text, in order.
+    async fn score(&self, texts: &[String]) -> Result<Vec<SentimentScore>, ScoreError>;
+}
