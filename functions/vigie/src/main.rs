@@ -1,8 +1,11 @@
 //! `vigie`: the command line and, later, the local all-in-one server.
 
 mod bench;
+mod check_config;
 mod classify;
 mod eval;
+mod replay;
+mod serve;
 
 use std::path::PathBuf;
 
@@ -24,6 +27,12 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Throughput, latency, load time and memory, beside the Python onnxruntime baseline.
     Bench(bench::BenchArgs),
+    /// The whole pipeline in one process: webhooks, classification, escalation, review API.
+    Serve(serve::ServeArgs),
+    /// Send sample webhook deliveries to a running vigie.
+    Replay(replay::ReplayArgs),
+    /// Check the brand configuration (and its secrets).
+    CheckConfig(check_config::CheckConfigArgs),
 }
 
 /// Where the model is and how to run it; shared by every command that loads it.
@@ -54,7 +63,8 @@ impl ModelArgs {
     }
 }
 
-fn main() -> anyhow::Result<()> {
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("VIGIE_LOG")
@@ -66,5 +76,8 @@ fn main() -> anyhow::Result<()> {
         Command::Classify(args) => classify::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Serve(args) => serve::run(args).await,
+        Command::Replay(args) => replay::run(args).await,
+        Command::CheckConfig(args) => check_config::run(args).await,
     }
 }

@@ -1,0 +1,347 @@
+//! The comment store on one DynamoDB table.
+//!
+//! | item          | PK                                   | SK  | GSI1 (thread)             | GSI2 (open by urgency)            | GSI3 (pending)          |
+//! |---------------|--------------------------------------|-----|---------------------------|-----------------------------------|-------------------------|
+//! | comment       | `C#<brand>#<platform>#<comment id>`  | `C` | `T#<brand>#<platform>#<thread>`, `<received ms>#<id>` | `OPEN#<brand>`, `<urgency 000-100>#<received ms>` (triaged only) | `PENDING`, received ms (received only) |
+//! | raw delivery  | `R#<sha256 of body>`                 | `R` | -                         | -                                 | -                       |
+//!
+//! The comment itself is the JSON attribute `body`; `revision` carries optimistic
+//! concurrency (conditional puts). Raw deliveries expire through the `expires_at` TTL.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+};
+use vigie_core::comment::{BrandId, Comment, CommentKey, CommentState, ThreadKey};
+use vigie_core::ports::{
+    CommentRead, CommentWrite, Inserted, OpenComments, PendingComments, RawArchive, RawDelivery, StoreError,
+};
+use vigie_core::time::Timestamp;
+
+type Item = HashMap<String, AttributeValue>;
+
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+fn unavailable<E: std::fmt::Debug + ProvideErrorMetadata>(e: E) -> StoreError {
+    StoreError::Unavailable(format!(
+        "{}: {}",
+        e.code().unwrap_or("error"),
+        e.message().unwrap_or("no message")
+    ))
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn comment_pk(k: &CommentKey) -> String {
+    format!("C#{}#{}#{}", k.brand, k.platform, k.external_id)
+}
+
+fn thread_pk(t: &ThreadKey) -> String {
+    format!("T#{}#{}#{}", t.brand, t.platform, t.thread_id)
+}
+
+fn comment_item(c: &Comment) -> Result<Item, StoreError> {
+    let body = serde_json::to_string(c).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let mut item: Item = HashMap::from([
+        ("PK".into(), s(comment_pk(&c.key))),
+        ("SK".into(), s("C")),
+        ("type".into(), s("comment")),
+        ("brand".into(), s(c.key.brand.as_str())),
+        ("state".into(), s(c.state.as_str())),
+        ("revision".into(), n(c.revision)),
+        ("received_at".into(), n(c.received_at.millis())),
+        ("body".into(), s(body)),
+        ("GSI1PK".into(), s(thread_pk(&c.thread()))),
+        ("GSI1SK".into(), s(format!("{:013}#{}", c.received_at.millis(), c.key.external_id))),
+    ]);
+    if let Some(urgency) = c.open_urgency() {
+        item.insert("GSI2PK".into(), s(format!("OPEN#{}", c.key.brand)));
+        item.insert("GSI2SK".into(), s(format!("{urgency:03}#{:013}", c.received_at.millis())));
+    }
+    if c.state == CommentState::Received {
+        item.insert("GSI3PK".into(), s("PENDING"));
+        item.insert("GSI3SK".into(), n(c.received_at.millis()));
+    }
+    Ok(item)
+}
+
+fn decode(item: &Item) -> Result<Comment, StoreError> {
+    let body = item
+        .get("body")
+        .and_then(|v| v.as_s().ok())
+        .ok_or_else(|| StoreError::Corrupt("item without body".into()))?;
+    let mut c: Comment = serde_json::from_str(body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    if let Some(r) = item.get("revision").and_then(|v| v.as_n().ok()).and_then(|r| r.parse().ok()) {
+        c.revision = r;
+    }
+    Ok(c)
+}
+
+/// Names of the table and its indexes, to create it (tests, first deployment checks).
+pub struct TableSpec;
+
+impl TableSpec {
+    pub async fn create(client: &Client, table: &str) -> Result<(), StoreError> {
+        let attr = |name: &str, t: ScalarAttributeType| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(t)
+                .build()
+                .expect("complete definition")
+        };
+        let key = |name: &str, t: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(t)
+                .build()
+                .expect("complete key")
+        };
+        let gsi = |name: &str, pk: &str, sk: &str| {
+            GlobalSecondaryIndex::builder()
+                .index_name(name)
+                .key_schema(key(pk, KeyType::Hash))
+                .key_schema(key(sk, KeyType::Range))
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .build()
+                .expect("complete index")
+        };
+        client
+            .create_table()
+            .table_name(table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attr("PK", ScalarAttributeType::S))
+            .attribute_definitions(attr("SK", ScalarAttributeType::S))
+            .attribute_definitions(attr("GSI1PK", ScalarAttributeType::S))
+            .attribute_definitions(attr("GSI1SK", ScalarAttributeType::S))
+            .attribute_definitions(attr("GSI2PK", ScalarAttributeType::S))
+            .attribute_definitions(attr("GSI2SK", ScalarAttributeType::S))
+            .attribute_definitions(attr("GSI3PK", ScalarAttributeType::S))
+            .attribute_definitions(attr("GSI3SK", ScalarAttributeType::N))
+            .key_schema(key("PK", KeyType::Hash))
+            .key_schema(key("SK", KeyType::Range))
+            .global_secondary_indexes(gsi("GSI1", "GSI1PK", "GSI1SK"))
+            .global_secondary_indexes(gsi("GSI2", "GSI2PK", "GSI2SK"))
+            .global_secondary_indexes(gsi("GSI3", "GSI3PK", "GSI3SK"))
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        client
+            .update_time_to_live()
+            .table_name(table)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .enabled(true)
+                    .attribute_name("expires_at")
+                    .build()
+                    .expect("complete TTL"),
+            )
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        Ok(())
+    }
+}
+
+impl DynamoStore {
+    pub fn from_conf(conf: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Self::new(Client::new(conf), table)
+    }
+
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// Items of index `index` (keys `<index>PK`, `<index>SK`) under one partition key.
+    async fn query(
+        &self,
+        index: &str,
+        pk: String,
+        forward: bool,
+        limit: usize,
+        sk_below: Option<AttributeValue>,
+    ) -> Result<Vec<Comment>, StoreError> {
+        let mut q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .scan_index_forward(forward)
+            .limit(limit.clamp(1, 1000) as i32)
+            .expression_attribute_names("#pk", format!("{index}PK"))
+            .expression_attribute_values(":pk", s(pk));
+        q = match sk_below {
+            Some(v) => q
+                .key_condition_expression("#pk = :pk AND #sk < :sk")
+                .expression_attribute_names("#sk", format!("{index}SK"))
+                .expression_attribute_values(":sk", v),
+            None => q.key_condition_expression("#pk = :pk"),
+        };
+        let out = q.send().await.map_err(|e| unavailable(e.into_service_error()))?;
+        out.items().iter().map(decode).collect()
+    }
+}
+
+#[async_trait]
+impl CommentWrite for DynamoStore {
+    async fn insert_if_new(&self, comment: &Comment) -> Result<Inserted, StoreError> {
+        let mut c = comment.clone();
+        c.revision = 1;
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(comment_item(&c)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(Inserted::New(c)),
+            Err(e) => {
+                let e = e.into_service_error();
+                if e.is_conditional_check_failed_exception() {
+                    let existing = self.get(&c.key).await?.ok_or(StoreError::Conflict)?;
+                    Ok(Inserted::Existing(existing))
+                } else {
+                    Err(unavailable(e))
+                }
+            }
+        }
+    }
+
+    async fn update(&self, comment: &Comment) -> Result<Comment, StoreError> {
+        let mut c = comment.clone();
+        let expected = c.revision;
+        c.revision += 1;
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(comment_item(&c)?))
+            .condition_expression("revision = :expected")
+            .expression_attribute_values(":expected", n(expected))
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(c),
+            Err(e) => {
+                let e = e.into_service_error();
+                if e.is_conditional_check_failed_exception() {
+                    Err(StoreError::Conflict)
+                } else {
+                    Err(unavailable(e))
+                }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl CommentRead for DynamoStore {
+    async fn get(&self, key: &CommentKey) -> Result<Option<Comment>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", s(comment_pk(key)))
+            .key("SK", s("C"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        out.item().map(decode).transpose()
+    }
+
+    async fn thread(&self, thread: &ThreadKey, limit: usize) -> Result<Vec<Comment>, StoreError> {
+        self.query("GSI1", thread_pk(thread), true, limit, None).await
+    }
+}
+
+#[async_trait]
+impl OpenComments for DynamoStore {
+    async fn open_by_urgency(&self, brand: &BrandId, limit: usize) -> Result<Vec<Comment>, StoreError> {
+        self.query("GSI2", format!("OPEN#{brand}"), false, limit, None).await
+    }
+}
+
+#[async_trait]
+impl PendingComments for DynamoStore {
+    async fn pending(&self, before: Timestamp, limit: usize) -> Result<Vec<Comment>, StoreError> {
+        self.query("GSI3", "PENDING".into(), true, limit, Some(n(before.millis())))
+            .await
+    }
+}
+
+#[async_trait]
+impl RawArchive for DynamoStore {
+    async fn put_raw(&self, raw: &RawDelivery) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("PK", s(format!("R#{}", raw.id)))
+            .item("SK", s("R"))
+            .item("type", s("raw"))
+            .item("platform", s(raw.platform.as_str()))
+            .item("received_at", n(raw.received_at.millis()))
+            // DynamoDB TTL wants epoch seconds.
+            .item("expires_at", n(raw.expires_at.millis() / 1000))
+            .item("body", AttributeValue::B(Blob::new(raw.body.clone())))
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        Ok(())
+    }
+
+    async fn get_raw(&self, id: &str) -> Result<Option<RawDelivery>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", s(format!("R#{id}")))
+            .key("SK", s("R"))
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        let Some(item) = out.item() else { return Ok(None) };
+        let corrupt = |what: &str| StoreError::Corrupt(format!("raw delivery {id}: {what}"));
+        let num = |k: &str| -> Result<i64, StoreError> {
+            item.get(k)
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| corrupt(k))
+        };
+        Ok(Some(RawDelivery {
+            id: id.to_owned(),
+            platform: item
+                .get("platform")
+                .and_then(|v| v.as_s().ok())
+                .and_then(|p| vigie_core::Platform::parse(p).ok())
+                .ok_or_else(|| corrupt("platform"))?,
+            received_at: Timestamp(num("received_at")?),
+            expires_at: Timestamp(num("expires_at")? * 1000),
+            body: item
+                .get("body")
+                .and_then(|v| v.as_b().ok())
+                .map(|b| b.as_ref().to_vec())
+                .ok_or_else(|| corrupt("body"))?,
+        }))
+    }
+}

@@ -1,0 +1,16 @@
+//! AWS adapters of vigie's ports: DynamoDB (one table), SQS and SSM Parameter Store.
+//! Table layout and access patterns: ARCHITECTURE.md, "DynamoDB single table".
+
+mod dynamo;
+mod secrets;
+mod sqs;
+
+pub use dynamo::{DynamoStore, TableSpec};
+pub use secrets::SsmSecrets;
+pub use sqs::SqsQueue;
+
+/// Shared SDK configuration: region and credentials from the environment (on Lambda,
+/// the function's role); `AWS_ENDPOINT_URL` points every client elsewhere (tests: moto).
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await
+}

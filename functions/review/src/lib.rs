@@ -1,0 +1,98 @@
+//! The review API, read side: what managers look at first.
+//!
+//! `GET /api/brands/{brand}/comments?limit=N`: open (triaged) comments, most urgent first.
+//! `GET /api/brands/{brand}/comments/{platform}/{id}`: one comment with its triage.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use vigie_core::comment::{BrandId, Comment, CommentKey, Platform};
+use vigie_core::config::Brands;
+use vigie_core::ports::{CommentRead, OpenComments, StoreError};
+
+pub struct ReviewState<S> {
+    pub brands: Arc<Brands>,
+    pub store: S,
+}
+
+/// Every way a review request fails, and its one HTTP status.
+#[derive(Debug)]
+pub enum ReviewError {
+    UnknownBrand(String),
+    NotFound,
+    BadRequest(String),
+    Store(StoreError),
+}
+
+impl IntoResponse for ReviewError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = match &self {
+            ReviewError::UnknownBrand(b) => (StatusCode::NOT_FOUND, "unknown_brand", format!("no brand {b:?}")),
+            ReviewError::NotFound => (StatusCode::NOT_FOUND, "not_found", "no such comment".into()),
+            ReviewError::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_request", m.clone()),
+            ReviewError::Store(e) => {
+                tracing::error!(error = %e, "review store failure");
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "try again shortly".into())
+            }
+        };
+        (status, Json(serde_json::json!({"error": code, "message": message}))).into_response()
+    }
+}
+
+fn brand(state_brands: &Brands, name: &str) -> Result<BrandId, ReviewError> {
+    BrandId::parse(name)
+        .ok()
+        .filter(|b| state_brands.get(b).is_some())
+        .ok_or_else(|| ReviewError::UnknownBrand(name.to_owned()))
+}
+
+#[derive(Deserialize)]
+struct Listing {
+    limit: Option<usize>,
+}
+
+async fn open<S: OpenComments>(
+    State(state): State<Arc<ReviewState<S>>>,
+    Path(name): Path<String>,
+    Query(q): Query<Listing>,
+) -> Result<Json<Vec<Comment>>, ReviewError> {
+    let brand = brand(&state.brands, &name)?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ReviewError::BadRequest("limit must be 1-500".into()));
+    }
+    state
+        .store
+        .open_by_urgency(&brand, limit)
+        .await
+        .map(Json)
+        .map_err(ReviewError::Store)
+}
+
+async fn one<S: CommentRead>(
+    State(state): State<Arc<ReviewState<S>>>,
+    Path((name, platform, id)): Path<(String, String, String)>,
+) -> Result<Json<Comment>, ReviewError> {
+    let brand = brand(&state.brands, &name)?;
+    let platform = Platform::parse(&platform).map_err(|e| ReviewError::BadRequest(e.to_string()))?;
+    let key = CommentKey::new(brand, platform, id).map_err(|e| ReviewError::BadRequest(e.to_string()))?;
+    match state.store.get(&key).await.map_err(ReviewError::Store)? {
+        Some(c) => Ok(Json(c)),
+        None => Err(ReviewError::NotFound),
+    }
+}
+
+pub fn router<S>(state: Arc<ReviewState<S>>) -> Router
+where
+    S: OpenComments + CommentRead + Send + Sync + 'static,
+{
+    Router::new()
+        .route("/api/brands/{brand}/comments", get(open::<S>))
+        .route("/api/brands/{brand}/comments/{platform}/{id}", get(one::<S>))
+        .with_state(state)
+}

@@ -1,0 +1,158 @@
+//! `vigie replay <dir>`: sends sample webhook deliveries to a running vigie, signed as the
+//! platforms sign them, and shows what vigie made of them.
+//!
+//! Layout: `<dir>/facebook/*.json`, `<dir>/instagram/*.json` (Meta bodies, signed with the
+//! app secret) and `<dir>/generic/<brand>/*.json` (signed with the brand's secret). Bodies
+//! are sent byte for byte.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use vigie_core::Platform;
+use vigie_core::comment::{BrandId, Comment};
+use vigie_core::config::Brands;
+use vigie_core::secrets::{EnvSecrets, Secrets};
+use vigie_core::signature::{sign_generic, sign_meta};
+use vigie_core::time::Timestamp;
+
+#[derive(Args)]
+pub struct ReplayArgs {
+    /// Folder of deliveries.
+    pub dir: PathBuf,
+    /// Where vigie listens.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    #[arg(long, env = "VIGIE_CONFIG", default_value = "config/brands.toml")]
+    pub config: PathBuf,
+    /// Then wait for the comments to be classified and print each brand's open comments.
+    #[arg(long)]
+    pub show: bool,
+}
+
+struct Delivery {
+    file: PathBuf,
+    platform: Platform,
+    brand: Option<String>,
+}
+
+fn json_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn deliveries(dir: &Path) -> Vec<Delivery> {
+    let mut out = Vec::new();
+    for platform in [Platform::Facebook, Platform::Instagram] {
+        for file in json_files(&dir.join(platform.as_str())) {
+            out.push(Delivery {
+                file,
+                platform,
+                brand: None,
+            });
+        }
+    }
+    let generic = dir.join("generic");
+    let mut brands: Vec<PathBuf> = std::fs::read_dir(&generic)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    brands.sort();
+    for b in brands {
+        let brand = b.file_name().and_then(|n| n.to_str()).map(str::to_owned);
+        for file in json_files(&b) {
+            out.push(Delivery {
+                file,
+                platform: Platform::Generic,
+                brand: brand.clone(),
+            });
+        }
+    }
+    out
+}
+
+pub async fn run(args: ReplayArgs) -> anyhow::Result<()> {
+    let brands = Brands::load(&args.config)?;
+    let secrets = Secrets::resolve(&brands, &EnvSecrets).await?;
+    let http = reqwest::Client::new();
+    let found = deliveries(&args.dir);
+    anyhow::ensure!(!found.is_empty(), "{}: no deliveries (facebook/, instagram/, generic/<brand>/)", args.dir.display());
+    for d in &found {
+        let body = std::fs::read(&d.file).with_context(|| format!("cannot read {}", d.file.display()))?;
+        let mut req = http
+            .post(format!("{}/webhooks/{}", args.url.trim_end_matches('/'), d.platform))
+            .header("content-type", "application/json");
+        req = match (d.platform, &d.brand) {
+            (Platform::Generic, Some(brand)) => {
+                let id = BrandId::parse(brand.clone())?;
+                let secret = secrets
+                    .generic
+                    .get(&id)
+                    .with_context(|| format!("brand {brand} has no generic_secret"))?;
+                req.header("x-vigie-brand", brand)
+                    .header("x-vigie-signature", sign_generic(secret, &body, Timestamp::now()))
+            }
+            _ => {
+                let secret = secrets.meta_app_secret.as_ref().context("the configuration has no [meta] section")?;
+                req.header("x-hub-signature-256", sign_meta(secret, &body))
+            }
+        };
+        let response = req.body(body).send().await.with_context(|| format!("is vigie serving on {}?", args.url))?;
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        println!("{} {status} {text}", d.file.display());
+    }
+    if args.show {
+        show(&http, &args.url, &brands).await?;
+    }
+    Ok(())
+}
+
+/// Waits until nothing is left to classify, then prints each brand's open comments.
+async fn show(http: &reqwest::Client, url: &str, brands: &Brands) -> anyhow::Result<()> {
+    let base = url.trim_end_matches('/');
+    for _ in 0..300 {
+        let m: serde_json::Value = http.get(format!("{base}/metrics")).send().await?.json().await?;
+        if m["queues"]["classify"]["waiting"].as_u64() == Some(0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for brand in brands.iter() {
+        let comments: Vec<Comment> = http
+            .get(format!("{base}/api/brands/{}/comments?limit=20", brand.id))
+            .send()
+            .await?
+            .json()
+            .await?;
+        if comments.is_empty() {
+            continue;
+        }
+        println!("\n{} ({}): open comments, most urgent first", brand.name, brand.id);
+        for c in comments {
+            let Some(t) = &c.triage else { continue };
+            let tier = t.urgency.tier.as_deref().unwrap_or("-");
+            let text: String = c.text.as_str().chars().take(70).collect();
+            println!(
+                "  {:>3} {:<3} {:<8} {:<9} {text}",
+                t.urgency.score,
+                tier,
+                c.key.platform.as_str(),
+                t.sentiment.label.as_str()
+            );
+            for r in t.urgency.reasons.iter().take(3) {
+                println!("              +{:<3} {:?}: {}", r.points, r.signal, r.evidence);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,218 @@
+//! `vigie serve`: the whole pipeline in one process on an embedded store. The same
+//! routers and handlers as the Lambda functions; SQLite instead of DynamoDB and SQS;
+//! background workers instead of event source mappings.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::routing::get;
+use axum::{Json, Router};
+use clap::Args;
+use vigie_classify::ModelScorer;
+use vigie_core::classify::Classifier;
+use vigie_core::config::Brands;
+use vigie_core::intake::requeue_pending;
+use vigie_core::ports::QueueReceive;
+use vigie_core::secrets::{EnvSecrets, Secrets};
+use vigie_core::time::Timestamp;
+use vigie_notify::{Notifier, RetryPolicy};
+use vigie_sqlite::{Database, SqliteQueue, SqliteStore};
+
+use crate::ModelArgs;
+
+#[derive(Args, Clone)]
+pub struct ServeArgs {
+    /// Brand configuration (TOML).
+    #[arg(long, env = "VIGIE_CONFIG", default_value = "config/brands.toml")]
+    pub config: PathBuf,
+    /// SQLite database file (created if missing).
+    #[arg(long, env = "VIGIE_DB", default_value = ".vigie/vigie.db")]
+    pub db: PathBuf,
+    /// Address to listen on.
+    #[arg(long, env = "VIGIE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Receives of a message before it moves to its dead-letter queue.
+    #[arg(long, default_value_t = 5)]
+    pub max_receives: u32,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+pub const CLASSIFY_QUEUE: &str = "classify";
+pub const ESCALATION_QUEUE: &str = "escalations";
+/// Texts per classification batch taken from the queue.
+const CLASSIFY_BATCH: usize = 64;
+const VISIBILITY_SECONDS: u32 = 60;
+
+/// Everything `serve` runs on, built from its arguments; tests build it too.
+pub struct Pipeline {
+    pub brands: Arc<Brands>,
+    pub secrets: Arc<Secrets>,
+    pub store: SqliteStore,
+    pub intake: SqliteQueue,
+    pub escalations: SqliteQueue,
+    pub scorer: ModelScorer,
+}
+
+impl Pipeline {
+    pub async fn open(args: &ServeArgs) -> anyhow::Result<Self> {
+        let brands = Brands::load(&args.config)?;
+        let secrets = Secrets::resolve(&brands, &EnvSecrets).await?;
+        if let Some(dir) = args.db.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let db = Database::open(&args.db).with_context(|| format!("cannot open {}", args.db.display()))?;
+        let model = args.model.load()?;
+        tracing::info!(model = model.version(), "model loaded");
+        Ok(Self {
+            brands: Arc::new(brands),
+            secrets: Arc::new(secrets),
+            store: db.store(),
+            intake: db.queue(CLASSIFY_QUEUE, args.max_receives),
+            escalations: db.queue(ESCALATION_QUEUE, args.max_receives),
+            scorer: ModelScorer::new(Arc::new(model)),
+        })
+    }
+
+    /// Webhooks, the review API, health and counters.
+    pub fn router(&self) -> Router {
+        let webhook = vigie_webhook::router(Arc::new(vigie_webhook::WebhookState {
+            brands: Arc::clone(&self.brands),
+            secrets: Arc::clone(&self.secrets),
+            store: self.store.clone(),
+            queue: self.intake.clone(),
+        }));
+        let review = vigie_review::router(Arc::new(vigie_review::ReviewState {
+            brands: Arc::clone(&self.brands),
+            store: self.store.clone(),
+        }));
+        let (intake, escalations) = (self.intake.clone(), self.escalations.clone());
+        let metrics = get(move || {
+            let (intake, escalations) = (intake.clone(), escalations.clone());
+            async move {
+                let depth = |q: Result<(usize, usize), _>| q.map(|(a, b)| serde_json::json!({"waiting": a, "dead_letters": b})).ok();
+                Json(serde_json::json!({
+                    "counters": vigie_core::events::counters(),
+                    "queues": {
+                        CLASSIFY_QUEUE: depth(intake.depth().await),
+                        ESCALATION_QUEUE: depth(escalations.depth().await),
+                    }
+                }))
+            }
+        });
+        webhook
+            .merge(review)
+            .route("/healthz", get(|| async { "ok" }))
+            .route("/metrics", metrics)
+    }
+
+    /// One round of the classification worker; returns how many messages it took.
+    pub async fn classify_once(&self) -> anyhow::Result<usize> {
+        let batch = self.intake.receive(CLASSIFY_BATCH, VISIBILITY_SECONDS).await?;
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        let classifier = Classifier {
+            brands: &self.brands,
+            store: &self.store,
+            scorer: &self.scorer,
+            escalations: &self.escalations,
+        };
+        let outcome = classifier.handle(&batch, Timestamp::now()).await;
+        settle(&self.intake, &batch, &outcome.failed).await?;
+        Ok(batch.len())
+    }
+
+    /// One round of the notification worker.
+    pub async fn notify_once(&self, notifier: &Notifier) -> anyhow::Result<usize> {
+        let batch = self.escalations.receive(10, VISIBILITY_SECONDS).await?;
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        let failed = notifier.handle(&batch).await;
+        settle(&self.escalations, &batch, &failed).await?;
+        Ok(batch.len())
+    }
+
+    /// Requeues comments stored but never queued (a crash in between).
+    pub async fn sweep_once(&self) -> anyhow::Result<usize> {
+        let now = Timestamp::now();
+        self.store.purge_expired(now).await?;
+        Ok(requeue_pending(&self.store, &self.intake, now, 60_000, 500).await?)
+    }
+}
+
+/// Acks what succeeded; failed messages come back after a delay growing with their receives.
+async fn settle<Q: QueueReceive>(queue: &Q, batch: &[vigie_core::ports::Delivery], failed: &[String]) -> anyhow::Result<()> {
+    let done: Vec<String> = batch
+        .iter()
+        .filter(|d| !failed.contains(&d.message_id))
+        .map(|d| d.receipt.clone())
+        .collect();
+    queue.ack(&done).await?;
+    for d in batch.iter().filter(|d| failed.contains(&d.message_id)) {
+        let delay = 2u32.saturating_pow(d.receive_count.min(6));
+        queue.release(&d.receipt, delay).await?;
+    }
+    Ok(())
+}
+
+async fn worker<F, Fut>(name: &'static str, idle: Duration, mut round: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<usize>>,
+{
+    loop {
+        match round().await {
+            Ok(0) => tokio::time::sleep(idle).await,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(worker = name, error = %e, "worker round failed");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let pipeline = Arc::new(Pipeline::open(&args).await?);
+    let notifier = Arc::new(Notifier::new(
+        (*pipeline.brands).clone(),
+        (*pipeline.secrets).clone(),
+        RetryPolicy::default(),
+    ));
+    let p = Arc::clone(&pipeline);
+    tokio::spawn(worker("classify", Duration::from_millis(20), move || {
+        let p = Arc::clone(&p);
+        async move { p.classify_once().await }
+    }));
+    let (p, n) = (Arc::clone(&pipeline), Arc::clone(&notifier));
+    tokio::spawn(worker("notify", Duration::from_millis(200), move || {
+        let (p, n) = (Arc::clone(&p), Arc::clone(&n));
+        async move { p.notify_once(&n).await }
+    }));
+    let p = Arc::clone(&pipeline);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(30));
+        loop {
+            tick.tick().await;
+            if let Err(e) = p.sweep_once().await {
+                tracing::error!(error = %e, "sweep failed");
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    eprintln!("vigie serving on http://{} (brands from {})", listener.local_addr()?, args.config.display());
+    axum::serve(listener, pipeline.router())
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
+

@@ -1,0 +1,181 @@
+//! The webhook function's HTTP surface: one axum router, mounted by the Lambda main
+//! (through lambda_http) and by `vigie serve`.
+//!
+//! `GET /webhooks/{platform}` answers Meta's verification handshake; `POST
+//! /webhooks/{platform}` takes a delivery (`facebook`, `instagram`, `generic`). The body
+//! is read as bytes and its signature checked on those bytes before anything else.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use vigie_core::Platform;
+use vigie_core::config::Brands;
+use vigie_core::intake::{HandshakeError, Intake, IntakeError, IntakeReport, WebhookRequest, meta_handshake};
+use vigie_core::ports::{CommentRead, CommentWrite, QueueSend, RawArchive};
+use vigie_core::secrets::Secrets;
+use vigie_core::signature::{GENERIC_HEADER, META_HEADER};
+use vigie_core::time::Timestamp;
+
+/// Largest delivery accepted.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// What the router needs, built once per process.
+pub struct WebhookState<S, Q> {
+    pub brands: Arc<Brands>,
+    pub secrets: Arc<Secrets>,
+    pub store: S,
+    pub queue: Q,
+}
+
+/// Every way a webhook request can fail, and its one HTTP status.
+#[derive(Debug)]
+pub enum WebhookError {
+    UnknownPlatform(String),
+    Handshake(HandshakeError),
+    Intake(IntakeError),
+    TooLarge,
+    UnsupportedMediaType,
+    UnreadableBody,
+}
+
+impl WebhookError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        use IntakeError as I;
+        match self {
+            WebhookError::UnknownPlatform(_) => (StatusCode::NOT_FOUND, "unknown_platform"),
+            WebhookError::Handshake(HandshakeError::NotConfigured(_)) => (StatusCode::NOT_FOUND, "not_configured"),
+            WebhookError::Handshake(_) => (StatusCode::FORBIDDEN, "verification_failed"),
+            WebhookError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            WebhookError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            WebhookError::UnreadableBody => (StatusCode::BAD_REQUEST, "unreadable_body"),
+            WebhookError::Intake(e) => match e {
+                I::Unauthorized(_) | I::UnknownBrand(_) => (StatusCode::UNAUTHORIZED, "invalid_signature"),
+                I::MissingBrand => (StatusCode::BAD_REQUEST, "missing_brand"),
+                I::NotConfigured(_) => (StatusCode::NOT_FOUND, "not_configured"),
+                I::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed_payload"),
+                I::Store(_) | I::Queue(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            },
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            WebhookError::UnknownPlatform(p) => {
+                format!("no webhook for platform {p:?}; use facebook, instagram or generic")
+            }
+            WebhookError::Handshake(e) => e.to_string(),
+            WebhookError::TooLarge => format!("the body is over {MAX_BODY_BYTES} bytes"),
+            WebhookError::UnsupportedMediaType => "the body must be sent as application/json".into(),
+            WebhookError::UnreadableBody => "the body could not be read".into(),
+            // Server-side failures say nothing of their cause; the log has it.
+            WebhookError::Intake(IntakeError::Store(_) | IntakeError::Queue(_)) => {
+                "the delivery could not be taken now; retry it".into()
+            }
+            WebhookError::Intake(e) => e.to_string(),
+        }
+    }
+}
+
+impl IntoResponse for WebhookError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        if status.is_server_error() {
+            tracing::error!(error = ?self, "webhook delivery failed");
+        }
+        (status, Json(serde_json::json!({"error": code, "message": self.message()}))).into_response()
+    }
+}
+
+fn platform(name: &str) -> Result<Platform, WebhookError> {
+    Platform::parse(name).map_err(|_| WebhookError::UnknownPlatform(name.to_owned()))
+}
+
+#[derive(Deserialize)]
+struct Handshake {
+    #[serde(rename = "hub.mode")]
+    mode: Option<String>,
+    #[serde(rename = "hub.verify_token")]
+    token: Option<String>,
+    #[serde(rename = "hub.challenge")]
+    challenge: Option<String>,
+}
+
+async fn handshake<S, Q>(
+    State(state): State<Arc<WebhookState<S, Q>>>,
+    Path(name): Path<String>,
+    Query(q): Query<Handshake>,
+) -> Result<String, WebhookError> {
+    let platform = platform(&name)?;
+    meta_handshake(
+        &state.secrets,
+        platform,
+        q.mode.as_deref(),
+        q.token.as_deref(),
+        q.challenge.as_deref(),
+    )
+    .map_err(WebhookError::Handshake)
+}
+
+async fn deliver<S, Q>(
+    State(state): State<Arc<WebhookState<S, Q>>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<IntakeReport>, WebhookError>
+where
+    S: CommentWrite + CommentRead + RawArchive,
+    Q: QueueSend,
+{
+    let platform = platform(&name)?;
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return Err(WebhookError::UnsupportedMediaType);
+    }
+    let body = body.map_err(|e| match e {
+        BytesRejection::FailedToBufferBody(_) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => WebhookError::TooLarge,
+        _ => WebhookError::UnreadableBody,
+    })?;
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let intake = Intake {
+        brands: &state.brands,
+        secrets: &state.secrets,
+        store: &state.store,
+        queue: &state.queue,
+    };
+    let report = intake
+        .receive(
+            WebhookRequest {
+                platform,
+                signature: text(if platform == Platform::Generic { GENERIC_HEADER } else { META_HEADER }),
+                brand: text("x-vigie-brand"),
+                body: &body,
+            },
+            Timestamp::now(),
+        )
+        .await
+        .map_err(WebhookError::Intake)?;
+    Ok(Json(report))
+}
+
+/// `/webhooks/{platform}`, with the 1 MiB body limit.
+pub fn router<S, Q>(state: Arc<WebhookState<S, Q>>) -> Router
+where
+    S: CommentWrite + CommentRead + RawArchive + Send + Sync + 'static,
+    Q: QueueSend + Send + Sync + 'static,
+{
+    Router::new()
+        .route("/webhooks/{platform}", get(handshake::<S, Q>).post(deliver::<S, Q>))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
