@@ -1,4 +1,8 @@
-//! Helpers shared by the workspace-level tests.
+//! Helpers shared by the workspace-level tests: the built model, moto, contract suites.
+
+pub mod contract;
+pub mod fakes;
+pub mod moto;
 
 use std::path::{Path, PathBuf};
 

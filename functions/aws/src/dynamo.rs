@@ -15,12 +15,13 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use vigie_core::comment::{BrandId, Comment, CommentKey, CommentState, ThreadKey};
 use vigie_core::ports::{
-    CommentRead, CommentWrite, Inserted, OpenComments, PendingComments, RawArchive, RawDelivery, StoreError,
+    CommentRead, CommentWrite, Inserted, OpenComments, PendingComments, RawArchive, RawDelivery,
+    StoreError,
 };
 use vigie_core::time::Timestamp;
 
@@ -68,11 +69,21 @@ fn comment_item(c: &Comment) -> Result<Item, StoreError> {
         ("received_at".into(), n(c.received_at.millis())),
         ("body".into(), s(body)),
         ("GSI1PK".into(), s(thread_pk(&c.thread()))),
-        ("GSI1SK".into(), s(format!("{:013}#{}", c.received_at.millis(), c.key.external_id))),
+        (
+            "GSI1SK".into(),
+            s(format!(
+                "{:013}#{}",
+                c.received_at.millis(),
+                c.key.external_id
+            )),
+        ),
     ]);
     if let Some(urgency) = c.open_urgency() {
         item.insert("GSI2PK".into(), s(format!("OPEN#{}", c.key.brand)));
-        item.insert("GSI2SK".into(), s(format!("{urgency:03}#{:013}", c.received_at.millis())));
+        item.insert(
+            "GSI2SK".into(),
+            s(format!("{urgency:03}#{:013}", c.received_at.millis())),
+        );
     }
     if c.state == CommentState::Received {
         item.insert("GSI3PK".into(), s("PENDING"));
@@ -86,8 +97,13 @@ fn decode(item: &Item) -> Result<Comment, StoreError> {
         .get("body")
         .and_then(|v| v.as_s().ok())
         .ok_or_else(|| StoreError::Corrupt("item without body".into()))?;
-    let mut c: Comment = serde_json::from_str(body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    if let Some(r) = item.get("revision").and_then(|v| v.as_n().ok()).and_then(|r| r.parse().ok()) {
+    let mut c: Comment =
+        serde_json::from_str(body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    if let Some(r) = item
+        .get("revision")
+        .and_then(|v| v.as_n().ok())
+        .and_then(|r| r.parse().ok())
+    {
         c.revision = r;
     }
     Ok(c)
@@ -117,7 +133,11 @@ impl TableSpec {
                 .index_name(name)
                 .key_schema(key(pk, KeyType::Hash))
                 .key_schema(key(sk, KeyType::Range))
-                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
                 .build()
                 .expect("complete index")
         };
@@ -195,7 +215,10 @@ impl DynamoStore {
                 .expression_attribute_values(":sk", v),
             None => q.key_condition_expression("#pk = :pk"),
         };
-        let out = q.send().await.map_err(|e| unavailable(e.into_service_error()))?;
+        let out = q
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
         out.items().iter().map(decode).collect()
     }
 }
@@ -271,22 +294,34 @@ impl CommentRead for DynamoStore {
     }
 
     async fn thread(&self, thread: &ThreadKey, limit: usize) -> Result<Vec<Comment>, StoreError> {
-        self.query("GSI1", thread_pk(thread), true, limit, None).await
+        self.query("GSI1", thread_pk(thread), true, limit, None)
+            .await
     }
 }
 
 #[async_trait]
 impl OpenComments for DynamoStore {
-    async fn open_by_urgency(&self, brand: &BrandId, limit: usize) -> Result<Vec<Comment>, StoreError> {
-        self.query("GSI2", format!("OPEN#{brand}"), false, limit, None).await
+    async fn open_by_urgency(
+        &self,
+        brand: &BrandId,
+        limit: usize,
+    ) -> Result<Vec<Comment>, StoreError> {
+        self.query("GSI2", format!("OPEN#{brand}"), false, limit, None)
+            .await
     }
 }
 
 #[async_trait]
 impl PendingComments for DynamoStore {
     async fn pending(&self, before: Timestamp, limit: usize) -> Result<Vec<Comment>, StoreError> {
-        self.query("GSI3", "PENDING".into(), true, limit, Some(n(before.millis())))
-            .await
+        self.query(
+            "GSI3",
+            "PENDING".into(),
+            true,
+            limit,
+            Some(n(before.millis())),
+        )
+        .await
     }
 }
 
@@ -320,7 +355,9 @@ impl RawArchive for DynamoStore {
             .send()
             .await
             .map_err(|e| unavailable(e.into_service_error()))?;
-        let Some(item) = out.item() else { return Ok(None) };
+        let Some(item) = out.item() else {
+            return Ok(None);
+        };
         let corrupt = |what: &str| StoreError::Corrupt(format!("raw delivery {id}: {what}"));
         let num = |k: &str| -> Result<i64, StoreError> {
             item.get(k)

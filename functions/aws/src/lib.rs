@@ -12,5 +12,7 @@ pub use sqs::SqsQueue;
 /// Shared SDK configuration: region and credentials from the environment (on Lambda,
 /// the function's role); `AWS_ENDPOINT_URL` points every client elsewhere (tests: moto).
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await
 }

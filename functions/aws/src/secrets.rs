@@ -37,7 +37,11 @@ impl SecretResolver for SsmSecrets {
                         let e = e.into_service_error();
                         SecretError {
                             reference: reference.clone(),
-                            reason: format!("{}: {}", e.code().unwrap_or("error"), e.message().unwrap_or_default()),
+                            reason: format!(
+                                "{}: {}",
+                                e.code().unwrap_or("error"),
+                                e.message().unwrap_or_default()
+                            ),
                         }
                     })?;
                 out.parameter()

@@ -5,7 +5,8 @@ use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::ProvideErrorMetadata;
 use aws_sdk_sqs::types::{
-    DeleteMessageBatchRequestEntry, MessageAttributeValue, MessageSystemAttributeName, SendMessageBatchRequestEntry,
+    DeleteMessageBatchRequestEntry, MessageAttributeValue, MessageSystemAttributeName,
+    SendMessageBatchRequestEntry,
 };
 use vigie_core::ports::{Delivery, OutgoingMessage, QueueError, QueueReceive, QueueSend};
 
@@ -32,7 +33,10 @@ impl SqsQueue {
     }
 
     pub fn new(client: Client, url: impl Into<String>) -> Self {
-        Self { client, url: url.into() }
+        Self {
+            client,
+            url: url.into(),
+        }
     }
 
     pub fn url(&self) -> &str {
@@ -51,7 +55,9 @@ impl QueueSend for SqsQueue {
                 .iter()
                 .enumerate()
                 .map(|(i, m)| {
-                    let mut e = SendMessageBatchRequestEntry::builder().id(format!("m{i}")).message_body(&m.body);
+                    let mut e = SendMessageBatchRequestEntry::builder()
+                        .id(format!("m{i}"))
+                        .message_body(&m.body);
                     for (k, v) in &m.attributes {
                         let attr = MessageAttributeValue::builder()
                             .data_type("String")
@@ -80,7 +86,11 @@ impl QueueSend for SqsQueue {
                 }
                 Err(e) => {
                     let e = e.into_service_error();
-                    reason = format!("{}: {}", e.code().unwrap_or("error"), e.message().unwrap_or_default());
+                    reason = format!(
+                        "{}: {}",
+                        e.code().unwrap_or("error"),
+                        e.message().unwrap_or_default()
+                    );
                     failed.extend(chunk.iter().map(|m| m.id.clone()));
                 }
             }
@@ -97,7 +107,11 @@ impl QueueSend for SqsQueue {
 
 #[async_trait]
 impl QueueReceive for SqsQueue {
-    async fn receive(&self, max: usize, visibility_seconds: u32) -> Result<Vec<Delivery>, QueueError> {
+    async fn receive(
+        &self,
+        max: usize,
+        visibility_seconds: u32,
+    ) -> Result<Vec<Delivery>, QueueError> {
         let out = self
             .client
             .receive_message()
@@ -121,7 +135,9 @@ impl QueueReceive for SqsQueue {
                     .message_attributes()
                     .map(|a| {
                         a.iter()
-                            .map(|(k, v)| (k.clone(), v.string_value().unwrap_or_default().to_owned()))
+                            .map(|(k, v)| {
+                                (k.clone(), v.string_value().unwrap_or_default().to_owned())
+                            })
                             .collect()
                     })
                     .unwrap_or_default(),

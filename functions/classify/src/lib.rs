@@ -7,7 +7,9 @@ use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use vigie_core::classify::Classifier;
 use vigie_core::comment::{Sentiment, SentimentScore};
-use vigie_core::ports::{CommentRead, CommentWrite, Delivery, QueueSend, ScoreError, SentimentScorer};
+use vigie_core::ports::{
+    CommentRead, CommentWrite, Delivery, QueueSend, ScoreError, SentimentScorer,
+};
 use vigie_core::time::Timestamp;
 use vigie_model::SentimentModel;
 
@@ -70,7 +72,10 @@ pub fn delivery(m: &SqsMessage) -> Delivery {
 }
 
 /// The Lambda handler, as a plain function: classify the batch, report what to retry.
-pub async fn handle<S, M, Q>(classifier: &Classifier<'_, S, M, Q>, event: SqsEvent) -> SqsBatchResponse
+pub async fn handle<S, M, Q>(
+    classifier: &Classifier<'_, S, M, Q>,
+    event: SqsEvent,
+) -> SqsBatchResponse
 where
     S: CommentRead + CommentWrite,
     M: SentimentScorer,

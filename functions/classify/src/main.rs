@@ -25,9 +25,16 @@ fn env(name: &str) -> anyhow::Result<String> {
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tracing_subscriber::fmt().json().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).without_time().init();
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .without_time()
+        .init();
     let brands = Brands::load(env("VIGIE_CONFIG")?.as_ref())?;
-    let threads = std::env::var("VIGIE_THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(0);
+    let threads = std::env::var("VIGIE_THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
     let model = SentimentModel::load(&ModelOptions {
         intra_threads: threads,
         ..ModelOptions::new(env("VIGIE_MODEL_DIR")?)

@@ -262,7 +262,7 @@ pub fn assess(policy: &UrgencyPolicy, a: &Assessment<'_>) -> Urgency {
         );
     }
 
-    reasons.sort_by(|x, y| y.points.cmp(&x.points));
+    reasons.sort_by_key(|r| std::cmp::Reverse(r.points));
     let score = reasons
         .iter()
         .map(|r| u32::from(r.points))

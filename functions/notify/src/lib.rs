@@ -63,7 +63,8 @@ impl Notifier {
 
     /// Posts one event; `Ok(false)` when the brand has no notify target (nothing to do).
     pub async fn forward(&self, event: &EscalationEvent) -> Result<bool, NotifyError> {
-        let brand = BrandId::parse(event.brand.clone()).map_err(|e| NotifyError::Unreadable(e.to_string()))?;
+        let brand = BrandId::parse(event.brand.clone())
+            .map_err(|e| NotifyError::Unreadable(e.to_string()))?;
         let (Some(target), Some(url)) = (
             self.brands.get(&brand).and_then(|b| b.notify.as_ref()),
             self.secrets.notify_urls.get(&brand),
@@ -95,7 +96,13 @@ impl Notifier {
                     {
                         delay = Duration::from_secs(wait).min(self.retry.max_delay);
                     }
-                    (retryable_status(status), NotifyError::Rejected { status, attempts: attempt })
+                    (
+                        retryable_status(status),
+                        NotifyError::Rejected {
+                            status,
+                            attempts: attempt,
+                        },
+                    )
                 }
                 Err(e) => (
                     true,

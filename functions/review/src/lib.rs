@@ -32,15 +32,27 @@ pub enum ReviewError {
 impl IntoResponse for ReviewError {
     fn into_response(self) -> Response {
         let (status, code, message) = match &self {
-            ReviewError::UnknownBrand(b) => (StatusCode::NOT_FOUND, "unknown_brand", format!("no brand {b:?}")),
+            ReviewError::UnknownBrand(b) => (
+                StatusCode::NOT_FOUND,
+                "unknown_brand",
+                format!("no brand {b:?}"),
+            ),
             ReviewError::NotFound => (StatusCode::NOT_FOUND, "not_found", "no such comment".into()),
             ReviewError::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_request", m.clone()),
             ReviewError::Store(e) => {
                 tracing::error!(error = %e, "review store failure");
-                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "try again shortly".into())
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "try again shortly".into(),
+                )
             }
         };
-        (status, Json(serde_json::json!({"error": code, "message": message}))).into_response()
+        (
+            status,
+            Json(serde_json::json!({"error": code, "message": message})),
+        )
+            .into_response()
     }
 }
 
@@ -79,8 +91,10 @@ async fn one<S: CommentRead>(
     Path((name, platform, id)): Path<(String, String, String)>,
 ) -> Result<Json<Comment>, ReviewError> {
     let brand = brand(&state.brands, &name)?;
-    let platform = Platform::parse(&platform).map_err(|e| ReviewError::BadRequest(e.to_string()))?;
-    let key = CommentKey::new(brand, platform, id).map_err(|e| ReviewError::BadRequest(e.to_string()))?;
+    let platform =
+        Platform::parse(&platform).map_err(|e| ReviewError::BadRequest(e.to_string()))?;
+    let key =
+        CommentKey::new(brand, platform, id).map_err(|e| ReviewError::BadRequest(e.to_string()))?;
     match state.store.get(&key).await.map_err(ReviewError::Store)? {
         Some(c) => Ok(Json(c)),
         None => Err(ReviewError::NotFound),
@@ -93,6 +107,9 @@ where
 {
     Router::new()
         .route("/api/brands/{brand}/comments", get(open::<S>))
-        .route("/api/brands/{brand}/comments/{platform}/{id}", get(one::<S>))
+        .route(
+            "/api/brands/{brand}/comments/{platform}/{id}",
+            get(one::<S>),
+        )
         .with_state(state)
 }

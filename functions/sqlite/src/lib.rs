@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use vigie_core::comment::{BrandId, Comment, CommentKey, CommentState, ThreadKey};
 use vigie_core::ports::{
-    CommentRead, CommentWrite, Delivery, Inserted, OpenComments, OutgoingMessage, PendingComments, QueueError,
-    QueueReceive, QueueSend, RawArchive, RawDelivery, StoreError,
+    CommentRead, CommentWrite, Delivery, Inserted, OpenComments, OutgoingMessage, PendingComments,
+    QueueError, QueueReceive, QueueSend, RawArchive, RawDelivery, StoreError,
 };
 use vigie_core::time::Timestamp;
 
@@ -99,7 +99,10 @@ impl Database {
     }
 
     /// Runs `f` on the connection off the async reactor.
-    async fn call<T, E>(&self, f: impl FnOnce(&mut Connection) -> Result<T, E> + Send + 'static) -> Result<T, String>
+    async fn call<T, E>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, String>
     where
         T: Send + 'static,
         E: std::fmt::Display + Send + 'static,
@@ -137,11 +140,16 @@ fn decode_all(rows: Vec<String>) -> Result<Vec<Comment>, StoreError> {
 }
 
 impl SqliteStore {
-    async fn rows(&self, sql: &'static str, args: Vec<rusqlite::types::Value>) -> Result<Vec<String>, StoreError> {
+    async fn rows(
+        &self,
+        sql: &'static str,
+        args: Vec<rusqlite::types::Value>,
+    ) -> Result<Vec<String>, StoreError> {
         self.db
             .call(move |c| {
                 let mut stmt = c.prepare_cached(sql)?;
-                let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(0))?;
+                let rows =
+                    stmt.query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(0))?;
                 rows.collect::<rusqlite::Result<Vec<String>>>()
             })
             .await
@@ -151,7 +159,12 @@ impl SqliteStore {
     /// Deletes raw deliveries past their expiry (DynamoDB's TTL does this on AWS).
     pub async fn purge_expired(&self, now: Timestamp) -> Result<usize, StoreError> {
         self.db
-            .call(move |c| c.execute("DELETE FROM raw_deliveries WHERE expires_at <= ?1", params![now.millis()]))
+            .call(move |c| {
+                c.execute(
+                    "DELETE FROM raw_deliveries WHERE expires_at <= ?1",
+                    params![now.millis()],
+                )
+            })
             .await
             .map_err(unavailable)
     }
@@ -210,7 +223,11 @@ impl CommentWrite for SqliteStore {
             })
             .await
             .map_err(unavailable)?;
-        if n == 1 { Ok(c) } else { Err(StoreError::Conflict) }
+        if n == 1 {
+            Ok(c)
+        } else {
+            Err(StoreError::Conflict)
+        }
     }
 }
 
@@ -218,7 +235,10 @@ impl CommentWrite for SqliteStore {
 impl CommentRead for SqliteStore {
     async fn get(&self, k: &CommentKey) -> Result<Option<Comment>, StoreError> {
         let rows = self
-            .rows("SELECT body FROM comments WHERE key = ?1", vec![key(k).into()])
+            .rows(
+                "SELECT body FROM comments WHERE key = ?1",
+                vec![key(k).into()],
+            )
             .await?;
         rows.first().map(|b| decode(b)).transpose()
     }
@@ -236,7 +256,11 @@ impl CommentRead for SqliteStore {
 
 #[async_trait]
 impl OpenComments for SqliteStore {
-    async fn open_by_urgency(&self, brand: &BrandId, limit: usize) -> Result<Vec<Comment>, StoreError> {
+    async fn open_by_urgency(
+        &self,
+        brand: &BrandId,
+        limit: usize,
+    ) -> Result<Vec<Comment>, StoreError> {
         decode_all(
             self.rows(
                 "SELECT body FROM comments WHERE brand = ?1 AND state = 'triaged'
@@ -304,7 +328,8 @@ impl RawArchive for SqliteStore {
         row.map(|(id, platform, received, expires, body)| {
             Ok(RawDelivery {
                 id,
-                platform: vigie_core::Platform::parse(&platform).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                platform: vigie_core::Platform::parse(&platform)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                 received_at: Timestamp(received),
                 expires_at: Timestamp(expires),
                 body,
@@ -337,9 +362,11 @@ impl SqliteQueue {
         self.db
             .call(move |c| {
                 let count = |name: &str| {
-                    c.query_row("SELECT COUNT(*) FROM queue_messages WHERE queue = ?1", params![name], |r| {
-                        r.get::<_, i64>(0)
-                    })
+                    c.query_row(
+                        "SELECT COUNT(*) FROM queue_messages WHERE queue = ?1",
+                        params![name],
+                        |r| r.get::<_, i64>(0),
+                    )
                 };
                 Ok::<_, rusqlite::Error>((count(&q)? as usize, count(&dlq)? as usize))
             })
@@ -367,9 +394,16 @@ impl QueueSend for SqliteQueue {
         let rows: Vec<(String, String, String)> = messages
             .iter()
             .map(|m| {
-                let attrs: serde_json::Map<String, serde_json::Value> =
-                    m.attributes.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
-                (m.id.clone(), m.body.clone(), serde_json::Value::Object(attrs).to_string())
+                let attrs: serde_json::Map<String, serde_json::Value> = m
+                    .attributes
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone().into()))
+                    .collect();
+                (
+                    m.id.clone(),
+                    m.body.clone(),
+                    serde_json::Value::Object(attrs).to_string(),
+                )
             })
             .collect();
         let queue = self.name.clone();
@@ -395,8 +429,16 @@ impl QueueSend for SqliteQueue {
 
 #[async_trait]
 impl QueueReceive for SqliteQueue {
-    async fn receive(&self, max: usize, visibility_seconds: u32) -> Result<Vec<Delivery>, QueueError> {
-        let (queue, dlq, max_receives) = (self.name.clone(), self.dead_letter_name(), self.max_receives);
+    async fn receive(
+        &self,
+        max: usize,
+        visibility_seconds: u32,
+    ) -> Result<Vec<Delivery>, QueueError> {
+        let (queue, dlq, max_receives) = (
+            self.name.clone(),
+            self.dead_letter_name(),
+            self.max_receives,
+        );
         self.db
             .call(move |c| -> rusqlite::Result<Vec<Delivery>> {
                 let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;

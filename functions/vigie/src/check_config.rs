@@ -22,7 +22,12 @@ pub async fn run(args: CheckConfigArgs) -> anyhow::Result<()> {
             .urgency
             .tiers
             .iter()
-            .map(|t| format!("{} >= {} ({} min)", t.name, t.min_score, t.respond_within_minutes))
+            .map(|t| {
+                format!(
+                    "{} >= {} ({} min)",
+                    t.name, t.min_score, t.respond_within_minutes
+                )
+            })
             .collect();
         println!(
             "{} ({}): escalate at {}, tiers {}, {} VIP(s), notify {}",
@@ -31,7 +36,10 @@ pub async fn run(args: CheckConfigArgs) -> anyhow::Result<()> {
             b.urgency.escalate_at,
             tiers.join(", "),
             b.urgency.vip.len(),
-            b.notify.as_ref().map(|n| format!("{:?}", n.format)).unwrap_or_else(|| "off".into())
+            b.notify
+                .as_ref()
+                .map(|n| format!("{:?}", n.format))
+                .unwrap_or_else(|| "off".into())
         );
     }
     if args.secrets {

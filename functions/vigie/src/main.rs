@@ -4,6 +4,7 @@ mod bench;
 mod check_config;
 mod classify;
 mod eval;
+mod load;
 mod replay;
 mod serve;
 
@@ -33,6 +34,8 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Check the brand configuration (and its secrets).
     CheckConfig(check_config::CheckConfigArgs),
+    /// Load-test the webhook intake of a running vigie (loopback only).
+    Load(load::LoadArgs),
 }
 
 /// Where the model is and how to run it; shared by every command that loads it.
@@ -79,5 +82,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(args).await,
         Command::Replay(args) => replay::run(args).await,
         Command::CheckConfig(args) => check_config::run(args).await,
+        Command::Load(args) => load::run(args).await,
     }
 }

@@ -85,11 +85,20 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<()> {
     let secrets = Secrets::resolve(&brands, &EnvSecrets).await?;
     let http = reqwest::Client::new();
     let found = deliveries(&args.dir);
-    anyhow::ensure!(!found.is_empty(), "{}: no deliveries (facebook/, instagram/, generic/<brand>/)", args.dir.display());
+    anyhow::ensure!(
+        !found.is_empty(),
+        "{}: no deliveries (facebook/, instagram/, generic/<brand>/)",
+        args.dir.display()
+    );
     for d in &found {
-        let body = std::fs::read(&d.file).with_context(|| format!("cannot read {}", d.file.display()))?;
+        let body =
+            std::fs::read(&d.file).with_context(|| format!("cannot read {}", d.file.display()))?;
         let mut req = http
-            .post(format!("{}/webhooks/{}", args.url.trim_end_matches('/'), d.platform))
+            .post(format!(
+                "{}/webhooks/{}",
+                args.url.trim_end_matches('/'),
+                d.platform
+            ))
             .header("content-type", "application/json");
         req = match (d.platform, &d.brand) {
             (Platform::Generic, Some(brand)) => {
@@ -98,15 +107,24 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<()> {
                     .generic
                     .get(&id)
                     .with_context(|| format!("brand {brand} has no generic_secret"))?;
-                req.header("x-vigie-brand", brand)
-                    .header("x-vigie-signature", sign_generic(secret, &body, Timestamp::now()))
+                req.header("x-vigie-brand", brand).header(
+                    "x-vigie-signature",
+                    sign_generic(secret, &body, Timestamp::now()),
+                )
             }
             _ => {
-                let secret = secrets.meta_app_secret.as_ref().context("the configuration has no [meta] section")?;
+                let secret = secrets
+                    .meta_app_secret
+                    .as_ref()
+                    .context("the configuration has no [meta] section")?;
                 req.header("x-hub-signature-256", sign_meta(secret, &body))
             }
         };
-        let response = req.body(body).send().await.with_context(|| format!("is vigie serving on {}?", args.url))?;
+        let response = req
+            .body(body)
+            .send()
+            .await
+            .with_context(|| format!("is vigie serving on {}?", args.url))?;
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
         println!("{} {status} {text}", d.file.display());
@@ -121,7 +139,12 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<()> {
 async fn show(http: &reqwest::Client, url: &str, brands: &Brands) -> anyhow::Result<()> {
     let base = url.trim_end_matches('/');
     for _ in 0..300 {
-        let m: serde_json::Value = http.get(format!("{base}/metrics")).send().await?.json().await?;
+        let m: serde_json::Value = http
+            .get(format!("{base}/metrics"))
+            .send()
+            .await?
+            .json()
+            .await?;
         if m["queues"]["classify"]["waiting"].as_u64() == Some(0) {
             break;
         }
@@ -137,7 +160,10 @@ async fn show(http: &reqwest::Client, url: &str, brands: &Brands) -> anyhow::Res
         if comments.is_empty() {
             continue;
         }
-        println!("\n{} ({}): open comments, most urgent first", brand.name, brand.id);
+        println!(
+            "\n{} ({}): open comments, most urgent first",
+            brand.name, brand.id
+        );
         for c in comments {
             let Some(t) = &c.triage else { continue };
             let tier = t.urgency.tier.as_deref().unwrap_or("-");
@@ -150,7 +176,10 @@ async fn show(http: &reqwest::Client, url: &str, brands: &Brands) -> anyhow::Res
                 t.sentiment.label.as_str()
             );
             for r in t.urgency.reasons.iter().take(3) {
-                println!("              +{:<3} {:?}: {}", r.points, r.signal, r.evidence);
+                println!(
+                    "              +{:<3} {:?}: {}",
+                    r.points, r.signal, r.evidence
+                );
             }
         }
     }

@@ -62,9 +62,11 @@ impl Pipeline {
         let brands = Brands::load(&args.config)?;
         let secrets = Secrets::resolve(&brands, &EnvSecrets).await?;
         if let Some(dir) = args.db.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        let db = Database::open(&args.db).with_context(|| format!("cannot open {}", args.db.display()))?;
+        let db = Database::open(&args.db)
+            .with_context(|| format!("cannot open {}", args.db.display()))?;
         let model = args.model.load()?;
         tracing::info!(model = model.version(), "model loaded");
         Ok(Self {
@@ -93,7 +95,10 @@ impl Pipeline {
         let metrics = get(move || {
             let (intake, escalations) = (intake.clone(), escalations.clone());
             async move {
-                let depth = |q: Result<(usize, usize), _>| q.map(|(a, b)| serde_json::json!({"waiting": a, "dead_letters": b})).ok();
+                let depth = |q: Result<(usize, usize), _>| {
+                    q.map(|(a, b)| serde_json::json!({"waiting": a, "dead_letters": b}))
+                        .ok()
+                };
                 Json(serde_json::json!({
                     "counters": vigie_core::events::counters(),
                     "queues": {
@@ -111,7 +116,10 @@ impl Pipeline {
 
     /// One round of the classification worker; returns how many messages it took.
     pub async fn classify_once(&self) -> anyhow::Result<usize> {
-        let batch = self.intake.receive(CLASSIFY_BATCH, VISIBILITY_SECONDS).await?;
+        let batch = self
+            .intake
+            .receive(CLASSIFY_BATCH, VISIBILITY_SECONDS)
+            .await?;
         if batch.is_empty() {
             return Ok(0);
         }
@@ -146,7 +154,11 @@ impl Pipeline {
 }
 
 /// Acks what succeeded; failed messages come back after a delay growing with their receives.
-async fn settle<Q: QueueReceive>(queue: &Q, batch: &[vigie_core::ports::Delivery], failed: &[String]) -> anyhow::Result<()> {
+async fn settle<Q: QueueReceive>(
+    queue: &Q,
+    batch: &[vigie_core::ports::Delivery],
+    failed: &[String],
+) -> anyhow::Result<()> {
     let done: Vec<String> = batch
         .iter()
         .filter(|d| !failed.contains(&d.message_id))
@@ -207,7 +219,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    eprintln!("vigie serving on http://{} (brands from {})", listener.local_addr()?, args.config.display());
+    eprintln!(
+        "vigie serving on http://{} (brands from {})",
+        listener.local_addr()?,
+        args.config.display()
+    );
     axum::serve(listener, pipeline.router())
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
@@ -215,4 +231,3 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await?;
     Ok(())
 }
-

@@ -17,7 +17,9 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use vigie_core::Platform;
 use vigie_core::config::Brands;
-use vigie_core::intake::{HandshakeError, Intake, IntakeError, IntakeReport, WebhookRequest, meta_handshake};
+use vigie_core::intake::{
+    HandshakeError, Intake, IntakeError, IntakeReport, WebhookRequest, meta_handshake,
+};
 use vigie_core::ports::{CommentRead, CommentWrite, QueueSend, RawArchive};
 use vigie_core::secrets::Secrets;
 use vigie_core::signature::{GENERIC_HEADER, META_HEADER};
@@ -50,13 +52,19 @@ impl WebhookError {
         use IntakeError as I;
         match self {
             WebhookError::UnknownPlatform(_) => (StatusCode::NOT_FOUND, "unknown_platform"),
-            WebhookError::Handshake(HandshakeError::NotConfigured(_)) => (StatusCode::NOT_FOUND, "not_configured"),
+            WebhookError::Handshake(HandshakeError::NotConfigured(_)) => {
+                (StatusCode::NOT_FOUND, "not_configured")
+            }
             WebhookError::Handshake(_) => (StatusCode::FORBIDDEN, "verification_failed"),
             WebhookError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
-            WebhookError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            WebhookError::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
             WebhookError::UnreadableBody => (StatusCode::BAD_REQUEST, "unreadable_body"),
             WebhookError::Intake(e) => match e {
-                I::Unauthorized(_) | I::UnknownBrand(_) => (StatusCode::UNAUTHORIZED, "invalid_signature"),
+                I::Unauthorized(_) | I::UnknownBrand(_) => {
+                    (StatusCode::UNAUTHORIZED, "invalid_signature")
+                }
                 I::MissingBrand => (StatusCode::BAD_REQUEST, "missing_brand"),
                 I::NotConfigured(_) => (StatusCode::NOT_FOUND, "not_configured"),
                 I::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed_payload"),
@@ -72,7 +80,9 @@ impl WebhookError {
             }
             WebhookError::Handshake(e) => e.to_string(),
             WebhookError::TooLarge => format!("the body is over {MAX_BODY_BYTES} bytes"),
-            WebhookError::UnsupportedMediaType => "the body must be sent as application/json".into(),
+            WebhookError::UnsupportedMediaType => {
+                "the body must be sent as application/json".into()
+            }
             WebhookError::UnreadableBody => "the body could not be read".into(),
             // Server-side failures say nothing of their cause; the log has it.
             WebhookError::Intake(IntakeError::Store(_) | IntakeError::Queue(_)) => {
@@ -89,7 +99,11 @@ impl IntoResponse for WebhookError {
         if status.is_server_error() {
             tracing::error!(error = ?self, "webhook delivery failed");
         }
-        (status, Json(serde_json::json!({"error": code, "message": self.message()}))).into_response()
+        (
+            status,
+            Json(serde_json::json!({"error": code, "message": self.message()})),
+        )
+            .into_response()
     }
 }
 
@@ -143,7 +157,9 @@ where
         return Err(WebhookError::UnsupportedMediaType);
     }
     let body = body.map_err(|e| match e {
-        BytesRejection::FailedToBufferBody(_) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => WebhookError::TooLarge,
+        BytesRejection::FailedToBufferBody(_) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            WebhookError::TooLarge
+        }
         _ => WebhookError::UnreadableBody,
     })?;
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
@@ -157,7 +173,11 @@ where
         .receive(
             WebhookRequest {
                 platform,
-                signature: text(if platform == Platform::Generic { GENERIC_HEADER } else { META_HEADER }),
+                signature: text(if platform == Platform::Generic {
+                    GENERIC_HEADER
+                } else {
+                    META_HEADER
+                }),
                 brand: text("x-vigie-brand"),
                 body: &body,
             },
@@ -175,7 +195,10 @@ where
     Q: QueueSend + Send + Sync + 'static,
 {
     Router::new()
-        .route("/webhooks/{platform}", get(handshake::<S, Q>).post(deliver::<S, Q>))
+        .route(
+            "/webhooks/{platform}",
+            get(handshake::<S, Q>).post(deliver::<S, Q>),
+        )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

@@ -17,7 +17,11 @@ fn env(name: &str) -> anyhow::Result<String> {
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    tracing_subscriber::fmt().json().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).without_time().init();
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .without_time()
+        .init();
     let brands = Brands::load(env("VIGIE_CONFIG")?.as_ref())?;
     let aws = vigie_aws::sdk_config().await;
     let secrets = Secrets::resolve(&brands, &SsmSecrets::from_conf(&aws)).await?;

@@ -112,9 +112,10 @@ def build(state: dict[str, np.ndarray], heads: int, eps: float, max_tokens: int,
     norm = g.op("Max", [g.op("Sqrt", [g.op("ReduceSumSquare", [pooled], "pooled_sq", axes=[1], keepdims=1)], "pooled_norm"), g.const("tiny", np.float32(1e-12))], "pooled_norm_1")
     g.op("Div", [pooled, norm], "embedding")
 
-    # Sentiment: head on the first token, temperature-scaled softmax.
+    # Sentiment: head on [mean ; first token], temperature-scaled softmax.
     cls = g.op("Gather", [x, g.const("first", np.array(0, dtype=np.int64))], "cls", axis=1)
-    dense = g.op("Tanh", [linear(cls, "head_dense", "head_dense.weight", "head_dense.bias")], "head_tanh")
+    features = g.op("Concat", [pooled, cls], "head_features", axis=1)
+    dense = g.op("Tanh", [linear(features, "head_dense", "head_dense.weight", "head_dense.bias")], "head_tanh")
     logits = linear(dense, "head_out", "head_out.weight", "head_out.bias")
     scaled = g.op("Div", [logits, g.const(TEMPERATURE, np.float32(temperature))], "logits_scaled")
     g.op("Softmax", [scaled], "probabilities", axis=-1)
@@ -140,8 +141,41 @@ def build(state: dict[str, np.ndarray], heads: int, eps: float, max_tokens: int,
 
 
 def encoder_matmuls(model: onnx.ModelProto) -> list[str]:
-    """Names of the weight MatMuls of the encoder: the ones static quantization converts."""
+    """Names of the weight MatMuls of the encoder (projections and feed-forward)."""
     return [n.name for n in model.graph.node if n.op_type == "MatMul" and n.name.startswith("l") and not n.name.endswith(("_attn_scores", "_attn_context"))]
+
+
+def static_matmuls(model: onnx.ModelProto) -> list[str]:
+    """MatMuls quantized with int8 activations. The feed-forward output projection is left
+    out: its input (after GELU) spans a range a per-tensor uint8 scale cannot resolve."""
+    return [n for n in encoder_matmuls(model) if not n.endswith("_fo_matmul")]
+
+
+def weight_only_matmuls(model: onnx.ModelProto) -> list[str]:
+    return [n for n in encoder_matmuls(model) if n.endswith("_fo_matmul")]
+
+
+def quantize_weights_only(model: onnx.ModelProto, nodes: list[str]) -> None:
+    """Stores the weights of `nodes` int8 (symmetric, per output channel) behind a
+    DequantizeLinear; activations stay float, so results do not depend on batch-mates."""
+    inits = {i.name: i for i in model.graph.initializer}
+    for name in nodes:
+        idx, node = next((k, n) for k, n in enumerate(model.graph.node) if n.name == name)
+        w_name = node.input[1]
+        w = numpy_helper.to_array(inits[w_name])
+        scale = np.abs(w).max(axis=0) / 127.0
+        scale[scale == 0] = 1.0
+        q = np.clip(np.round(w / scale), -127, 127).astype(np.int8)
+        model.graph.initializer.remove(inits[w_name])
+        model.graph.initializer.extend(
+            [
+                numpy_helper.from_array(q, f"{w_name}_int8"),
+                numpy_helper.from_array(scale.astype(np.float32), f"{w_name}_scale"),
+                numpy_helper.from_array(np.zeros(w.shape[1], dtype=np.int8), f"{w_name}_zero"),
+            ]
+        )
+        dq = helper.make_node("DequantizeLinear", [f"{w_name}_int8", f"{w_name}_scale", f"{w_name}_zero"], [w_name], name=f"{w_name}_dequantize", axis=1)
+        model.graph.node.insert(idx, dq)
 
 
 def set_temperature(model: onnx.ModelProto, temperature: float) -> None:

@@ -1,7 +1,8 @@
 """The sentiment network in PyTorch: XLM-R encoder (post-LN BERT), two heads.
 
 - `embedding`: mean of the last hidden states over real tokens, L2-normalised (e5's pooling).
-- `logits`: a classification head on the first token (<s>) state: dense, tanh, linear.
+- `logits`: a classification head on [mean of the last states ; first token (<s>) state]:
+  dense, tanh, linear.
 The ONNX graph in `graph.py` computes exactly this, weight for weight.
 """
 
@@ -52,7 +53,7 @@ class Encoder(nn.Module):
         self.token_type = nn.Parameter(torch.zeros(hidden))
         self.eln = nn.LayerNorm(hidden, eps=eps)
         self.layers = nn.ModuleList(Layer(hidden, heads, ffn, eps) for _ in range(layers))
-        self.head_dense = nn.Linear(hidden, hidden)
+        self.head_dense = nn.Linear(2 * hidden, hidden)
         self.head_out = nn.Linear(hidden, len(LABELS))
         self.dropout = nn.Dropout(0.1)
 
@@ -77,8 +78,8 @@ class Encoder(nn.Module):
         m = mask[..., None].to(x.dtype)
         pooled = (x * m).sum(1) / m.sum(1).clamp(min=1.0)
         embedding = F.normalize(pooled, dim=-1)
-        cls = self.dropout(x[:, 0])
-        logits = self.head_out(self.dropout(torch.tanh(self.head_dense(cls))))
+        features = self.dropout(torch.cat([pooled, x[:, 0]], dim=-1))
+        logits = self.head_out(self.dropout(torch.tanh(self.head_dense(features))))
         return logits, embedding
 
     def forward(self, ids, mask):

@@ -1,9 +1,10 @@
-"""Static int8 quantization (QDQ) with activation scales fixed at build time.
+"""Int8 quantization with nothing decided per batch.
 
-Per-channel int8 weights and uint8 activations whose scales come from a MinMax calibration
-on training texts run one at a time. Fixed scales make a text's result independent of its
-batch-mates (dynamic quantization picks one scale per padded batch and flips labels).
-Attention score/context MatMuls and the head stay float.
+Projection MatMuls: static QDQ, per-channel int8 weights and uint8 activations whose scales
+come from a MinMax calibration on training texts run one at a time. Feed-forward output
+MatMuls: int8 weights only (their GELU inputs defeat a per-tensor activation scale).
+Fixed scales make a text's result independent of its batch-mates (dynamic quantization
+picks one scale per padded batch and flips labels). Attention MatMuls and the head stay float.
 """
 
 from __future__ import annotations
@@ -28,7 +29,13 @@ class _OneByOne(CalibrationDataReader):
         return {"input_ids": ids, "attention_mask": np.ones_like(ids)}
 
 
-def quantize(fp32_path: str, int8_path: str, calibration: list[list[int]], nodes: list[str]) -> None:
+def quantize(fp32_path: str, int8_path: str, calibration: list[list[int]]) -> None:
+    import onnx
+
+    from . import graph
+
+    fp32 = onnx.load(fp32_path)
+    nodes = graph.static_matmuls(fp32)
     quantize_static(
         fp32_path,
         int8_path,
@@ -42,3 +49,7 @@ def quantize(fp32_path: str, int8_path: str, calibration: list[list[int]], nodes
         calibrate_method=CalibrationMethod.MinMax,
         extra_options={"QDQOpTypePerChannelSupportToAxis": {"MatMul": 1}, "MatMulConstBOnly": True},
     )
+    q = onnx.load(int8_path)
+    graph.quantize_weights_only(q, graph.weight_only_matmuls(fp32))
+    onnx.checker.check_model(q)
+    onnx.save(q, int8_path)

@@ -58,7 +58,7 @@ def main(argv=None) -> int:
     fp32_path = os.path.join(args.out, "model-fp32.onnx")
     onnx.save(fp32, fp32_path)
     model_path = os.path.join(args.out, "model.onnx")
-    quantize.quantize(fp32_path, model_path, encode.encode(tok, TEXTS, max_tokens), graph.encoder_matmuls(fp32))
+    quantize.quantize(fp32_path, model_path, encode.encode(tok, TEXTS, max_tokens))
     os.remove(fp32_path)
 
     sess = evaluate.session(model_path, 1)

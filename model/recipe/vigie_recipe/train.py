@@ -1,6 +1,6 @@
 """Fine-tune the upper layers of the encoder for three-way sentiment.
 
-The lower layers stay frozen: their outputs are computed once and cached (fp16), so each
+The lower layers stay frozen: their outputs are computed once and cached (16-bit), so each
 epoch only runs the upper layers. The loss adds to the cross-entropy a term that keeps the
 pooled embedding close to the original e5 embedding, so retrieval keeps working.
 """
@@ -16,6 +16,14 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .net import Encoder
+
+# bfloat16 matrix products where the CPU has them (AVX512-BF16, AMX): about twice the
+# throughput of float32 for training; elsewhere float32.
+BF16 = bool(getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)())
+
+
+def autocast():
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=BF16)
 
 
 def batches(seqs: list[list[int]], size: int, max_tokens_per_batch: int = 4096):
@@ -49,8 +57,9 @@ def cache_lower(enc: Encoder, seqs, groups, split: int, desc: str):
     cached = []
     for g in tqdm(groups, desc=desc, unit="batch", mininterval=2.0):
         ids, mask = pad([seqs[i] for i in g])
-        h = enc.run_layers(enc.embed(ids), mask, 0, split)
-        cached.append((g, h.half(), mask))
+        with autocast():
+            h = enc.run_layers(enc.embed(ids), mask, 0, split)
+        cached.append((g, h.to(torch.bfloat16 if BF16 else torch.float16), mask))
     return cached
 
 
@@ -59,8 +68,9 @@ def teacher_embeddings(enc: Encoder, cached, split: int):
     enc.eval()
     out = []
     for g, h, mask in tqdm(cached, desc="teacher embeddings", unit="batch", mininterval=2.0):
-        _, emb = enc.outputs(enc.run_layers(h.float(), mask, split), mask)
-        out.append(emb)
+        with autocast():
+            _, emb = enc.outputs(enc.run_layers(h.float(), mask, split), mask)
+        out.append(emb.float())
     return out
 
 
@@ -87,10 +97,11 @@ def fine_tune(enc: Encoder, cached, labels: np.ndarray, teacher, split: int, epo
         run_loss, run_n = 0.0, 0
         for b in bar:
             g, h, mask = cached[b]
-            logits, emb = enc.outputs(enc.run_layers(h.float(), mask, split), mask)
-            loss = F.cross_entropy(logits, y_all[g])
+            with autocast():
+                logits, emb = enc.outputs(enc.run_layers(h.float(), mask, split), mask)
+            loss = F.cross_entropy(logits.float(), y_all[g])
             if distill > 0:
-                loss = loss + distill * (1.0 - (emb * teacher[b]).sum(-1)).mean()
+                loss = loss + distill * (1.0 - (emb.float() * teacher[b]).sum(-1)).mean()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(upper + head, 1.0)
             opt.step()
@@ -111,7 +122,8 @@ def predict_cached(enc: Encoder, cached, n: int, split: int):
     logits = torch.zeros((n, 3))
     emb = torch.zeros((n, enc.word.weight.shape[1]))
     for g, h, mask in cached:
-        lg, e = enc.outputs(enc.run_layers(h.float(), mask, split), mask)
+        with autocast():
+            lg, e = enc.outputs(enc.run_layers(h.float(), mask, split), mask)
         logits[g] = lg
         emb[g] = e
     return logits.numpy(), emb.numpy()

@@ -1,0 +1,173 @@
+//! Test doubles: a deterministic keyword scorer, and wrappers that inject store, queue
+//! and model failures into real adapters.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use vigie_core::comment::{BrandId, Comment, CommentKey, Sentiment, SentimentScore, ThreadKey};
+use vigie_core::ports::{
+    CommentRead, CommentWrite, Inserted, OutgoingMessage, PendingComments, QueueError, QueueSend,
+    RawArchive, RawDelivery, ScoreError, SentimentScorer, StoreError,
+};
+use vigie_core::time::Timestamp;
+
+/// Negative on complaint words, positive on thanks, neutral otherwise; can be made to fail.
+#[derive(Default)]
+pub struct KeywordScorer {
+    pub down: AtomicBool,
+    pub calls: AtomicUsize,
+}
+
+#[async_trait]
+impl SentimentScorer for KeywordScorer {
+    async fn score(&self, texts: &[String]) -> Result<Vec<SentimentScore>, ScoreError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.down.load(Ordering::SeqCst) {
+            return Err(ScoreError("model crashed".into()));
+        }
+        Ok(texts
+            .iter()
+            .map(|t| {
+                let t = t.to_lowercase();
+                let neg = [
+                    "jamais",
+                    "inadmissible",
+                    "plainte",
+                    "déteint",
+                    "worst",
+                    "down",
+                    "feu",
+                    "nul",
+                ]
+                .iter()
+                .any(|w| t.contains(w));
+                let pos = ["merci", "super", "love", "bravo"]
+                    .iter()
+                    .any(|w| t.contains(w));
+                let (label, p) = match (neg, pos) {
+                    (true, _) => (Sentiment::Negative, [0.92, 0.06, 0.02]),
+                    (false, true) => (Sentiment::Positive, [0.02, 0.08, 0.9]),
+                    _ => (Sentiment::Neutral, [0.1, 0.8, 0.1]),
+                };
+                SentimentScore {
+                    label,
+                    negative: p[0],
+                    neutral: p[1],
+                    positive: p[2],
+                    model: "keywords".into(),
+                }
+            })
+            .collect())
+    }
+}
+
+/// A store whose writes to chosen comments fail, as a throttled DynamoDB would.
+pub struct FaultyStore<S> {
+    pub inner: S,
+    pub failing: Mutex<HashSet<String>>,
+    pub reads_down: AtomicBool,
+}
+
+impl<S> FaultyStore<S> {
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            failing: Mutex::new(HashSet::new()),
+            reads_down: AtomicBool::new(false),
+        }
+    }
+
+    pub fn fail_writes_of(&self, external_id: &str) {
+        self.failing.lock().unwrap().insert(external_id.to_owned());
+    }
+
+    pub fn heal(&self) {
+        self.failing.lock().unwrap().clear();
+        self.reads_down.store(false, Ordering::SeqCst);
+    }
+
+    fn check(&self, key: &CommentKey) -> Result<(), StoreError> {
+        if self.failing.lock().unwrap().contains(&key.external_id) {
+            return Err(StoreError::Unavailable(
+                "ProvisionedThroughputExceededException".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl<S: CommentWrite + CommentRead> CommentWrite for FaultyStore<S> {
+    async fn insert_if_new(&self, comment: &Comment) -> Result<Inserted, StoreError> {
+        self.check(&comment.key)?;
+        self.inner.insert_if_new(comment).await
+    }
+
+    async fn update(&self, comment: &Comment) -> Result<Comment, StoreError> {
+        self.check(&comment.key)?;
+        self.inner.update(comment).await
+    }
+}
+
+#[async_trait]
+impl<S: CommentRead + CommentWrite> CommentRead for FaultyStore<S> {
+    async fn get(&self, key: &CommentKey) -> Result<Option<Comment>, StoreError> {
+        if self.reads_down.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable("timeout".into()));
+        }
+        self.inner.get(key).await
+    }
+
+    async fn thread(&self, thread: &ThreadKey, limit: usize) -> Result<Vec<Comment>, StoreError> {
+        self.inner.thread(thread, limit).await
+    }
+}
+
+#[async_trait]
+impl<S: PendingComments> PendingComments for FaultyStore<S> {
+    async fn pending(&self, before: Timestamp, limit: usize) -> Result<Vec<Comment>, StoreError> {
+        self.inner.pending(before, limit).await
+    }
+}
+
+#[async_trait]
+impl<S: RawArchive> RawArchive for FaultyStore<S> {
+    async fn put_raw(&self, raw: &RawDelivery) -> Result<(), StoreError> {
+        self.inner.put_raw(raw).await
+    }
+
+    async fn get_raw(&self, id: &str) -> Result<Option<RawDelivery>, StoreError> {
+        self.inner.get_raw(id).await
+    }
+}
+
+/// A queue that can be switched off.
+pub struct SwitchQueue<Q> {
+    pub inner: Q,
+    pub down: AtomicBool,
+}
+
+impl<Q> SwitchQueue<Q> {
+    pub fn new(inner: Q) -> Self {
+        Self {
+            inner,
+            down: AtomicBool::new(false),
+        }
+    }
+}
+
+#[async_trait]
+impl<Q: QueueSend> QueueSend for SwitchQueue<Q> {
+    async fn send(&self, messages: &[OutgoingMessage]) -> Result<(), QueueError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(QueueError::Unavailable("queue down".into()));
+        }
+        self.inner.send(messages).await
+    }
+}
+
+pub fn acme() -> BrandId {
+    BrandId::parse("acme").unwrap()
+}

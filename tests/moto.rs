@@ -1,0 +1,144 @@
+//! moto's server (PyPI `moto[server]`, in the project venv) on 127.0.0.1: a local
+//! DynamoDB, SQS and SSM. One per test process, stopped when the process exits.
+
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_sqs::config::Credentials;
+
+pub struct Moto {
+    pub endpoint: String,
+    _child: Child,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+fn moto_binary() -> Option<PathBuf> {
+    let p = crate::workspace_root().join(".venv/bin/moto_server");
+    p.exists().then_some(p)
+}
+
+/// The shared server, or `None` (with a note) when moto is not installed. With
+/// `VIGIE_REQUIRE_MOTO=1` (scripts/test and CI) a missing moto fails the test instead.
+pub fn moto() -> Option<&'static Moto> {
+    static MOTO: OnceLock<Option<Moto>> = OnceLock::new();
+    MOTO.get_or_init(|| {
+        let Some(bin) = moto_binary() else {
+            if std::env::var("VIGIE_REQUIRE_MOTO").as_deref() == Ok("1") {
+                panic!("moto_server is not in .venv: run scripts/setup-python");
+            }
+            eprintln!("skipped: moto_server is not in .venv (scripts/setup-python installs it)");
+            return None;
+        };
+        let port = free_port();
+        // A shell watchdog stops moto when this test process goes away, however it ends.
+        let script = format!(
+            "{} -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; while kill -0 {} 2>/dev/null; do sleep 1; done; kill $m",
+            bin.display(),
+            std::process::id()
+        );
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sh starts moto");
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(30), "moto did not start on port {port}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Some(Moto {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            _child: child,
+        })
+    })
+    .as_ref()
+}
+
+impl Moto {
+    pub async fn sdk_config(&self) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("test", "test", None, None, "moto"))
+            .load()
+            .await
+    }
+}
+
+/// A name no other test of this run uses.
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A fresh table with vigie's layout.
+pub async fn table(conf: &SdkConfig) -> vigie_aws::DynamoStore {
+    let name = unique("vigie");
+    let client = aws_sdk_dynamodb::Client::new(conf);
+    vigie_aws::TableSpec::create(&client, &name)
+        .await
+        .expect("moto creates the table");
+    vigie_aws::DynamoStore::new(client, name)
+}
+
+/// A standard queue with a dead-letter queue after `max_receives` receives.
+pub async fn queue_with_dlq(
+    conf: &SdkConfig,
+    max_receives: u32,
+) -> (vigie_aws::SqsQueue, vigie_aws::SqsQueue) {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let client = aws_sdk_sqs::Client::new(conf);
+    let name = unique("q");
+    let dlq_url = client
+        .create_queue()
+        .queue_name(format!("{name}-dlq"))
+        .send()
+        .await
+        .expect("dlq")
+        .queue_url()
+        .unwrap()
+        .to_owned();
+    let dlq_arn = client
+        .get_queue_attributes()
+        .queue_url(&dlq_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("dlq arn")
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .expect("arn");
+    let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives.to_string()});
+    let url = client
+        .create_queue()
+        .queue_name(&name)
+        .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
+        .send()
+        .await
+        .expect("queue")
+        .queue_url()
+        .unwrap()
+        .to_owned();
+    (
+        vigie_aws::SqsQueue::new(client.clone(), url),
+        vigie_aws::SqsQueue::new(client, dlq_url),
+    )
+}

@@ -1,0 +1,236 @@
+//! The Lambda functions end to end on moto's DynamoDB and SQS, driven as Lambda drives
+//! them: a signed delivery through the webhook router, then `SqsEvent`s built from what
+//! the queues hold, through the classify and notify handlers, with the real model.
+
+use std::sync::{Arc, Mutex};
+
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use axum::Router;
+use axum::body::Body;
+use axum::http::Request;
+use tower::ServiceExt;
+use vigie_aws::{DynamoStore, SqsQueue};
+use vigie_classify::ModelScorer;
+use vigie_core::classify::Classifier;
+use vigie_core::comment::{CommentKey, CommentState, Platform};
+use vigie_core::config::Brands;
+use vigie_core::ports::{CommentRead, Delivery, QueueReceive};
+use vigie_core::secrets::Secrets;
+use vigie_core::signature::sign_meta;
+use vigie_model::{ModelOptions, SentimentModel};
+use vigie_notify::{Notifier, RetryPolicy};
+use vigie_tests::fakes::acme;
+use vigie_tests::moto::{moto, queue_with_dlq, table};
+
+const CONFIG: &str = r#"
+[meta]
+app_secret = { env = "X" }
+verify_token = { env = "X" }
+
+[[brands]]
+id = "acme"
+name = "Acme"
+facebook_page_ids = ["1001"]
+
+[brands.notify]
+url = { env = "X" }
+format = "slack"
+"#;
+
+/// What Lambda's SQS event source hands a function: the messages as an `SqsEvent`.
+fn sqs_event(deliveries: &[Delivery]) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    event.records = deliveries
+        .iter()
+        .map(|d| {
+            let mut m = SqsMessage::default();
+            m.message_id = Some(d.message_id.clone());
+            m.receipt_handle = Some(d.receipt.clone());
+            m.body = Some(d.body.clone());
+            m.attributes.insert(
+                "ApproximateReceiveCount".into(),
+                d.receive_count.to_string(),
+            );
+            m
+        })
+        .collect();
+    event
+}
+
+/// Lambda's side of a partial batch response: delete what succeeded, leave the rest to
+/// come back (here at once, instead of after the visibility timeout).
+async fn complete(queue: &SqsQueue, batch: &[Delivery], failures: &[String]) {
+    let done: Vec<String> = batch
+        .iter()
+        .filter(|d| !failures.contains(&d.message_id))
+        .map(|d| d.receipt.clone())
+        .collect();
+    if !done.is_empty() {
+        queue.ack(&done).await.unwrap();
+    }
+    for d in batch.iter().filter(|d| failures.contains(&d.message_id)) {
+        queue.release(&d.receipt, 0).await.unwrap();
+    }
+}
+
+async fn receive_all(queue: &SqsQueue) -> Vec<Delivery> {
+    let mut out = Vec::new();
+    for _ in 0..5 {
+        let got = queue.receive(10, 30).await.unwrap();
+        if got.is_empty() && !out.is_empty() {
+            break;
+        }
+        out.extend(got);
+    }
+    out
+}
+
+/// A local chat webhook that records what it receives.
+async fn receiver() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
+    let got: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let sink = Arc::clone(&got);
+    let app = Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(v): axum::Json<serde_json::Value>| {
+            let sink = Arc::clone(&sink);
+            async move {
+                sink.lock().unwrap().push(v);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, got)
+}
+
+const FEED: &str = r#"{"object":"page","entry":[{"id":"1001","time":1764086400,"changes":[
+ {"field":"feed","value":{"from":{"id":"77","name":"Nadia"},"message":"Le radiateur acheté chez vous a pris feu dans la chambre de ma fille. J'appelle mon avocat, c'est inadmissible.","post_id":"1001_5","comment_id":"5_1","created_time":1764086399,"item":"comment","parent_id":"1001_5","verb":"add"}},
+ {"field":"feed","value":{"from":{"id":"78","name":"Paul"},"message":"Merci pour l'accueil, toujours un plaisir de venir chez vous !","post_id":"1001_5","comment_id":"5_2","created_time":1764086399,"item":"comment","parent_id":"1001_5","verb":"add"}}
+]}]}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_delivery_to_escalation_to_chat_on_dynamodb_and_sqs() {
+    let Some(moto) = moto() else { return };
+    let Some(model_dir) = vigie_tests::full_model_dir() else {
+        return;
+    };
+    let conf = moto.sdk_config().await;
+    let store: DynamoStore = table(&conf).await;
+    let (classify_q, classify_dlq) = queue_with_dlq(&conf, 3).await;
+    let (escalation_q, _escalation_dlq) = queue_with_dlq(&conf, 3).await;
+    let brands = Brands::parse("brands.toml".as_ref(), CONFIG).unwrap();
+    let (hook_url, posted) = receiver().await;
+    let mut secrets = Secrets {
+        meta_app_secret: Some(b"app".to_vec()),
+        meta_verify_token: Some("t".into()),
+        ..Default::default()
+    };
+    secrets.notify_urls.insert(acme(), hook_url);
+
+    // 1. webhook: signed bytes in, comments in DynamoDB, requests on SQS.
+    let router = vigie_webhook::router(Arc::new(vigie_webhook::WebhookState {
+        brands: Arc::new(brands.clone()),
+        secrets: Arc::new(secrets.clone()),
+        store: store.clone(),
+        queue: classify_q.clone(),
+    }));
+    let req = Request::post("/webhooks/facebook")
+        .header("content-type", "application/json")
+        .header("x-hub-signature-256", sign_meta(b"app", FEED.as_bytes()))
+        .body(Body::from(FEED))
+        .unwrap();
+    let res = router.oneshot(req).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let key = |id: &str| CommentKey::new(acme(), Platform::Facebook, id).unwrap();
+    assert_eq!(
+        store.get(&key("5_1")).await.unwrap().unwrap().state,
+        CommentState::Queued
+    );
+
+    // 2. classify: the queue's messages as an SqsEvent, real model, partial batch response.
+    let model = SentimentModel::load(&ModelOptions::new(model_dir)).unwrap();
+    let scorer = ModelScorer::new(Arc::new(model));
+    let classifier = Classifier {
+        brands: &brands,
+        store: &store,
+        scorer: &scorer,
+        escalations: &escalation_q,
+    };
+    let batch = receive_all(&classify_q).await;
+    assert_eq!(batch.len(), 2);
+    let response = vigie_classify::handle(&classifier, sqs_event(&batch)).await;
+    assert!(response.batch_item_failures.is_empty());
+    complete(&classify_q, &batch, &[]).await;
+
+    let fire = store.get(&key("5_1")).await.unwrap().unwrap();
+    let t = fire.triage.as_ref().unwrap();
+    assert_eq!(
+        t.sentiment.label,
+        vigie_core::Sentiment::Negative,
+        "{:?}",
+        t.sentiment
+    );
+    assert!(t.urgency.escalate, "{:?}", t.urgency);
+    assert_eq!(t.urgency.tier.as_deref(), Some("P1"));
+    let thanks = store.get(&key("5_2")).await.unwrap().unwrap();
+    assert_eq!(
+        thanks.triage.as_ref().unwrap().sentiment.label,
+        vigie_core::Sentiment::Positive
+    );
+    assert!(!thanks.triage.unwrap().urgency.escalate);
+    use vigie_core::ports::OpenComments;
+    let open = store.open_by_urgency(&acme(), 10).await.unwrap();
+    assert_eq!(open[0].key.external_id, "5_1", "most urgent first");
+
+    // 3. notify: the escalation event to the brand's chat webhook.
+    let events = receive_all(&escalation_q).await;
+    assert_eq!(events.len(), 1);
+    let event: serde_json::Value = serde_json::from_str(&events[0].body).unwrap();
+    assert_eq!(event["schema"], "vigie.escalation.v1");
+    assert_eq!(event["comment_id"], "5_1");
+    let notifier = Notifier::new(brands.clone(), secrets.clone(), RetryPolicy::default());
+    let response = vigie_notify::handle(&notifier, sqs_event(&events)).await;
+    assert!(response.batch_item_failures.is_empty());
+    complete(&escalation_q, &events, &[]).await;
+    let got = posted.lock().unwrap().clone();
+    assert_eq!(got.len(), 1);
+    assert!(
+        got[0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("[P1] acme on facebook"),
+        "{}",
+        got[0]
+    );
+
+    // 4. a poison message: failed by the handler each time, dead-lettered by SQS after 3 receives.
+    classify_q
+        .send(&[vigie_core::ports::OutgoingMessage {
+            id: "poison".into(),
+            body: "not json".into(),
+            attributes: vec![],
+        }])
+        .await
+        .unwrap();
+    use vigie_core::ports::QueueSend;
+    for _ in 0..4 {
+        let batch = classify_q.receive(10, 30).await.unwrap();
+        if batch.is_empty() {
+            continue;
+        }
+        let response = vigie_classify::handle(&classifier, sqs_event(&batch)).await;
+        let failed: Vec<String> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.clone())
+            .collect();
+        assert_eq!(failed.len(), 1);
+        complete(&classify_q, &batch, &failed).await;
+    }
+    assert!(classify_q.receive(10, 30).await.unwrap().is_empty());
+    let dead = classify_dlq.receive(10, 30).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].body, "not json");
+}
