@@ -192,11 +192,12 @@ impl SentimentModel {
             })?;
         let onnx_path = dir.join("model.onnx");
         let tok_path = dir.join("tokenizer.json");
-        let onnx = read(&onnx_path)?;
         let tok_bytes = read(&tok_path)?;
         if options.verify_checksums {
-            verify(&onnx_path, &onnx, &card, "model.onnx")?;
+            verify(&onnx_path, &read(&onnx_path)?, &card, "model.onnx")?;
             verify(&tok_path, &tok_bytes, &card, "tokenizer.json")?;
+        } else if !onnx_path.is_file() {
+            return Err(ModelError::FileMissing { path: onnx_path });
         }
         let tokenizer = Tokenizer::from_bytes(&tok_bytes).map_err(|e| ModelError::Corrupt {
             path: tok_path.clone(),
@@ -213,7 +214,7 @@ impl SentimentModel {
                 .and_then(|b| Ok(b.with_optimization_level(GraphOptimizationLevel::All)?))
                 .and_then(|b| Ok(b.with_intra_threads(options.intra_threads)?))
                 .and_then(|b| Ok(b.with_inter_threads(1)?))
-                .and_then(|mut b| b.commit_from_memory(&onnx))
+                .and_then(|mut b| b.commit_from_file(&onnx_path))
                 .map_err(corrupt)?;
             sessions.push(Mutex::new(session));
         }

@@ -34,6 +34,10 @@ pub struct BenchArgs {
     /// Measure Rust only.
     #[arg(long)]
     pub no_baseline: bool,
+    /// Rounds, alternating which side goes first; figures are the median round (a shared
+    /// machine's speed drifts by tens of percent from one minute to the next).
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
     /// One JSON document on stdout instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -198,17 +202,93 @@ fn measure_python(args: &BenchArgs, texts: &[String]) -> anyhow::Result<Side> {
     serde_json::from_slice(&output.stdout).context("the Python baseline printed no JSON")
 }
 
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// One figure of the comparison: how to read it off a side, and which way is better.
+struct Metric {
+    name: String,
+    read: Box<dyn Fn(&Side) -> f64>,
+    lower_is_better: bool,
+    unit: &'static str,
+}
+
+fn metrics(batches: &[String]) -> Vec<Metric> {
+    let m = |name: &str, lower_is_better, unit, read: Box<dyn Fn(&Side) -> f64>| Metric {
+        name: name.to_owned(),
+        read,
+        lower_is_better,
+        unit,
+    };
+    let mut out = vec![
+        m("ready to classify (imports + load)", true, " ms", Box::new(|s| (s.import_seconds + s.load_seconds) * 1000.0)),
+        m("peak RSS", true, " MB", Box::new(|s| s.peak_rss_mb)),
+    ];
+    for b in batches {
+        let (b1, b2, b3, b4) = (b.clone(), b.clone(), b.clone(), b.clone());
+        out.push(m(&format!("batch {b}: comments/s"), false, "", Box::new(move |s| s.runs[&b1].per_second)));
+        out.push(m(&format!("batch {b}: p50 latency per call"), true, " ms", Box::new(move |s| s.runs[&b2].p50_ms)));
+        out.push(m(&format!("batch {b}: p95 latency per call"), true, " ms", Box::new(move |s| s.runs[&b3].p95_ms)));
+        out.push(m(
+            &format!("batch {b}: share spent tokenizing"),
+            true,
+            " %",
+            Box::new(move |s| 100.0 * s.runs[&b4].tokenize_seconds / s.runs[&b4].seconds),
+        ));
+    }
+    out
+}
+
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let texts = read_texts(&args.data, args.texts)?;
-    let rust = measure_rust(&args, &texts)?;
-    let python = if args.no_baseline {
-        None
-    } else {
-        Some(measure_python(&args, &texts)?)
-    };
+    let (mut rust, mut python) = (Vec::new(), Vec::new());
+    for round in 0..args.rounds.max(1) {
+        // Alternate the order so that neither side always runs on a warmer machine.
+        if round % 2 == 1 && !args.no_baseline {
+            python.push(measure_python(&args, &texts)?);
+        }
+        rust.push(measure_rust(&args, &texts)?);
+        if round % 2 == 0 && !args.no_baseline {
+            python.push(measure_python(&args, &texts)?);
+        }
+    }
+    let batches: Vec<String> = args.batch.iter().map(|b| b.to_string()).collect();
+    // Each figure: the median round of each side, and the median of the paired ratios
+    // (both sides of a round ran within seconds of each other, on the same machine speed).
+    let table: Vec<(String, f64, Option<f64>, Option<f64>, &'static str)> = metrics(&batches)
+        .into_iter()
+        .map(|m| {
+            let r = median(rust.iter().map(&m.read).collect());
+            let p = (!python.is_empty()).then(|| median(python.iter().map(&m.read).collect()));
+            let ratio = (!python.is_empty()).then(|| {
+                median(
+                    rust.iter()
+                        .zip(&python)
+                        .map(|(r, p)| {
+                            let (r, p) = ((m.read)(r), (m.read)(p));
+                            if m.lower_is_better { p / r } else { r / p }
+                        })
+                        .collect(),
+                )
+            });
+            (m.name, r, p, ratio, m.unit)
+        })
+        .collect();
     if args.json {
-        let doc =
-            serde_json::json!({ "threads": threads(&args.model), "rust": rust, "python": python });
+        let rows: Vec<serde_json::Value> = table
+            .iter()
+            .map(|(name, r, p, ratio, unit)| serde_json::json!({"figure": name, "unit": unit.trim(), "rust": r, "python": p, "rust_advantage": ratio}))
+            .collect();
+        let doc = serde_json::json!({
+            "texts": texts.len(),
+            "threads": threads(&args.model),
+            "rounds": args.rounds.max(1),
+            "figures": rows,
+            "rust": rust,
+            "python": python,
+        });
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(());
     }
@@ -216,85 +296,17 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         "{} texts from {}, {} intra-op threads, same model and graph options on both sides",
         texts.len(),
         args.data.display(),
-        threads(&args.model)
+        threads(&args.model),
     );
-    let ratio = |a: f64, b: f64| {
-        if b > 0.0 {
-            format!("{:.2}x", a / b)
-        } else {
-            "-".into()
-        }
-    };
     println!(
-        "{:<34} {:>12} {:>12} {:>10}",
-        "", "rust", "python", "rust wins"
+        "median of {} rounds; last column: median of the paired ratios (> 1: Rust better)\n",
+        args.rounds.max(1)
     );
-    let row = |name: &str, r: f64, p: Option<f64>, better_low: bool, unit: &str| {
-        let ps = p
-            .map(|v| format!("{v:.2}{unit}"))
-            .unwrap_or_else(|| "-".into());
-        let rt = p
-            .map(|v| if better_low { ratio(v, r) } else { ratio(r, v) })
-            .unwrap_or_else(|| "-".into());
-        println!(
-            "{name:<34} {:>12} {ps:>12} {rt:>10}",
-            format!("{r:.2}{unit}")
-        );
-    };
-    let py = python.as_ref();
-    row(
-        "model load",
-        rust.load_seconds * 1000.0,
-        py.map(|p| p.load_seconds * 1000.0),
-        true,
-        " ms",
-    );
-    if let Some(p) = py {
-        println!(
-            "{:<34} {:>12} {:>12}",
-            "python imports",
-            "-",
-            format!("{:.2} ms", p.import_seconds * 1000.0)
-        );
-    }
-    row(
-        "peak RSS",
-        rust.peak_rss_mb,
-        py.map(|p| p.peak_rss_mb),
-        true,
-        " MB",
-    );
-    for (b, r) in &rust.runs {
-        let p = py.and_then(|p| p.runs.get(b));
-        row(
-            &format!("batch {b}: comments/s"),
-            r.per_second,
-            p.map(|p| p.per_second),
-            false,
-            "",
-        );
-        row(
-            &format!("batch {b}: p50 latency per call"),
-            r.p50_ms,
-            p.map(|p| p.p50_ms),
-            true,
-            " ms",
-        );
-        row(
-            &format!("batch {b}: p95 latency per call"),
-            r.p95_ms,
-            p.map(|p| p.p95_ms),
-            true,
-            " ms",
-        );
-        let share = |run: &Run| 100.0 * run.tokenize_seconds / run.seconds;
-        println!(
-            "{:<34} {:>12} {:>12}",
-            format!("batch {b}: tokenizing share"),
-            format!("{:.1} %", share(r)),
-            p.map(|p| format!("{:.1} %", share(p)))
-                .unwrap_or_else(|| "-".into())
-        );
+    println!("{:<36} {:>12} {:>12} {:>8}", "", "rust", "python", "ratio");
+    for (name, r, p, ratio, unit) in &table {
+        let p = p.map(|v| format!("{v:.2}{unit}")).unwrap_or_else(|| "-".into());
+        let ratio = ratio.map(|v| format!("{v:.2}x")).unwrap_or_else(|| "-".into());
+        println!("{name:<36} {:>12} {p:>12} {ratio:>8}", format!("{r:.2}{unit}"));
     }
     Ok(())
 }

@@ -37,6 +37,10 @@ pub struct ServeArgs {
     /// Receives of a message before it moves to its dead-letter queue.
     #[arg(long, default_value_t = 5)]
     pub max_receives: u32,
+    /// Also serve `POST /chat-sink`, a local stand-in for a Slack or Teams incoming webhook
+    /// that prints what it receives (for trying vigie without a chat workspace).
+    #[arg(long)]
+    pub chat_sink: bool,
     #[command(flatten)]
     pub model: ModelArgs,
 }
@@ -80,7 +84,7 @@ impl Pipeline {
     }
 
     /// Webhooks, the review API, health and counters.
-    pub fn router(&self) -> Router {
+    pub fn router(&self, chat_sink: bool) -> Router {
         let webhook = vigie_webhook::router(Arc::new(vigie_webhook::WebhookState {
             brands: Arc::clone(&self.brands),
             secrets: Arc::clone(&self.secrets),
@@ -108,10 +112,15 @@ impl Pipeline {
                 }))
             }
         });
-        webhook
+        let router = webhook
             .merge(review)
             .route("/healthz", get(|| async { "ok" }))
-            .route("/metrics", metrics)
+            .route("/metrics", metrics);
+        if chat_sink {
+            router.route("/chat-sink", axum::routing::post(print_chat_message))
+        } else {
+            router
+        }
     }
 
     /// One round of the classification worker; returns how many messages it took.
@@ -151,6 +160,15 @@ impl Pipeline {
         self.store.purge_expired(now).await?;
         Ok(requeue_pending(&self.store, &self.intake, now, 60_000, 500).await?)
     }
+}
+
+async fn print_chat_message(Json(message): Json<serde_json::Value>) -> &'static str {
+    let text = message["text"]
+        .as_str()
+        .or_else(|| message["attachments"][0]["content"]["body"][0]["text"].as_str())
+        .unwrap_or_default();
+    eprintln!("chat-sink: {text}");
+    "ok"
 }
 
 /// Acks what succeeded; failed messages come back after a delay growing with their receives.
@@ -224,7 +242,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         listener.local_addr()?,
         args.config.display()
     );
-    axum::serve(listener, pipeline.router())
+    axum::serve(listener, pipeline.router(args.chat_sink))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
