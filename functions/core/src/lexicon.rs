@@ -39,7 +39,6 @@ const PHRASES: &[(Category, &[&str])] = &[
             "poison*",
             "allergic",
             "injur*",
-            "hurt",
             "exploded",
             "caught fire",
             "fire hazard",
