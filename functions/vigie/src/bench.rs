@@ -223,14 +223,34 @@ fn metrics(batches: &[String]) -> Vec<Metric> {
         unit,
     };
     let mut out = vec![
-        m("ready to classify (imports + load)", true, " ms", Box::new(|s| (s.import_seconds + s.load_seconds) * 1000.0)),
+        m(
+            "ready to classify (imports + load)",
+            true,
+            " ms",
+            Box::new(|s| (s.import_seconds + s.load_seconds) * 1000.0),
+        ),
         m("peak RSS", true, " MB", Box::new(|s| s.peak_rss_mb)),
     ];
     for b in batches {
         let (b1, b2, b3, b4) = (b.clone(), b.clone(), b.clone(), b.clone());
-        out.push(m(&format!("batch {b}: comments/s"), false, "", Box::new(move |s| s.runs[&b1].per_second)));
-        out.push(m(&format!("batch {b}: p50 latency per call"), true, " ms", Box::new(move |s| s.runs[&b2].p50_ms)));
-        out.push(m(&format!("batch {b}: p95 latency per call"), true, " ms", Box::new(move |s| s.runs[&b3].p95_ms)));
+        out.push(m(
+            &format!("batch {b}: comments/s"),
+            false,
+            "",
+            Box::new(move |s| s.runs[&b1].per_second),
+        ));
+        out.push(m(
+            &format!("batch {b}: p50 latency per call"),
+            true,
+            " ms",
+            Box::new(move |s| s.runs[&b2].p50_ms),
+        ));
+        out.push(m(
+            &format!("batch {b}: p95 latency per call"),
+            true,
+            " ms",
+            Box::new(move |s| s.runs[&b3].p95_ms),
+        ));
         out.push(m(
             &format!("batch {b}: share spent tokenizing"),
             true,
@@ -304,9 +324,16 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     );
     println!("{:<36} {:>12} {:>12} {:>8}", "", "rust", "python", "ratio");
     for (name, r, p, ratio, unit) in &table {
-        let p = p.map(|v| format!("{v:.2}{unit}")).unwrap_or_else(|| "-".into());
-        let ratio = ratio.map(|v| format!("{v:.2}x")).unwrap_or_else(|| "-".into());
-        println!("{name:<36} {:>12} {p:>12} {ratio:>8}", format!("{r:.2}{unit}"));
+        let p = p
+            .map(|v| format!("{v:.2}{unit}"))
+            .unwrap_or_else(|| "-".into());
+        let ratio = ratio
+            .map(|v| format!("{v:.2}x"))
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "{name:<36} {:>12} {p:>12} {ratio:>8}",
+            format!("{r:.2}{unit}")
+        );
     }
     Ok(())
 }
