@@ -261,6 +261,15 @@ fn metrics(batches: &[String]) -> Vec<Metric> {
     out
 }
 
+/// One line of the report.
+struct Row {
+    name: String,
+    rust: f64,
+    python: Option<f64>,
+    ratio: Option<f64>,
+    unit: &'static str,
+}
+
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let texts = read_texts(&args.data, args.texts)?;
     let (mut rust, mut python) = (Vec::new(), Vec::new());
@@ -277,7 +286,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let batches: Vec<String> = args.batch.iter().map(|b| b.to_string()).collect();
     // Each figure: the median round of each side, and the median of the paired ratios
     // (both sides of a round ran within seconds of each other, on the same machine speed).
-    let table: Vec<(String, f64, Option<f64>, Option<f64>, &'static str)> = metrics(&batches)
+    let table: Vec<Row> = metrics(&batches)
         .into_iter()
         .map(|m| {
             let r = median(rust.iter().map(&m.read).collect());
@@ -293,13 +302,22 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                         .collect(),
                 )
             });
-            (m.name, r, p, ratio, m.unit)
+            Row {
+                name: m.name,
+                rust: r,
+                python: p,
+                ratio,
+                unit: m.unit,
+            }
         })
         .collect();
     if args.json {
         let rows: Vec<serde_json::Value> = table
             .iter()
-            .map(|(name, r, p, ratio, unit)| serde_json::json!({"figure": name, "unit": unit.trim(), "rust": r, "python": p, "rust_advantage": ratio}))
+            .map(|row| {
+                serde_json::json!({"figure": row.name, "unit": row.unit.trim(), "rust": row.rust,
+                    "python": row.python, "rust_advantage": row.ratio})
+            })
             .collect();
         let doc = serde_json::json!({
             "texts": texts.len(),
@@ -323,7 +341,14 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         args.rounds.max(1)
     );
     println!("{:<36} {:>12} {:>12} {:>8}", "", "rust", "python", "ratio");
-    for (name, r, p, ratio, unit) in &table {
+    for Row {
+        name,
+        rust: r,
+        python: p,
+        ratio,
+        unit,
+    } in &table
+    {
         let p = p
             .map(|v| format!("{v:.2}{unit}"))
             .unwrap_or_else(|| "-".into());
