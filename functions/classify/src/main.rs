@@ -6,43 +6,29 @@
 
 use std::sync::Arc;
 
-use anyhow::Context;
 use lambda_runtime::{LambdaEvent, service_fn};
+use vigie_aws::function::{brands, init_tracing, leak, required};
 use vigie_aws::{DynamoStore, SqsQueue};
 use vigie_classify::{ModelScorer, handle};
 use vigie_core::classify::Classifier;
-use vigie_core::config::Brands;
 use vigie_model::{ModelOptions, SentimentModel};
-
-/// Built once, lives as long as the Lambda process.
-fn leak<T>(x: T) -> &'static T {
-    Box::leak(Box::new(x))
-}
-
-fn env(name: &str) -> anyhow::Result<String> {
-    std::env::var(name).with_context(|| format!("{name} is not set"))
-}
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .without_time()
-        .init();
-    let brands = Brands::load(env("VIGIE_CONFIG")?.as_ref())?;
+    init_tracing();
+    let brands = brands()?;
     let threads = std::env::var("VIGIE_THREADS")
         .ok()
         .and_then(|t| t.parse().ok())
         .unwrap_or(0);
     let model = SentimentModel::load(&ModelOptions {
         intra_threads: threads,
-        ..ModelOptions::new(env("VIGIE_MODEL_DIR")?)
+        ..ModelOptions::new(required("VIGIE_MODEL_DIR")?)
     })?;
     tracing::info!(model = model.version(), "model loaded");
     let aws = vigie_aws::sdk_config().await;
-    let store = DynamoStore::from_conf(&aws, env("VIGIE_TABLE")?);
-    let escalations = SqsQueue::from_conf(&aws, env("VIGIE_ESCALATION_QUEUE_URL")?);
+    let store = DynamoStore::from_conf(&aws, required("VIGIE_TABLE")?);
+    let escalations = SqsQueue::from_conf(&aws, required("VIGIE_ESCALATION_QUEUE_URL")?);
     let scorer = ModelScorer::new(Arc::new(model));
     let classifier: &'static Classifier<'static, _, _, _> = leak(Classifier {
         brands: leak(brands),

@@ -230,17 +230,33 @@ fn bench_measures_rust_and_the_python_baseline() {
         String::from_utf8_lossy(&out.stderr)
     );
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rounds = doc["rounds"].as_u64().unwrap() as usize;
     for side in ["rust", "python"] {
         if side == "python" && !python.exists() {
             continue;
         }
-        let runs = &doc[side]["runs"];
-        for b in ["1", "32"] {
-            assert_eq!(runs[b]["texts"], 5, "{side} batch {b}");
-            assert!(runs[b]["per_second"].as_f64().unwrap() > 0.0);
-            assert!(runs[b]["p95_ms"].as_f64().unwrap() >= runs[b]["p50_ms"].as_f64().unwrap());
+        let measured = doc[side].as_array().unwrap();
+        assert_eq!(measured.len(), rounds, "{side}: one measurement per round");
+        for m in measured {
+            for b in ["1", "32"] {
+                let run = &m["runs"][b];
+                assert_eq!(run["texts"], 5, "{side} batch {b}");
+                assert!(run["per_second"].as_f64().unwrap() > 0.0);
+                assert!(run["p95_ms"].as_f64().unwrap() >= run["p50_ms"].as_f64().unwrap());
+            }
+            assert!(m["peak_rss_mb"].as_f64().unwrap() > 0.0);
+            assert!(m["load_seconds"].as_f64().unwrap() > 0.0);
         }
-        assert!(doc[side]["peak_rss_mb"].as_f64().unwrap() > 0.0);
-        assert!(doc[side]["load_seconds"].as_f64().unwrap() > 0.0);
     }
+    let figures = doc["figures"].as_array().unwrap();
+    let throughput = figures
+        .iter()
+        .find(|f| f["figure"] == "batch 32: comments/s")
+        .expect("a batch-32 throughput figure");
+    assert!(throughput["rust"].as_f64().unwrap() > 0.0);
+    assert_eq!(
+        throughput["rust_advantage"].is_number(),
+        python.exists(),
+        "a ratio exactly when the baseline ran"
+    );
 }

@@ -40,7 +40,8 @@ class VocabularyPruning(unittest.TestCase):
     def test_pruned_tokenizer_keeps_specials_and_segments_kept_words_alike(self):
         from tokenizers import Tokenizer
 
-        full = json.load(open(os.path.join(TINY, "tokenizer.json"), encoding="utf-8"))
+        with open(os.path.join(TINY, "tokenizer.json"), encoding="utf-8") as f:
+            full = json.load(f)
         words = ["merci", "service", "client"]
         kept = vocab.choose(full, words, len(full["model"]["vocab"]) - 100)
         pruned = vocab.prune(full, kept)
