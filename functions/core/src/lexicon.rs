@@ -119,6 +119,9 @@ const PHRASES: &[(Category, &[&str])] = &[
             "coupure",
             "outage",
             "is down",
+            "been down",
+            "are down",
+            "down again",
             "went down",
             "still down",
             "not working",
@@ -304,6 +307,10 @@ mod tests {
             [Category::Outage]
         );
         assert_eq!(categories("I can't log in"), [Category::Outage]);
+        assert_eq!(
+            categories("Internet has been down all morning"),
+            [Category::Outage]
+        );
         assert_eq!(categories("Remboursez-moi maintenant"), [Category::Churn]);
         assert_eq!(
             categories("Fuite de données chez vous ?"),
