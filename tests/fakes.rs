@@ -171,3 +171,23 @@ impl<Q: QueueSend> QueueSend for SwitchQueue<Q> {
 pub fn acme() -> BrandId {
     BrandId::parse("acme").unwrap()
 }
+
+/// The Meta app secret of [`acme_world`]'s configuration.
+pub const APP_SECRET: &[u8] = b"s3cret";
+
+/// One brand, `acme`, owning Facebook page 1001 (plus `extra` TOML for it), and the
+/// secrets the tests sign with: the Meta app secret [`APP_SECRET`].
+pub fn acme_world(extra: &str) -> (vigie_core::config::Brands, vigie_core::secrets::Secrets) {
+    let config = format!(
+        "[meta]\napp_secret = {{ env = \"UNUSED\" }}\nverify_token = {{ env = \"UNUSED\" }}\n\n\
+         [[brands]]\nid = \"acme\"\nname = \"Acme\"\nfacebook_page_ids = [\"1001\"]\n{extra}"
+    );
+    let brands = vigie_core::config::Brands::parse("brands.toml".as_ref(), &config)
+        .expect("valid test configuration");
+    let secrets = vigie_core::secrets::Secrets {
+        meta_app_secret: Some(APP_SECRET.to_vec()),
+        meta_verify_token: Some("verify".into()),
+        ..Default::default()
+    };
+    (brands, secrets)
+}

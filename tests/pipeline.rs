@@ -14,32 +14,7 @@ use vigie_core::signature::sign_meta;
 use vigie_core::time::Timestamp;
 use vigie_core::urgency::Signal;
 use vigie_sqlite::{Database, SqliteQueue, SqliteStore};
-use vigie_tests::fakes::{FaultyStore, KeywordScorer, SwitchQueue, acme};
-
-const CONFIG: &str = r#"
-[meta]
-app_secret = { env = "X" }
-verify_token = { env = "X" }
-
-[[brands]]
-id = "acme"
-name = "Acme"
-facebook_page_ids = ["1001"]
-"#;
-
-const SECRET: &[u8] = b"s3cret";
-
-fn brands() -> Brands {
-    Brands::parse("brands.toml".as_ref(), CONFIG).unwrap()
-}
-
-fn secrets() -> Secrets {
-    Secrets {
-        meta_app_secret: Some(SECRET.to_vec()),
-        meta_verify_token: Some("t".into()),
-        ..Default::default()
-    }
-}
+use vigie_tests::fakes::{APP_SECRET, FaultyStore, KeywordScorer, SwitchQueue, acme, acme_world};
 
 fn feed(comments: &[(&str, &str, &str)]) -> String {
     let changes: Vec<String> = comments
@@ -69,9 +44,10 @@ struct World {
 
 fn world() -> World {
     let db = Database::in_memory().unwrap();
+    let (brands, secrets) = acme_world("");
     World {
-        brands: brands(),
-        secrets: secrets(),
+        brands,
+        secrets,
         store: FaultyStore::new(db.store()),
         intake_q: db.queue("classify", 3),
         escalations: SwitchQueue::new(db.queue("escalations", 3)),
@@ -91,7 +67,7 @@ impl World {
         .receive(
             WebhookRequest {
                 platform: Platform::Facebook,
-                signature: Some(&sign_meta(SECRET, body.as_bytes())),
+                signature: Some(&sign_meta(APP_SECRET, body.as_bytes())),
                 brand: None,
                 body: body.as_bytes(),
             },

@@ -13,29 +13,12 @@ use vigie_aws::{DynamoStore, SqsQueue};
 use vigie_classify::ModelScorer;
 use vigie_core::classify::Classifier;
 use vigie_core::comment::{CommentKey, CommentState, Platform};
-use vigie_core::config::Brands;
 use vigie_core::ports::{CommentRead, Delivery, QueueReceive};
-use vigie_core::secrets::Secrets;
 use vigie_core::signature::sign_meta;
 use vigie_model::{ModelOptions, SentimentModel};
 use vigie_notify::{Notifier, RetryPolicy};
-use vigie_tests::fakes::acme;
+use vigie_tests::fakes::{APP_SECRET, acme, acme_world};
 use vigie_tests::moto::{moto, queue_with_dlq, table};
-
-const CONFIG: &str = r#"
-[meta]
-app_secret = { env = "X" }
-verify_token = { env = "X" }
-
-[[brands]]
-id = "acme"
-name = "Acme"
-facebook_page_ids = ["1001"]
-
-[brands.notify]
-url = { env = "X" }
-format = "slack"
-"#;
 
 /// What Lambda's SQS event source hands a function: the messages as an `SqsEvent`.
 fn sqs_event(deliveries: &[Delivery]) -> SqsEvent {
@@ -120,13 +103,9 @@ async fn signed_delivery_to_escalation_to_chat_on_dynamodb_and_sqs() {
     let store: DynamoStore = table(&conf).await;
     let (classify_q, classify_dlq) = queue_with_dlq(&conf, 3).await;
     let (escalation_q, _escalation_dlq) = queue_with_dlq(&conf, 3).await;
-    let brands = Brands::parse("brands.toml".as_ref(), CONFIG).unwrap();
+    let (brands, mut secrets) =
+        acme_world("[brands.notify]\nurl = { env = \"UNUSED\" }\nformat = \"slack\"\n");
     let (hook_url, posted) = receiver().await;
-    let mut secrets = Secrets {
-        meta_app_secret: Some(b"app".to_vec()),
-        meta_verify_token: Some("t".into()),
-        ..Default::default()
-    };
     secrets.notify_urls.insert(acme(), hook_url);
 
     // 1. webhook: signed bytes in, comments in DynamoDB, requests on SQS.
@@ -138,7 +117,10 @@ async fn signed_delivery_to_escalation_to_chat_on_dynamodb_and_sqs() {
     }));
     let req = Request::post("/webhooks/facebook")
         .header("content-type", "application/json")
-        .header("x-hub-signature-256", sign_meta(b"app", FEED.as_bytes()))
+        .header(
+            "x-hub-signature-256",
+            sign_meta(APP_SECRET, FEED.as_bytes()),
+        )
         .body(Body::from(FEED))
         .unwrap();
     let res = router.oneshot(req).await.unwrap();

@@ -8,6 +8,10 @@ use crate::comment::{BrandId, Platform};
 static COUNTERS: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
 
 fn count(name: &str, labels: &[(&str, &str)]) {
+    add(name, labels, 1);
+}
+
+fn add(name: &str, labels: &[(&str, &str)], n: u64) {
     let mut key = name.to_owned();
     for (k, v) in labels {
         key.push_str(&format!(",{k}={v}"));
@@ -16,7 +20,7 @@ fn count(name: &str, labels: &[(&str, &str)]) {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .entry(key)
-        .or_default() += 1;
+        .or_default() += n;
 }
 
 /// Every counter so far, e.g. `comment_received,platform=facebook -> 12`.
@@ -106,9 +110,7 @@ pub struct CommentQueued {
 impl InternalEvent for CommentQueued {
     fn emit(self) {
         tracing::debug!(count = self.count, "comments queued for classification");
-        for _ in 0..self.count {
-            count("comment_queued", &[]);
-        }
+        add("comment_queued", &[], self.count as u64);
     }
 }
 
