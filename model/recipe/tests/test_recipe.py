@@ -11,7 +11,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from vigie_recipe import e5, encode, evaluate, graph, net, vocab  # noqa: E402
+from vigie_recipe import e5, encode, evaluate, graph, net, train, vocab  # noqa: E402
 
 TINY = os.path.join(os.path.dirname(__file__), "..", "..", "testdata", "tiny")
 
@@ -113,6 +113,45 @@ class GraphParity(unittest.TestCase):
             logits, want_emb = enc(torch.from_numpy(ids), torch.from_numpy(mask))
         np.testing.assert_allclose(probs, (logits / 1.5).softmax(-1).numpy(), atol=1e-5)
         np.testing.assert_allclose(emb, want_emb.numpy(), atol=1e-5)
+
+
+class TrainingPrecision(unittest.TestCase):
+    def setUp(self):
+        import torch
+
+        torch.manual_seed(0)
+        self.enc = net.Encoder(50, 16, 2, 2, 32, 1e-5, 20)
+        self.addCleanup(train.choose_precision, self.enc, 1, "fp32")
+
+    def test_float32_when_asked(self):
+        report = train.choose_precision(self.enc, 1, "fp32")
+        self.assertEqual(report["chosen"], "fp32")
+        self.assertEqual(train.precision(), "fp32")
+
+    def test_auto_times_both_on_a_copy_leaving_the_network_and_the_generator_alone(self):
+        import torch
+
+        before = {k: v.clone() for k, v in self.enc.state_dict().items()}
+        torch.manual_seed(7)
+        want = torch.rand(3)
+        torch.manual_seed(7)
+        report = train.choose_precision(self.enc, 1, "auto", batch=4, tokens=8, rounds=1)
+        self.assertTrue(torch.equal(torch.rand(3), want), "timing drew from the global generator")
+        self.assertTrue(all(p.grad is None for p in self.enc.parameters()))
+        for k, v in self.enc.state_dict().items():
+            self.assertTrue(torch.equal(v, before[k]), k)
+        self.assertEqual(train.precision(), report["chosen"])
+        if report["bf16_supported"]:
+            ms = report["step_ms"]
+            self.assertGreater(ms["fp32"], 0)
+            self.assertGreater(ms["bf16"], 0)
+            self.assertEqual(report["chosen"] == "bf16", ms["fp32"] / ms["bf16"] >= train.BF16_MARGIN)
+        else:
+            self.assertEqual(report["chosen"], "fp32")
+
+    def test_unknown_precision_is_refused(self):
+        with self.assertRaises(ValueError):
+            train.choose_precision(self.enc, 1, "fp16")
 
 
 if __name__ == "__main__":

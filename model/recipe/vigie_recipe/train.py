@@ -7,8 +7,10 @@ pooled embedding close to the original e5 embedding, so retrieval keeps working.
 
 from __future__ import annotations
 
+import copy
 import math
 import random
+import time
 
 import numpy as np
 import torch
@@ -17,13 +19,71 @@ from tqdm import tqdm
 
 from .net import Encoder
 
-# bfloat16 matrix products where the CPU has them (AVX512-BF16, AMX): about twice the
-# throughput of float32 for training; elsewhere float32.
-BF16 = bool(getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)())
+# Matrix products in bfloat16 or float32, chosen by `choose_precision` before training.
+# A CPU that reports bfloat16 support is not always faster with it: some run a training
+# step in bfloat16 twice as fast as in float32, others 1.6 times slower.
+_BF16 = False
+
+# bfloat16 must beat float32 by this factor to be chosen, so that timing noise never flips
+# the choice (and with it the model) between two builds on one machine.
+BF16_MARGIN = 1.25
+
+
+def bf16_supported() -> bool:
+    return bool(getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)())
 
 
 def autocast():
-    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=BF16)
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=_BF16)
+
+
+def _step_seconds(enc: Encoder, split: int, bf16: bool, batch: int, tokens: int) -> float:
+    """Seconds of one forward and backward pass of the upper layers, like a training step."""
+    gen = torch.Generator().manual_seed(0)
+    h = torch.randn(batch, tokens, enc.word.weight.shape[1], generator=gen)
+    mask = torch.ones(batch, tokens, dtype=torch.long)
+    started = time.perf_counter()
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        logits, emb = enc.outputs(enc.run_layers(h, mask, split), mask)
+    (logits.float().sum() + emb.float().sum()).backward()
+    return time.perf_counter() - started
+
+
+def choose_precision(enc: Encoder, split: int, wanted: str = "auto", batch: int = 32, tokens: int = 48, rounds: int = 3) -> dict:
+    """Sets the training precision and says why: `wanted` is "auto", "bf16" or "fp32".
+
+    "auto" times a training step both ways on a copy of the network (best of `rounds`,
+    alternating) and takes bfloat16 only if the CPU supports it and it is at least
+    BF16_MARGIN times faster.
+    """
+    global _BF16
+    if wanted not in ("auto", "bf16", "fp32"):
+        raise ValueError(f"precision {wanted!r}: expected auto, bf16 or fp32")
+    supported = bf16_supported()
+    if wanted == "bf16" and not supported:
+        raise ValueError("precision bf16: this CPU has no bfloat16 support in oneDNN")
+    report = {"wanted": wanted, "bf16_supported": supported}
+    if wanted == "auto" and supported:
+        probe = copy.deepcopy(enc).eval()  # eval: no dropout drawing from the global generator
+        for p in probe.parameters():
+            p.requires_grad_(True)
+        best = {False: math.inf, True: math.inf}
+        for r in range(rounds + 1):
+            for bf16 in (False, True):
+                seconds = _step_seconds(probe, split, bf16, batch, tokens)
+                if r > 0:  # the first round warms up both paths
+                    best[bf16] = min(best[bf16], seconds)
+        del probe
+        report["step_ms"] = {"fp32": best[False] * 1e3, "bf16": best[True] * 1e3}
+        _BF16 = best[False] / best[True] >= BF16_MARGIN
+    else:
+        _BF16 = wanted == "bf16"
+    report["chosen"] = precision()
+    return report
+
+
+def precision() -> str:
+    return "bf16" if _BF16 else "fp32"
 
 
 def batches(seqs: list[list[int]], size: int, max_tokens_per_batch: int = 4096):
@@ -59,7 +119,7 @@ def cache_lower(enc: Encoder, seqs, groups, split: int, desc: str):
         ids, mask = pad([seqs[i] for i in g])
         with autocast():
             h = enc.run_layers(enc.embed(ids), mask, 0, split)
-        cached.append((g, h.to(torch.bfloat16 if BF16 else torch.float16), mask))
+        cached.append((g, h.to(torch.bfloat16 if _BF16 else torch.float16), mask))
     return cached
 
 
