@@ -128,14 +128,14 @@ class TrainingPrecision(unittest.TestCase):
         self.assertEqual(report["chosen"], "fp32")
         self.assertEqual(train.precision(), "fp32")
 
-    def test_auto_times_both_on_a_copy_leaving_the_network_and_the_generator_alone(self):
+    def test_fastest_times_both_on_a_copy_leaving_the_network_and_the_generator_alone(self):
         import torch
 
         before = {k: v.clone() for k, v in self.enc.state_dict().items()}
         torch.manual_seed(7)
         want = torch.rand(3)
         torch.manual_seed(7)
-        report = train.choose_precision(self.enc, 1, "auto", batch=4, tokens=8, rounds=1)
+        report = train.choose_precision(self.enc, 1, "fastest", batch=4, tokens=8, rounds=1)
         self.assertTrue(torch.equal(torch.rand(3), want), "timing drew from the global generator")
         self.assertTrue(all(p.grad is None for p in self.enc.parameters()))
         for k, v in self.enc.state_dict().items():
@@ -148,6 +148,11 @@ class TrainingPrecision(unittest.TestCase):
             self.assertEqual(report["chosen"] == "bf16", ms["fp32"] / ms["bf16"] >= train.BF16_MARGIN)
         else:
             self.assertEqual(report["chosen"], "fp32")
+
+    def test_supported_takes_bfloat16_wherever_the_cpu_has_it(self):
+        report = train.choose_precision(self.enc, 1)
+        self.assertEqual(report["chosen"], "bf16" if train.bf16_supported() else "fp32")
+        self.assertNotIn("step_ms", report)
 
     def test_unknown_precision_is_refused(self):
         with self.assertRaises(ValueError):

@@ -107,7 +107,7 @@ def main(argv=None) -> int:
     ap.add_argument("--distill", type=float, default=0.3, help="weight of the embedding-preservation loss")
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
-    ap.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto", help="training matrix products; auto times both and takes the faster (bf16 only with a clear lead)")
+    ap.add_argument("--precision", choices=("supported", "fastest", "bf16", "fp32"), default="supported", help="training matrix products: bfloat16 wherever supported (default), the faster of the two on this CPU, or one of them")
     ap.add_argument("--force", action="store_true")
     args = ap.parse_args(argv)
 

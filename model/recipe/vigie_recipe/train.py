@@ -19,14 +19,16 @@ from tqdm import tqdm
 
 from .net import Encoder
 
-# Matrix products in bfloat16 or float32, chosen by `choose_precision` before training.
-# A CPU that reports bfloat16 support is not always faster with it: some run a training
-# step in bfloat16 twice as fast as in float32, others 1.6 times slower.
+# Matrix products in bfloat16 or float32, set by `choose_precision` before training.
+# A CPU that supports bfloat16 is not always faster with it: some run a training step in
+# bfloat16 twice as fast as in float32, others 1.6 times slower.
 _BF16 = False
 
-# bfloat16 must beat float32 by this factor to be chosen, so that timing noise never flips
-# the choice (and with it the model) between two builds on one machine.
+# With "fastest", bfloat16 must beat float32 by this factor, so that timing noise never
+# flips the choice (and with it the model) between two builds on one machine.
 BF16_MARGIN = 1.25
+
+PRECISIONS = ("supported", "fastest", "bf16", "fp32")
 
 
 def bf16_supported() -> bool:
@@ -49,21 +51,22 @@ def _step_seconds(enc: Encoder, split: int, bf16: bool, batch: int, tokens: int)
     return time.perf_counter() - started
 
 
-def choose_precision(enc: Encoder, split: int, wanted: str = "auto", batch: int = 32, tokens: int = 48, rounds: int = 3) -> dict:
-    """Sets the training precision and says why: `wanted` is "auto", "bf16" or "fp32".
+def choose_precision(enc: Encoder, split: int, wanted: str = "supported", batch: int = 32, tokens: int = 48, rounds: int = 3) -> dict:
+    """Sets the training precision and says why. `wanted`:
 
-    "auto" times a training step both ways on a copy of the network (best of `rounds`,
-    alternating) and takes bfloat16 only if the CPU supports it and it is at least
-    BF16_MARGIN times faster.
+    - "supported": bfloat16 wherever the CPU supports it (the reference builds);
+    - "fastest": times a training step both ways on a copy of the network (best of
+      `rounds`, alternating) and takes bfloat16 only if it is BF16_MARGIN times faster;
+    - "bf16" or "fp32".
     """
     global _BF16
-    if wanted not in ("auto", "bf16", "fp32"):
-        raise ValueError(f"precision {wanted!r}: expected auto, bf16 or fp32")
+    if wanted not in PRECISIONS:
+        raise ValueError(f"precision {wanted!r}: expected one of {', '.join(PRECISIONS)}")
     supported = bf16_supported()
     if wanted == "bf16" and not supported:
         raise ValueError("precision bf16: this CPU has no bfloat16 support in oneDNN")
     report = {"wanted": wanted, "bf16_supported": supported}
-    if wanted == "auto" and supported:
+    if wanted == "fastest" and supported:
         probe = copy.deepcopy(enc).eval()  # eval: no dropout drawing from the global generator
         for p in probe.parameters():
             p.requires_grad_(True)
@@ -77,7 +80,7 @@ def choose_precision(enc: Encoder, split: int, wanted: str = "auto", batch: int 
         report["step_ms"] = {"fp32": best[False] * 1e3, "bf16": best[True] * 1e3}
         _BF16 = best[False] / best[True] >= BF16_MARGIN
     else:
-        _BF16 = wanted == "bf16"
+        _BF16 = supported if wanted == "supported" else wanted == "bf16"
     report["chosen"] = precision()
     return report
 
