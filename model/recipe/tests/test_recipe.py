@@ -11,7 +11,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from vigie_recipe import e5, encode, evaluate, graph, net, train, vocab  # noqa: E402
+from vigie_recipe import cache, e5, encode, evaluate, graph, net, retrieval, timing, train, vocab  # noqa: E402
+from vigie_recipe.sources import sha256_file  # noqa: E402
 
 TINY = os.path.join(os.path.dirname(__file__), "..", "..", "testdata", "tiny")
 
@@ -157,6 +158,136 @@ class TrainingPrecision(unittest.TestCase):
     def test_unknown_precision_is_refused(self):
         with self.assertRaises(ValueError):
             train.choose_precision(self.enc, 1, "fp16")
+
+
+class ModelCache(unittest.TestCase):
+    """A built model is reused by a later clone only if its fingerprint and every checksum match."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+        self.models = os.path.join(self.tmp.name, "cache", "models")
+        self.built = self._dist("first-clone", b"onnx bytes", "fp-1")
+
+    def _dist(self, name, onnx_bytes, fp):
+        out = os.path.join(self.tmp.name, name, "model", "dist")
+        os.makedirs(os.path.join(out, "eval"))
+        files = {"model.onnx": onnx_bytes, "tokenizer.json": b"{}", "eval/umsab-val.jsonl": b'{"text": "a"}\n', "eval/reviews-test.jsonl": b""}
+        for f, data in files.items():
+            with open(os.path.join(out, f), "wb") as fh:
+                fh.write(data)
+        card = {
+            "inputs_fingerprint": fp,
+            "files": {f: sha256_file(os.path.join(out, f)) for f in ("model.onnx", "tokenizer.json")},
+            "eval_files": {f: sha256_file(os.path.join(out, f)) for f in ("eval/umsab-val.jsonl", "eval/reviews-test.jsonl")},
+        }
+        with open(os.path.join(out, "model.json"), "w") as fh:
+            json.dump(card, fh)
+        return out
+
+    def test_a_later_clone_gets_the_same_files_back(self):
+        cache.store(self.models, self.built, "fp-1")
+        clone = os.path.join(self.tmp.name, "second-clone", "model", "dist")
+        self.assertFalse(cache.up_to_date(clone, "fp-1"))
+        self.assertTrue(cache.restore(self.models, clone, "fp-1"))
+        self.assertTrue(cache.up_to_date(clone, "fp-1"))
+        for f in ("model.onnx", "tokenizer.json", "model.json", "eval/umsab-val.jsonl", "eval/reviews-test.jsonl"):
+            with open(os.path.join(clone, f), "rb") as a, open(os.path.join(self.built, f), "rb") as b:
+                self.assertEqual(a.read(), b.read(), f)
+
+    def test_other_inputs_are_not_served_from_the_cache(self):
+        cache.store(self.models, self.built, "fp-1")
+        clone = os.path.join(self.tmp.name, "second-clone", "model", "dist")
+        self.assertFalse(cache.restore(self.models, clone, "fp-2"))
+        self.assertFalse(os.path.exists(os.path.join(clone, "model.onnx")))
+
+    def test_a_corrupted_entry_is_refused(self):
+        entry = cache.store(self.models, self.built, "fp-1")
+        with open(os.path.join(entry, "model.onnx"), "ab") as fh:
+            fh.write(b"!")
+        clone = os.path.join(self.tmp.name, "second-clone", "model", "dist")
+        self.assertFalse(cache.restore(self.models, clone, "fp-1"))
+        os.remove(os.path.join(entry, "eval", "reviews-test.jsonl"))
+        self.assertFalse(cache.restore(self.models, clone, "fp-1"))
+
+    def test_a_rebuild_replaces_the_entry_whole(self):
+        cache.store(self.models, self.built, "fp-1")
+        rebuilt = self._dist("rebuilt", b"other onnx bytes", "fp-1")
+        entry = cache.store(self.models, rebuilt, "fp-1")
+        with open(os.path.join(entry, "model.onnx"), "rb") as fh:
+            self.assertEqual(fh.read(), b"other onnx bytes")
+        self.assertEqual(sorted(os.listdir(self.models)), ["fp-1"], "no half-written entry left behind")
+
+
+class BuildRecord(unittest.TestCase):
+    def test_phases_are_timed_in_order_even_when_one_fails(self):
+        phases = timing.Phases()
+        with phases("1/8 fetching pinned sources"):
+            pass
+        with self.assertRaises(RuntimeError):
+            with phases("caching frozen layers"):
+                raise RuntimeError("boom")
+        self.assertEqual(list(phases.seconds), ["fetching pinned sources", "caching frozen layers"])
+        self.assertTrue(all(s >= 0 for s in phases.seconds.values()))
+        self.assertGreaterEqual(phases.total(), sum(phases.seconds.values()) - 0.2)
+
+    def test_the_cpu_is_named_with_its_vector_flags(self):
+        info = timing.cpu()
+        self.assertTrue(info["name"])
+        self.assertEqual(info["logical_cpus"], os.cpu_count())
+        self.assertTrue(set(info["flags"]) <= set(timing._FLAGS))
+
+
+class RetrievalQuality(unittest.TestCase):
+    def test_identical_embeddings_agree_fully_and_noise_lowers_both_figures(self):
+        rng = np.random.default_rng(0)
+        e = rng.normal(size=(200, 16)).astype(np.float32)
+        e /= np.linalg.norm(e, axis=1, keepdims=True)
+        same = retrieval.compare(e, e)
+        self.assertAlmostEqual(same["mean_cosine_to_e5"], 1.0, places=4)
+        self.assertEqual(same["neighbour_recall_at_10"], 1.0)
+        noisy = e + 0.3 * rng.normal(size=e.shape).astype(np.float32)
+        noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+        worse = retrieval.compare(noisy, e)
+        self.assertLess(worse["mean_cosine_to_e5"], 0.99)
+        self.assertLess(worse["neighbour_recall_at_10"], 1.0)
+        self.assertGreater(worse["neighbour_recall_at_10"], 0.0)
+
+    def test_the_sample_is_fixed(self):
+        self.assertEqual(retrieval.sample_indices(5000), retrieval.sample_indices(5000))
+        self.assertEqual(len(set(retrieval.sample_indices(5000))), retrieval.SAMPLE)
+        self.assertEqual(sorted(retrieval.sample_indices(30)), list(range(30)))
+
+
+class LossWeights(unittest.TestCase):
+    def test_a_weight_of_two_moves_the_network_like_a_text_seen_twice(self):
+        import torch
+
+        torch.manual_seed(0)
+        enc = net.Encoder(50, 16, 2, 2, 32, 1e-5, 20)
+        enc.dropout.p = 0.0  # the two batches differ in shape, so their dropout masks would differ
+        train.choose_precision(enc, 1, "fp32")
+        seqs = [[0, 5, 6, 2], [0, 7, 8, 9, 2]]
+        cached = train.cache_lower(enc, seqs, [[0, 1]], 1, "test")
+        a = copy_encoder(enc)
+        b = copy_encoder(enc)
+        # one batch [x0, x1] with x1 weighted 2, against the batch [x0, x1, x1] unweighted:
+        # the same gradient direction up to the batch-mean normalisation (3 vs 2 rows).
+        train.fine_tune(a, cached, np.asarray([0, 2]), None, 1, 1, 1e-3, 0.0, weights=np.asarray([1.0, 2.0]))
+        seqs3 = seqs + [seqs[1]]
+        cached3 = train.cache_lower(enc, seqs3, [[0, 1, 2]], 1, "test")
+        train.fine_tune(b, cached3, np.asarray([0, 2, 2]), None, 1, 1, 1e-3, 0.0)
+        # AdamW's first step moves each weight by lr * sign(grad) (up to eps): equal directions, equal steps.
+        for (name, pa), (_, pb) in zip(a.named_parameters(), b.named_parameters()):
+            if name.endswith(".k.bias"):
+                continue  # softmax ignores a bias shared by all keys: its gradient is rounding noise
+            torch.testing.assert_close(pa, pb, atol=1e-6, rtol=0, msg=name)
+
+
+def copy_encoder(enc):
+    import copy
+
+    return copy.deepcopy(enc)
 
 
 if __name__ == "__main__":

@@ -137,7 +137,10 @@ def teacher_embeddings(enc: Encoder, cached, split: int):
     return out
 
 
-def fine_tune(enc: Encoder, cached, labels: np.ndarray, teacher, split: int, epochs: int, lr: float, distill: float, seed: int = 13):
+def fine_tune(enc: Encoder, cached, labels: np.ndarray, teacher, split: int, epochs: int, lr: float, distill: float, seed: int = 13, weights: np.ndarray | None = None, after_epoch=None):
+    """AdamW on the upper layers and the head. `weights` scale each text's cross-entropy (a
+    weight of 2 counts a text as if it were seen twice, at half the cost); `after_epoch(n)`
+    is called after each epoch (the validation curve)."""
     torch.manual_seed(seed)
     rng = random.Random(seed)
     upper = [p for layer in enc.layers[split:] for p in layer.parameters()]
@@ -149,8 +152,9 @@ def fine_tune(enc: Encoder, cached, labels: np.ndarray, teacher, split: int, epo
     opt = torch.optim.AdamW([{"params": upper, "lr": lr}, {"params": head, "lr": lr * 10}], weight_decay=0.01)
     total = epochs * len(cached)
     warmup = max(1, int(0.06 * total))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / (total - warmup))))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))))
     y_all = torch.from_numpy(labels)
+    w_all = torch.from_numpy(np.ones(len(labels), dtype=np.float32) if weights is None else weights.astype(np.float32))
     step = 0
     for epoch in range(epochs):
         enc.train()
@@ -162,7 +166,7 @@ def fine_tune(enc: Encoder, cached, labels: np.ndarray, teacher, split: int, epo
             g, h, mask = cached[b]
             with autocast():
                 logits, emb = enc.outputs(enc.run_layers(h.float(), mask, split), mask)
-            loss = F.cross_entropy(logits.float(), y_all[g])
+            loss = (F.cross_entropy(logits.float(), y_all[g], reduction="none") * w_all[g]).mean()
             if distill > 0:
                 loss = loss + distill * (1.0 - (emb.float() * teacher[b]).sum(-1)).mean()
             loss.backward()
@@ -175,6 +179,10 @@ def fine_tune(enc: Encoder, cached, labels: np.ndarray, teacher, split: int, epo
             run_n += len(g)
             if step % 20 == 0:
                 bar.set_postfix(loss=f"{run_loss / run_n:.3f}")
+        bar.close()
+        if after_epoch is not None:
+            enc.eval()
+            after_epoch(epoch + 1)
     enc.eval()
     return enc
 
@@ -187,8 +195,8 @@ def predict_cached(enc: Encoder, cached, n: int, split: int):
     for g, h, mask in cached:
         with autocast():
             lg, e = enc.outputs(enc.run_layers(h.float(), mask, split), mask)
-        logits[g] = lg
-        emb[g] = e
+        logits[g] = lg.float()
+        emb[g] = e.float()
     return logits.numpy(), emb.numpy()
 
 
