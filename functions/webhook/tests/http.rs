@@ -211,9 +211,26 @@ async fn a_bad_signature_is_refused_and_nothing_is_kept() {
         assert_eq!(body["error"], "invalid_signature");
     }
     assert_eq!(app.store.get(&key("5_1")).await.unwrap(), None);
-    let raw_id = vigie_core::signature::hmac_sha256_hex(b"", &[]); // any id: nothing was archived
-    assert_eq!(app.store.get_raw(&raw_id).await.unwrap(), None);
+    for body in [&tampered[..], FEED.as_bytes()] {
+        assert_eq!(app.store.get_raw(&archive_id(body)).await.unwrap(), None);
+    }
     assert_eq!(queued(&app).await, 0);
+
+    // The same look-up finds the bytes once a delivery of them is authenticated.
+    let (status, _) = call(&app, signed("facebook", FEED.as_bytes())).await;
+    assert_eq!(status, StatusCode::OK);
+    let raw = app
+        .store
+        .get_raw(&archive_id(FEED.as_bytes()))
+        .await
+        .unwrap();
+    assert_eq!(raw.expect("archived").body, FEED.as_bytes());
+}
+
+/// The id under which the webhook archives authenticated bytes.
+fn archive_id(body: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(body))
 }
 
 #[tokio::test]
@@ -223,9 +240,13 @@ async fn bad_input_gets_a_clear_4xx_with_a_json_body() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "malformed_payload");
     // Authenticated but unreadable bytes are archived, not lost.
-    use sha2::Digest;
-    let id = hex::encode(sha2::Sha256::digest(b"{not json"));
-    assert!(app.store.get_raw(&id).await.unwrap().is_some());
+    assert!(
+        app.store
+            .get_raw(&archive_id(b"{not json"))
+            .await
+            .unwrap()
+            .is_some()
+    );
 
     let big = vec![b' '; vigie_webhook::MAX_BODY_BYTES + 1];
     let (status, body) = call(&app, signed("facebook", &big)).await;
