@@ -1,7 +1,6 @@
 //! The notifier against a local chat webhook that fails on purpose.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -26,28 +25,52 @@ id = "globex"
 name = "Globex"
 "#;
 
-/// Answers each POST with the next status of `script` (the last one repeats).
-async fn chat(script: Vec<u16>) -> (String, Arc<AtomicU32>) {
-    let calls = Arc::new(AtomicU32::new(0));
-    let seen = Arc::clone(&calls);
+/// What the chat webhook received: one body per POST, in order.
+type Received = Arc<Mutex<Vec<Vec<u8>>>>;
+
+/// Answers each POST with the next status of `script` (the last one repeats) and records
+/// its body. The tests check the bodies themselves: a panic in the handler would only drop
+/// the connection, which the notifier takes for an outage and retries.
+async fn chat(script: Vec<u16>) -> (String, Received) {
+    let received: Received = Arc::default();
+    let seen = Arc::clone(&received);
     let app = Router::new().route(
         "/hook",
-        axum::routing::post(move |axum::Json(body): axum::Json<serde_json::Value>| {
-            let n = seen.fetch_add(1, Ordering::SeqCst) as usize;
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let n = {
+                let mut seen = seen.lock().unwrap();
+                seen.push(body.to_vec());
+                seen.len() - 1
+            };
             let status = script[n.min(script.len() - 1)];
-            async move {
-                assert_eq!(
-                    body["attachments"][0]["contentType"],
-                    "application/vnd.microsoft.card.adaptive"
-                );
-                StatusCode::from_u16(status).unwrap()
-            }
+            async move { StatusCode::from_u16(status).unwrap() }
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, calls)
+    (url, received)
+}
+
+/// Each POST carried the Teams card of the event; returns how many there were.
+fn teams_cards(received: &Received) -> usize {
+    let bodies = received.lock().unwrap().clone();
+    for body in &bodies {
+        let card: serde_json::Value = serde_json::from_slice(body).expect("a JSON body");
+        assert_eq!(card["type"], "message", "{card}");
+        let attachment = &card["attachments"][0];
+        assert_eq!(
+            attachment["contentType"], "application/vnd.microsoft.card.adaptive",
+            "{card}"
+        );
+        let content = attachment["content"].to_string();
+        assert!(
+            content.contains("Le radiateur a pris feu")
+                && content.contains("event 0123456789abcdef0123456789abcdef"),
+            "the card quotes the comment and names the event: {card}"
+        );
+    }
+    bodies.len()
 }
 
 fn notifier(url: &str) -> Notifier {
@@ -84,14 +107,14 @@ fn event(brand: &str) -> EscalationEvent {
 
 #[tokio::test]
 async fn throttling_and_server_errors_are_retried() {
-    let (url, calls) = chat(vec![503, 429, 200]).await;
+    let (url, received) = chat(vec![503, 429, 200]).await;
     assert!(notifier(&url).forward(&event("acme")).await.unwrap());
-    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    assert_eq!(teams_cards(&received), 3);
 }
 
 #[tokio::test]
 async fn a_refusal_is_not_retried_and_fails_the_message() {
-    let (url, calls) = chat(vec![400]).await;
+    let (url, received) = chat(vec![400]).await;
     let err = notifier(&url).forward(&event("acme")).await.unwrap_err();
     assert!(
         matches!(
@@ -103,12 +126,12 @@ async fn a_refusal_is_not_retried_and_fails_the_message() {
         ),
         "{err}"
     );
-    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(teams_cards(&received), 1);
 }
 
 #[tokio::test]
 async fn a_lasting_outage_gives_up_after_the_attempts_and_reports_the_message() {
-    let (url, calls) = chat(vec![502]).await;
+    let (url, received) = chat(vec![502]).await;
     let n = notifier(&url);
     let body = serde_json::to_string(&event("acme")).unwrap();
     let deliveries = vec![
@@ -128,12 +151,12 @@ async fn a_lasting_outage_gives_up_after_the_attempts_and_reports_the_message() 
         },
     ];
     assert_eq!(n.handle(&deliveries).await, ["m1", "m2"]);
-    assert_eq!(calls.load(Ordering::SeqCst), 4);
+    assert_eq!(teams_cards(&received), 4);
 }
 
 #[tokio::test]
 async fn brands_without_a_target_are_acknowledged_without_a_call() {
-    let (url, calls) = chat(vec![200]).await;
+    let (url, received) = chat(vec![200]).await;
     assert!(!notifier(&url).forward(&event("globex")).await.unwrap());
-    assert_eq!(calls.load(Ordering::SeqCst), 0);
+    assert_eq!(teams_cards(&received), 0);
 }
