@@ -29,6 +29,9 @@ pub struct ReplayArgs {
     /// Then wait for the comments to be classified and print each brand's open comments.
     #[arg(long)]
     pub show: bool,
+    /// With --show: how long to wait for the classification queue to drain before failing.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub wait_secs: u64,
 }
 
 struct Delivery {
@@ -130,26 +133,40 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<()> {
         println!("{} {status} {text}", d.file.display());
     }
     if args.show {
+        drained(&http, &args.url, Duration::from_secs(args.wait_secs)).await?;
         show(&http, &args.url, &brands).await?;
     }
     Ok(())
 }
 
-/// Waits until nothing is left to classify, then prints each brand's open comments.
-async fn show(http: &reqwest::Client, url: &str, brands: &Brands) -> anyhow::Result<()> {
+/// Waits until nothing is left to classify; an error if something still is after `limit`.
+async fn drained(http: &reqwest::Client, url: &str, limit: Duration) -> anyhow::Result<()> {
     let base = url.trim_end_matches('/');
-    for _ in 0..300 {
+    let started = std::time::Instant::now();
+    loop {
         let m: serde_json::Value = http
             .get(format!("{base}/metrics"))
             .send()
             .await?
             .json()
             .await?;
-        if m["queues"]["classify"]["waiting"].as_u64() == Some(0) {
-            break;
+        let waiting = &m["queues"]["classify"]["waiting"];
+        if waiting.as_u64() == Some(0) {
+            return Ok(());
         }
+        anyhow::ensure!(
+            started.elapsed() < limit,
+            "{base}: the classification queue has not drained after {} s ({waiting} messages waiting); \
+             is the model loaded and the classify worker running? (--wait-secs sets the limit)",
+            limit.as_secs()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// Prints each brand's open comments, most urgent first.
+async fn show(http: &reqwest::Client, url: &str, brands: &Brands) -> anyhow::Result<()> {
+    let base = url.trim_end_matches('/');
     for brand in brands.iter() {
         let comments: Vec<Comment> = http
             .get(format!("{base}/api/brands/{}/comments?limit=20", brand.id))

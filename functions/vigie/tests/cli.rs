@@ -31,6 +31,24 @@ fn vigie(args: &[&str], stdin: Option<&str>) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// The project venv's Python (`VIGIE_VENV`, else `<workspace>/.venv`), or `None` (with a
+/// note) when it is missing; with `VIGIE_REQUIRE_VENV=1` (scripts/test, CI) that fails.
+fn venv_python() -> Option<PathBuf> {
+    let venv = std::env::var_os("VIGIE_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".venv"));
+    let python = venv.join("bin/python");
+    if python.exists() {
+        return Some(python);
+    }
+    assert!(
+        std::env::var("VIGIE_REQUIRE_VENV").as_deref() != Ok("1"),
+        "{} is missing: run scripts/setup-python",
+        python.display()
+    );
+    None
+}
+
 fn jsonl(out: &Output) -> Vec<serde_json::Value> {
     assert!(
         out.status.success(),
@@ -184,6 +202,11 @@ fn eval_reports_figures_per_language() {
         &["eval", "--data", data.to_str().unwrap(), "--by", "lang"],
         None,
     );
+    assert!(
+        table.status.success(),
+        "{}",
+        String::from_utf8_lossy(&table.stderr)
+    );
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(
         text.contains("macro-F1") && text.contains("confusion"),
@@ -208,7 +231,7 @@ fn eval_rejects_an_unknown_label() {
 fn bench_measures_rust_and_the_python_baseline() {
     let dir = tempfile::tempdir().unwrap();
     let data = labelled(dir.path());
-    let python = root().join(".venv/bin/python");
+    let python = venv_python();
     let mut args = vec![
         "bench",
         "--data",
@@ -217,11 +240,14 @@ fn bench_measures_rust_and_the_python_baseline() {
         "5",
         "--json",
     ];
-    if !python.exists() {
-        eprintln!(
-            "no .venv: measuring Rust only (scripts/setup-python makes the baseline available)"
-        );
-        args.push("--no-baseline");
+    match &python {
+        Some(python) => args.extend(["--python", python.to_str().unwrap()]),
+        None => {
+            eprintln!(
+                "no venv: measuring Rust only (scripts/setup-python makes the baseline available)"
+            );
+            args.push("--no-baseline");
+        }
     }
     let out = vigie(&args, None);
     assert!(
@@ -232,7 +258,7 @@ fn bench_measures_rust_and_the_python_baseline() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let rounds = doc["rounds"].as_u64().unwrap() as usize;
     for side in ["rust", "python"] {
-        if side == "python" && !python.exists() {
+        if side == "python" && python.is_none() {
             continue;
         }
         let measured = doc[side].as_array().unwrap();
@@ -256,7 +282,77 @@ fn bench_measures_rust_and_the_python_baseline() {
     assert!(throughput["rust"].as_f64().unwrap() > 0.0);
     assert_eq!(
         throughput["rust_advantage"].is_number(),
-        python.exists(),
+        python.is_some(),
         "a ratio exactly when the baseline ran"
     );
+}
+
+/// A stand-in for a vigie whose classification never drains: every delivery is accepted and
+/// `/metrics` always reports 3 messages waiting.
+fn stuck_vigie() -> String {
+    use std::io::{BufRead, Read};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+            let (mut request, mut length) = (String::new(), 0);
+            let _ = reader.read_line(&mut request);
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let _ = reader.read_exact(&mut vec![0; length]);
+            let body = if request.starts_with("GET /metrics") {
+                r#"{"queues":{"classify":{"waiting":3,"dead_letters":0}}}"#
+            } else {
+                r#"{"stored":1}"#
+            };
+            let _ = std::io::Write::write_all(
+                &mut stream,
+                format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .as_bytes(),
+            );
+        }
+    });
+    url
+}
+
+#[test]
+fn replay_show_fails_when_the_queue_does_not_drain() {
+    let url = stuck_vigie();
+    let env = std::fs::read_to_string(root().join("config/demo.env")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args([
+            "replay",
+            "samples/deliveries",
+            "--config",
+            "config/brands.toml",
+        ])
+        .args(["--url", &url, "--show", "--wait-secs", "1"])
+        .current_dir(root())
+        .envs(
+            env.lines()
+                .filter(|l| !l.starts_with('#'))
+                .filter_map(|l| l.split_once('=')),
+        )
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("the classification queue has not drained after 1 s (3 messages waiting)"),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.matches(" 200 OK ").count(), 4, "{stdout}");
+    assert!(!stdout.contains("open comments"), "{stdout}");
 }

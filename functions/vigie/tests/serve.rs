@@ -42,12 +42,53 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// How long to wait for a condition before failing: `VIGIE_TEST_WAIT_SECS`, default 300 s,
+/// far beyond what loading the model and draining the queues take on a slow machine.
+fn wait_limit() -> Duration {
+    let secs = std::env::var("VIGIE_TEST_WAIT_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    Duration::from_secs(secs)
+}
+
+/// Starts `vigie serve` on port 0 and returns it with the address it reports once it listens
+/// (after loading the model). Its stderr is drained and echoed to the test's.
+fn serve(args: &[&std::ffi::OsStr], env: &[(String, String)]) -> (Server, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .arg("serve")
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .current_dir(root())
+        .envs(env.iter().cloned())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let server = Server(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            eprintln!("vigie serve: {line}");
+            if let Some(rest) = line.strip_prefix("vigie serving on ") {
+                let _ = tx.send(
+                    rest.split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+            }
+        }
+    });
+    let limit = wait_limit();
+    let base = rx.recv_timeout(limit).unwrap_or_else(|e| {
+        panic!("vigie serve reported no address within {limit:?} (VIGIE_TEST_WAIT_SECS): {e}")
+    });
+    (server, base)
 }
 
 /// A chat webhook on loopback that records the bodies it receives.
@@ -97,35 +138,27 @@ async fn get(url: &str) -> Option<serde_json::Value> {
 async fn sample_deliveries_are_classified_escalated_notified_and_listed() {
     let Some(model) = model_dir() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
     let (hook, posted) = receiver();
     let mut env = demo_env();
     env.push(("ACME_NOTIFY_URL".into(), hook));
-    let server = Server(
-        Command::new(env!("CARGO_BIN_EXE_vigie"))
-            .args([
-                "serve",
-                "--config",
-                "config/brands.toml",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-            ])
-            .arg("--db")
-            .arg(dir.path().join("vigie.db"))
-            .arg("--model-dir")
-            .arg(&model)
-            .current_dir(root())
-            .envs(env.clone())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let db = dir.path().join("vigie.db");
+    let (server, base) = serve(
+        &[
+            "--config".as_ref(),
+            "config/brands.toml".as_ref(),
+            "--db".as_ref(),
+            db.as_os_str(),
+            "--model-dir".as_ref(),
+            model.as_os_str(),
+        ],
+        &env,
     );
+    let limit = wait_limit();
     let started = Instant::now();
     while reqwest::get(format!("{base}/healthz")).await.is_err() {
         assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "vigie serve did not start"
+            started.elapsed() < limit,
+            "{base}/healthz did not answer within {limit:?}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -139,6 +172,8 @@ async fn sample_deliveries_are_classified_escalated_notified_and_listed() {
             "--show",
             "--url",
             &base,
+            "--wait-secs",
+            &limit.as_secs().to_string(),
         ])
         .current_dir(root())
         .envs(env)
@@ -193,13 +228,38 @@ async fn sample_deliveries_are_classified_escalated_notified_and_listed() {
             .any(|c| c["source"] == "trustpilot")
     );
 
-    // Acme's escalations reach its chat webhook; Globex has none configured.
+    // Acme's escalations reach its chat webhook, one message each; Globex has none configured.
+    // Each event is posted before its message leaves the queue, so once the escalation queue
+    // is empty every post has arrived and no other will.
     let started = Instant::now();
-    while posted.lock().unwrap().is_empty() && started.elapsed() < Duration::from_secs(20) {
+    loop {
+        let m = get(&format!("{base}/metrics")).await;
+        let queue = m.as_ref().map(|m| &m["queues"]["escalations"]);
+        if queue.is_some_and(|q| q["waiting"] == 0) {
+            assert_eq!(queue.unwrap()["dead_letters"], 0, "no escalation failed");
+            break;
+        }
+        assert!(
+            started.elapsed() < limit,
+            "the escalation queue did not drain within {limit:?}: {m:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let posted = posted.lock().unwrap().clone();
-    assert!(!posted.is_empty());
+    let escalated: Vec<&str> = acme
+        .iter()
+        .filter(|c| c["triage"]["urgency"]["escalate"] == true)
+        .map(|c| c["text"].as_str().unwrap())
+        .collect();
+    assert!(!escalated.is_empty(), "the samples hold urgent comments");
+    assert_eq!(posted.len(), escalated.len(), "{posted:?}");
+    for text in &escalated {
+        let quoting = posted
+            .iter()
+            .filter(|p| p["text"].as_str().unwrap().ends_with(&format!(": {text}")))
+            .count();
+        assert_eq!(quoting, 1, "one chat message for {text:?}: {posted:?}");
+    }
     assert!(
         posted
             .iter()
