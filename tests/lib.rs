@@ -28,3 +28,86 @@ pub fn full_model_dir() -> Option<PathBuf> {
     );
     None
 }
+
+/// The project's venv: `VIGIE_VENV`, else `<workspace>/.venv` (as scripts/setup-python).
+pub fn venv() -> PathBuf {
+    std::env::var_os("VIGIE_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".venv"))
+}
+
+/// The venv's Python, or `None` (with a note) when it is missing. With
+/// `VIGIE_REQUIRE_VENV=1` (set by scripts/test and CI) a missing venv fails the test.
+pub fn venv_python() -> Option<PathBuf> {
+    let python = venv().join("bin/python");
+    if python.exists() {
+        return Some(python);
+    }
+    if std::env::var("VIGIE_REQUIRE_VENV").as_deref() == Ok("1") {
+        panic!("{} is missing: run scripts/setup-python", python.display());
+    }
+    eprintln!(
+        "skipped: {} is missing (scripts/setup-python installs it)",
+        python.display()
+    );
+    None
+}
+
+/// How long a test waits for a condition (a server up, a queue drained) before failing:
+/// `VIGIE_TEST_WAIT_SECS`, default 300 s, far beyond what a slow machine needs.
+pub fn wait_limit() -> std::time::Duration {
+    let secs = std::env::var("VIGIE_TEST_WAIT_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    std::time::Duration::from_secs(secs)
+}
+
+/// Validates with the venv's `jsonschema`, formats included: fails when a format the
+/// schema uses has no checker installed, and proves each checker runs by breaking each
+/// formatted field of `value` in turn. Skips (returns false) without a venv, as `venv_python`.
+pub fn assert_matches_json_schema(schema: &Path, value: &serde_json::Value) -> bool {
+    let Some(python) = venv_python() else {
+        return false;
+    };
+    let out = std::process::Command::new(python)
+        .args(["-c", SCHEMA_CHECK])
+        .arg(schema)
+        .arg(value.to_string())
+        .output()
+        .expect("the venv's python runs");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    true
+}
+
+const SCHEMA_CHECK: &str = r#"
+import copy, json, sys
+import jsonschema
+schema, value = json.load(open(sys.argv[1])), json.loads(sys.argv[2])
+checker = jsonschema.FormatChecker()
+def formatted(node, path):
+    if isinstance(node, dict):
+        if isinstance(node.get("format"), str):
+            yield path, node["format"]
+        for name, sub in node.get("properties", {}).items():
+            yield from formatted(sub, path + [name])
+fields = list(formatted(schema, []))
+missing = sorted({f for _, f in fields if f not in checker.checkers})
+assert not missing, f"no checker for the formats {missing}: tests/requirements.txt pins them"
+validator = jsonschema.validators.validator_for(schema)(schema, format_checker=checker)
+validator.validate(value)
+for path, fmt in fields:
+    broken = copy.deepcopy(value)
+    node = broken
+    for name in path[:-1]:
+        node = node.get(name) if isinstance(node, dict) else None
+    if not isinstance(node, dict) or path[-1] not in node:
+        continue
+    node[path[-1]] = "not a valid " + fmt
+    assert not validator.is_valid(broken), f"{'.'.join(path)} accepted an invalid {fmt}"
+"#;

@@ -15,16 +15,16 @@ pub struct Moto {
     _child: Child,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+fn moto_binary() -> Option<PathBuf> {
+    let p = crate::venv().join("bin/moto_server");
+    p.exists().then_some(p)
 }
 
-fn moto_binary() -> Option<PathBuf> {
-    let p = crate::workspace_root().join(".venv/bin/moto_server");
-    p.exists().then_some(p)
+/// The port moto reports once it listens (` * Running on http://127.0.0.1:PORT`).
+fn reported_port(log: &str) -> Option<u16> {
+    let rest = log.split("Running on http://127.0.0.1:").nth(1)?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
 }
 
 /// The shared server, or `None` (with a note) when moto is not installed. With
@@ -34,19 +34,23 @@ pub fn moto() -> Option<&'static Moto> {
     MOTO.get_or_init(|| {
         let Some(bin) = moto_binary() else {
             if std::env::var("VIGIE_REQUIRE_MOTO").as_deref() == Ok("1") {
-                panic!("moto_server is not in .venv: run scripts/setup-python");
+                panic!("moto_server is not in {}: run scripts/setup-python", crate::venv().display());
             }
-            eprintln!("skipped: moto_server is not in .venv (scripts/setup-python installs it)");
+            eprintln!("skipped: moto_server is not in the venv (scripts/setup-python installs it)");
             return None;
         };
-        let port = free_port();
+        // Port 0: moto binds a free port and logs it, so no other process can take it first.
+        let log = std::env::temp_dir().join(format!("vigie-moto-{}.log", std::process::id()));
+        let _ = std::fs::remove_file(&log);
         // A shell watchdog stops moto when this test process goes away, however it ends.
         let script = format!(
-            "{} -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; while kill -0 {} 2>/dev/null; do sleep 1; done; kill $m",
+            "{} -H 127.0.0.1 -p 0 >/dev/null 2>'{}' & m=$!; while kill -0 {} 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 1; done; kill $m 2>/dev/null; rm -f '{}'",
             bin.display(),
-            std::process::id()
+            log.display(),
+            std::process::id(),
+            log.display(),
         );
-        let child = Command::new("sh")
+        let mut child = Command::new("sh")
             .arg("-c")
             .arg(script)
             .stdin(Stdio::null())
@@ -54,9 +58,26 @@ pub fn moto() -> Option<&'static Moto> {
             .stderr(Stdio::null())
             .spawn()
             .expect("sh starts moto");
-        let started = Instant::now();
+        let (started, limit) = (Instant::now(), crate::wait_limit());
+        let port = loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if let Some(port) = reported_port(&text) {
+                break port;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("moto_server exited ({status}) before listening: {text}");
+            }
+            assert!(
+                started.elapsed() < limit,
+                "moto did not report its port within {limit:?} (VIGIE_TEST_WAIT_SECS): {text}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        };
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(30), "moto did not start on port {port}");
+            assert!(
+                started.elapsed() < limit,
+                "moto did not answer on port {port} within {limit:?} (VIGIE_TEST_WAIT_SECS)"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         Some(Moto {
