@@ -210,7 +210,9 @@ async fn drain<Q: QueueReceive>(q: &Q, want: usize) -> Vec<vigie_core::ports::De
 
 /// Every queue adapter passes this. `q` must be empty; its dead-letter queue is `dlq`, to
 /// which a message moves when received again after `max_receives` receives (3).
-pub async fn queue_contract<Q, D>(q: &Q, dlq: &D)
+/// `let_time_pass` moves the queue's clock on by at least the duration (a real queue
+/// waits it out; a queue on a test clock sets the clock forward).
+pub async fn queue_contract<Q, D>(q: &Q, dlq: &D, let_time_pass: impl AsyncFn(Duration))
 where
     Q: QueueSend + QueueReceive,
     D: QueueReceive,
@@ -257,7 +259,7 @@ where
     let hidden = q.receive(10, 1).await.unwrap();
     assert!(hidden.is_empty(), "still invisible");
     q.release(&again[0].receipt, 1).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let_time_pass(Duration::from_millis(1500)).await;
     let third = drain(q, 1).await;
     assert_eq!(third.len(), 1);
     assert_eq!(third[0].receive_count, 3);

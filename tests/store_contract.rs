@@ -1,5 +1,9 @@
 //! The store and queue contract suites against every adapter.
 
+use std::sync::Arc;
+
+use vigie_core::time::Timestamp;
+use vigie_sqlite::ManualClock;
 use vigie_tests::contract::{queue_contract, store_contract};
 use vigie_tests::moto::{moto, queue_with_dlq, table};
 
@@ -33,16 +37,19 @@ async fn dynamodb_store_passes_the_contract() {
 
 #[tokio::test]
 async fn sqlite_queue_passes_the_contract() {
-    let db = vigie_sqlite::Database::in_memory().unwrap();
+    let clock = Arc::new(ManualClock::new(Timestamp::now()));
+    let db = vigie_sqlite::Database::in_memory()
+        .unwrap()
+        .with_clock(clock.clone());
     let q = db.queue("classify", 3);
-    queue_contract(&q, &q.dead_letters()).await;
+    queue_contract(&q, &q.dead_letters(), async |d| clock.advance(d)).await;
 }
 
 #[tokio::test]
 async fn sqs_queue_passes_the_contract() {
     let Some(moto) = moto() else { return };
     let (q, dlq) = queue_with_dlq(&moto.sdk_config().await, 3).await;
-    queue_contract(&q, &dlq).await;
+    queue_contract(&q, &dlq, async |d| tokio::time::sleep(d).await).await;
 }
 
 #[tokio::test]
@@ -50,8 +57,11 @@ async fn sqlite_queue_keeps_messages_across_a_crash() {
     use vigie_core::ports::{OutgoingMessage, QueueReceive, QueueSend};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("vigie.db");
+    let clock = Arc::new(ManualClock::new(Timestamp::now()));
     {
-        let db = vigie_sqlite::Database::open(&path).unwrap();
+        let db = vigie_sqlite::Database::open(&path)
+            .unwrap()
+            .with_clock(clock.clone());
         let q = db.queue("classify", 5);
         let m = |id: &str| OutgoingMessage {
             id: id.into(),
@@ -62,9 +72,10 @@ async fn sqlite_queue_keeps_messages_across_a_crash() {
         // Taken by a worker that dies before acking: hidden for its visibility timeout only.
         assert_eq!(q.receive(1, 1).await.unwrap().len(), 1);
     } // the process is gone
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    clock.advance(std::time::Duration::from_millis(1100));
     let q = vigie_sqlite::Database::open(&path)
         .unwrap()
+        .with_clock(clock)
         .queue("classify", 5);
     let got = q.receive(10, 30).await.unwrap();
     let mut ids: Vec<&str> = got.iter().map(|d| d.message_id.as_str()).collect();

@@ -5,8 +5,11 @@
 //! visibility timeout, counts its receives, and moves to `<queue>-dlq` when it is
 //! received again after `max_receives` attempts.
 
-use std::path::Path;
-use std::sync::{Arc, Mutex};
+mod clock;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -16,6 +19,17 @@ use vigie_core::ports::{
     QueueError, QueueReceive, QueueSend, RawArchive, RawDelivery, StoreError,
 };
 use vigie_core::time::Timestamp;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+
+/// Why the database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot start the database writer: {0}")]
+    Writer(std::io::Error),
+}
 
 const SCHEMA: &str = r#"
 PRAGMA journal_mode = WAL;
@@ -55,10 +69,39 @@ CREATE INDEX IF NOT EXISTS queue_ready ON queue_messages (queue, visible_at, seq
 "#;
 
 /// One database file shared by the store and the queues.
+///
+/// Writes are serialized on one connection owned by a writer thread, which commits the
+/// writes waiting at the same moment in one transaction (each in its own savepoint, so one
+/// failing write never undoes another); a caller hears back only after the commit. Reads
+/// run on their own connections (WAL lets them proceed while a write is in progress), so a
+/// long write never holds a read up. A private in-memory database has one connection, so
+/// its reads go through the writer too.
 #[derive(Clone)]
 pub struct Database {
-    conn: Arc<Mutex<Connection>>,
+    inner: Arc<Inner>,
 }
+
+struct Inner {
+    writer: mpsc::Sender<Job>,
+    /// Idle read connections; `None` for an in-memory database.
+    readers: Option<Arc<Readers>>,
+    clock: Arc<dyn Clock>,
+}
+
+struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+/// Read connections kept open between reads.
+const IDLE_READERS: usize = 4;
+/// Writes committed together at most.
+const GROUP_COMMIT_MAX: usize = 256;
+
+/// A write, run inside the group's transaction (or told why the transaction could not
+/// begin); what it returns is told the commit's outcome and answers the caller.
+type Job = Box<dyn FnOnce(Result<&Connection, &str>) -> Completion + Send>;
+type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(e.to_string())
@@ -68,22 +111,55 @@ fn queue_unavailable(e: impl std::fmt::Display) -> QueueError {
     QueueError::Unavailable(e.to_string())
 }
 
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 impl Database {
-    pub fn open(path: &Path) -> rusqlite::Result<Self> {
-        Self::setup(Connection::open(path)?)
+    pub fn open(path: &Path) -> Result<Self, OpenError> {
+        let conn = Connection::open(path)?;
+        Self::setup(
+            conn,
+            Some(Arc::new(Readers {
+                path: path.to_owned(),
+                idle: Mutex::new(Vec::new()),
+            })),
+        )
     }
 
     /// A private in-memory database (tests).
-    pub fn in_memory() -> rusqlite::Result<Self> {
-        Self::setup(Connection::open_in_memory()?)
+    pub fn in_memory() -> Result<Self, OpenError> {
+        Self::setup(Connection::open_in_memory()?, None)
     }
 
-    fn setup(conn: Connection) -> rusqlite::Result<Self> {
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    /// The same database, its queues reading the time from `clock`.
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                writer: self.inner.writer.clone(),
+                readers: self.inner.readers.clone(),
+                clock,
+            }),
+        }
+    }
+
+    fn setup(conn: Connection, readers: Option<Arc<Readers>>) -> Result<Self, OpenError> {
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.execute_batch(SCHEMA)?;
+        let (writer, jobs) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || write_loop(conn, jobs))
+            .map_err(OpenError::Writer)?;
         Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
+            inner: Arc::new(Inner {
+                writer,
+                readers,
+                clock: Arc::new(SystemClock),
+            }),
         })
+    }
+
+    fn now(&self) -> Timestamp {
+        self.inner.clock.now()
     }
 
     pub fn store(&self) -> SqliteStore {
@@ -98,22 +174,126 @@ impl Database {
         }
     }
 
-    /// Runs `f` on the connection off the async reactor.
-    async fn call<T, E>(
+    /// Runs `f` in a write transaction on the writer thread, in the order of the calls
+    /// (queued at the call, not at the first poll); answers once it is committed.
+    fn write<T, E, F>(
         &self,
-        f: impl FnOnce(&mut Connection) -> Result<T, E> + Send + 'static,
+        f: F,
+    ) -> impl std::future::Future<Output = Result<T, String>> + Send + use<T, E, F>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: std::fmt::Display + Send + 'static,
+    {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |conn: Result<&Connection, &str>| {
+            let result = match conn {
+                Ok(conn) => in_savepoint(conn, f),
+                Err(e) => Err(e.to_owned()),
+            };
+            Box::new(move |committed: Result<(), String>| {
+                let _ = answer.send(committed.and(result));
+            })
+        });
+        let sent = self.inner.writer.send(job);
+        async move {
+            let stopped = || "the database writer has stopped".to_string();
+            sent.map_err(|_| stopped())?;
+            answered.await.map_err(|_| stopped())?
+        }
+    }
+
+    /// Runs `f` on a read connection off the async reactor.
+    async fn read<T, E>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static,
     ) -> Result<T, String>
     where
         T: Send + 'static,
         E: std::fmt::Display + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
+        if self.inner.readers.is_none() {
+            return self.write(f).await;
+        }
+        let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().unwrap_or_else(|e| e.into_inner());
-            f(&mut guard).map_err(|e| e.to_string())
+            let readers = inner.readers.as_ref().expect("checked above");
+            let conn = readers.take().map_err(|e| e.to_string())?;
+            let result = f(&conn).map_err(|e| e.to_string());
+            readers.give_back(conn);
+            result
         })
         .await
         .map_err(|e| e.to_string())?
+    }
+}
+
+impl Readers {
+    fn take(&self) -> rusqlite::Result<Connection> {
+        if let Some(conn) = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+            return Ok(conn);
+        }
+        let conn = Connection::open(&self.path)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.execute_batch("PRAGMA query_only = ON;")?;
+        Ok(conn)
+    }
+
+    fn give_back(&self, conn: Connection) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < IDLE_READERS {
+            idle.push(conn);
+        }
+    }
+}
+
+/// Runs one write in its own savepoint: rolled back alone if it fails or panics.
+fn in_savepoint<T, E: std::fmt::Display>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> Result<T, E>,
+) -> Result<T, String> {
+    conn.execute_batch("SAVEPOINT write")
+        .map_err(|e| e.to_string())?;
+    // A write that panics fails alone; the writer thread carries on.
+    let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn))) {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(_) => Err("the write panicked".to_owned()),
+    };
+    let end = if result.is_ok() {
+        "RELEASE write"
+    } else {
+        "ROLLBACK TO write; RELEASE write"
+    };
+    conn.execute_batch(end).map_err(|e| e.to_string())?;
+    result
+}
+
+/// The writer thread: takes every write waiting, runs them in one transaction, commits,
+/// then answers each; stops when every handle on the database is gone.
+fn write_loop(conn: Connection, jobs: mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut group = vec![first];
+        while group.len() < GROUP_COMMIT_MAX {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            let e = e.to_string();
+            for job in group {
+                job(Err(&e))(Err(e.clone()));
+            }
+            continue;
+        }
+        let completions: Vec<Completion> = group.into_iter().map(|job| job(Ok(&conn))).collect();
+        let committed = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
+        if committed.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for done in completions {
+            done(committed.clone());
+        }
     }
 }
 
@@ -146,7 +326,7 @@ impl SqliteStore {
         args: Vec<rusqlite::types::Value>,
     ) -> Result<Vec<String>, StoreError> {
         self.db
-            .call(move |c| {
+            .read(move |c| {
                 let mut stmt = c.prepare_cached(sql)?;
                 let rows =
                     stmt.query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(0))?;
@@ -159,7 +339,7 @@ impl SqliteStore {
     /// Deletes raw deliveries past their expiry (DynamoDB's TTL does this on AWS).
     pub async fn purge_expired(&self, now: Timestamp) -> Result<usize, StoreError> {
         self.db
-            .call(move |c| {
+            .write(move |c| {
                 c.execute(
                     "DELETE FROM raw_deliveries WHERE expires_at <= ?1",
                     params![now.millis()],
@@ -186,7 +366,7 @@ impl CommentWrite for SqliteStore {
         );
         let existing = self
             .db
-            .call(move |conn| -> rusqlite::Result<Option<String>> {
+            .write(move |conn| -> rusqlite::Result<Option<String>> {
                 let n = conn.execute(
                     "INSERT INTO comments (key, brand, thread_key, state, urgency, received_at, revision, body)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7) ON CONFLICT (key) DO NOTHING",
@@ -214,7 +394,7 @@ impl CommentWrite for SqliteStore {
         let (k, state, urgency) = (key(&c.key), c.state.as_str(), c.open_urgency());
         let n = self
             .db
-            .call(move |conn| {
+            .write(move |conn| {
                 conn.execute(
                     "UPDATE comments SET state = ?2, urgency = ?3, revision = revision + 1, body = ?4
                      WHERE key = ?1 AND revision = ?5",
@@ -292,7 +472,7 @@ impl RawArchive for SqliteStore {
     async fn put_raw(&self, raw: &RawDelivery) -> Result<(), StoreError> {
         let r = raw.clone();
         self.db
-            .call(move |c| {
+            .write(move |c| {
                 c.execute(
                     "INSERT OR REPLACE INTO raw_deliveries (id, platform, received_at, expires_at, body) VALUES (?1, ?2, ?3, ?4, ?5)",
                     params![r.id, r.platform.as_str(), r.received_at.millis(), r.expires_at.millis(), r.body],
@@ -307,7 +487,7 @@ impl RawArchive for SqliteStore {
         let id = id.to_owned();
         let row = self
             .db
-            .call(move |c| {
+            .read(move |c| {
                 c.query_row(
                     "SELECT id, platform, received_at, expires_at, body FROM raw_deliveries WHERE id = ?1",
                     params![id],
@@ -360,7 +540,7 @@ impl SqliteQueue {
     pub async fn depth(&self) -> Result<(usize, usize), QueueError> {
         let (q, dlq) = (self.name.clone(), self.dead_letter_name());
         self.db
-            .call(move |c| {
+            .read(move |c| {
                 let count = |name: &str| {
                     c.query_row(
                         "SELECT COUNT(*) FROM queue_messages WHERE queue = ?1",
@@ -374,6 +554,23 @@ impl SqliteQueue {
             .map_err(queue_unavailable)
     }
 
+    /// Makes every message hidden by a receive visible again, keeping its receive count;
+    /// returns how many. Only for a consumer that knows it is the queue's only one (a
+    /// restarted `vigie serve`): what it had received died with the previous process.
+    pub async fn release_in_flight(&self) -> Result<usize, QueueError> {
+        let (queue, now) = (self.name.clone(), self.db.now().millis());
+        self.db
+            .write(move |c| {
+                c.execute(
+                    "UPDATE queue_messages SET visible_at = ?2
+                     WHERE queue = ?1 AND visible_at > ?2 AND receive_count > 0",
+                    params![queue, now],
+                )
+            })
+            .await
+            .map_err(queue_unavailable)
+    }
+
     /// The dead-letter queue, as a queue (to inspect or redrive it).
     pub fn dead_letters(&self) -> SqliteQueue {
         SqliteQueue {
@@ -382,10 +579,6 @@ impl SqliteQueue {
             max_receives: u32::MAX,
         }
     }
-}
-
-fn now_ms() -> i64 {
-    Timestamp::now().millis()
 }
 
 #[async_trait]
@@ -406,21 +599,17 @@ impl QueueSend for SqliteQueue {
                 )
             })
             .collect();
-        let queue = self.name.clone();
+        let (queue, now) = (self.name.clone(), self.db.now().millis());
         self.db
-            .call(move |c| {
-                let tx = c.transaction()?;
-                {
-                    let mut stmt = tx.prepare_cached(
-                        "INSERT INTO queue_messages (queue, message_id, body, attributes, visible_at, sent_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-                    )?;
-                    let now = now_ms();
-                    for (id, body, attrs) in &rows {
-                        stmt.execute(params![queue, id, body, attrs, now])?;
-                    }
+            .write(move |c| {
+                let mut stmt = c.prepare_cached(
+                    "INSERT INTO queue_messages (queue, message_id, body, attributes, visible_at, sent_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                )?;
+                for (id, body, attrs) in &rows {
+                    stmt.execute(params![queue, id, body, attrs, now])?;
                 }
-                tx.commit()
+                Ok::<_, rusqlite::Error>(())
             })
             .await
             .map_err(queue_unavailable)
@@ -434,18 +623,17 @@ impl QueueReceive for SqliteQueue {
         max: usize,
         visibility_seconds: u32,
     ) -> Result<Vec<Delivery>, QueueError> {
-        let (queue, dlq, max_receives) = (
+        let (queue, dlq, max_receives, now) = (
             self.name.clone(),
             self.dead_letter_name(),
             self.max_receives,
+            self.db.now().millis(),
         );
         self.db
-            .call(move |c| -> rusqlite::Result<Vec<Delivery>> {
-                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                let now = now_ms();
+            .write(move |c| -> rusqlite::Result<Vec<Delivery>> {
                 let mut out = Vec::new();
                 {
-                    let mut select = tx.prepare_cached(
+                    let mut select = c.prepare_cached(
                         "SELECT seq, message_id, body, attributes, receive_count FROM queue_messages
                          WHERE queue = ?1 AND visible_at <= ?2 ORDER BY seq LIMIT ?3",
                     )?;
@@ -457,7 +645,7 @@ impl QueueReceive for SqliteQueue {
                     for (seq, message_id, body, attrs, count) in ready {
                         if count >= max_receives {
                             // Received max_receives times without an ack: dead-letter it.
-                            tx.execute(
+                            c.execute(
                                 "UPDATE queue_messages SET queue = ?2, visible_at = ?3, receive_count = 0 WHERE seq = ?1",
                                 params![seq, dlq, now],
                             )?;
@@ -467,7 +655,7 @@ impl QueueReceive for SqliteQueue {
                         if out.len() == max {
                             break;
                         }
-                        tx.execute(
+                        c.execute(
                             "UPDATE queue_messages SET receive_count = receive_count + 1, visible_at = ?2 WHERE seq = ?1",
                             params![seq, now + i64::from(visibility_seconds) * 1000],
                         )?;
@@ -486,7 +674,6 @@ impl QueueReceive for SqliteQueue {
                         });
                     }
                 }
-                tx.commit()?;
                 Ok(out)
             })
             .await
@@ -496,15 +683,14 @@ impl QueueReceive for SqliteQueue {
     async fn ack(&self, receipts: &[String]) -> Result<(), QueueError> {
         let parsed: Vec<(i64, u32)> = receipts.iter().filter_map(|r| parse_receipt(r)).collect();
         self.db
-            .call(move |c| {
-                let tx = c.transaction()?;
+            .write(move |c| {
                 for (seq, count) in &parsed {
-                    tx.execute(
+                    c.execute(
                         "DELETE FROM queue_messages WHERE seq = ?1 AND receive_count = ?2",
                         params![seq, count],
                     )?;
                 }
-                tx.commit()
+                Ok::<_, rusqlite::Error>(())
             })
             .await
             .map_err(queue_unavailable)
@@ -514,11 +700,12 @@ impl QueueReceive for SqliteQueue {
         let Some((seq, count)) = parse_receipt(receipt) else {
             return Ok(());
         };
+        let visible_at = self.db.now().millis() + i64::from(delay_seconds) * 1000;
         self.db
-            .call(move |c| {
+            .write(move |c| {
                 c.execute(
                     "UPDATE queue_messages SET visible_at = ?3 WHERE seq = ?1 AND receive_count = ?2",
-                    params![seq, count, now_ms() + i64::from(delay_seconds) * 1000],
+                    params![seq, count, visible_at],
                 )
             })
             .await
@@ -530,4 +717,116 @@ impl QueueReceive for SqliteQueue {
 fn parse_receipt(r: &str) -> Option<(i64, u32)> {
     let (seq, count) = r.split_once(':')?;
     Some((seq.parse().ok()?, count.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(id: &str) -> OutgoingMessage {
+        OutgoingMessage {
+            id: id.into(),
+            body: format!("{{\"id\":\"{id}\"}}"),
+            attributes: vec![],
+        }
+    }
+
+    /// A write that holds the writer (and its open transaction) until told to finish.
+    fn held_write(
+        db: &Database,
+    ) -> (
+        std::sync::mpsc::Sender<()>,
+        impl Future<Output = Result<(), String>> + use<>,
+    ) {
+        let (finish, finished) = std::sync::mpsc::channel::<()>();
+        let write = db.write(move |c| {
+            c.execute(
+                "INSERT INTO queue_messages (queue, message_id, body, attributes, visible_at, sent_at)
+                 VALUES ('classify', 'held', '{}', '{}', 0, 0)",
+                [],
+            )?;
+            let _ = finished.recv();
+            Ok::<_, rusqlite::Error>(())
+        });
+        (finish, write)
+    }
+
+    #[tokio::test]
+    async fn a_read_completes_while_a_write_transaction_is_held_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(&dir.path().join("vigie.db")).unwrap();
+        let q = db.queue("classify", 5);
+        q.send(&[message("a")]).await.unwrap();
+        let (finish, write) = held_write(&db);
+        let write = tokio::spawn(write);
+        // The read does not wait for the write, and sees only what is committed.
+        assert_eq!(q.depth().await.unwrap(), (1, 0));
+        assert_eq!(db.store().get_raw("none").await.unwrap(), None);
+        assert!(!write.is_finished(), "the write is still held open");
+        finish.send(()).unwrap();
+        write.await.unwrap().unwrap();
+        assert_eq!(q.depth().await.unwrap(), (2, 0));
+    }
+
+    #[tokio::test]
+    async fn writes_committed_together_fail_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(&dir.path().join("vigie.db")).unwrap();
+        let q = db.queue("classify", 5);
+        // Queued behind a held write, the next three writes are committed as one group.
+        let (finish, held) = held_write(&db);
+        let failing = db.write(|c| c.execute("INSERT INTO no_such_table VALUES (1)", []));
+        let panicking = db.write(|_| -> Result<(), rusqlite::Error> { panic!("a bug") });
+        let b = [message("b")];
+        let sent = q.send(&b);
+        finish.send(()).unwrap();
+        held.await.unwrap();
+        assert!(failing.await.unwrap_err().contains("no_such_table"));
+        assert_eq!(panicking.await.unwrap_err(), "the write panicked");
+        sent.await.unwrap();
+        let got = q.receive(10, 30).await.unwrap();
+        let mut ids: Vec<&str> = got.iter().map(|d| d.message_id.as_str()).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, ["b", "held"]);
+    }
+
+    #[tokio::test]
+    async fn in_flight_messages_are_released_at_once_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vigie.db");
+        let clock = Arc::new(ManualClock::new(Timestamp(1_764_086_400_000)));
+        {
+            let db = Database::open(&path).unwrap().with_clock(clock.clone());
+            let q = db.queue("classify", 5);
+            q.send(&[message("a"), message("b")]).await.unwrap();
+            // Taken by a worker that dies before acking, hidden for an hour.
+            assert_eq!(q.receive(2, 3600).await.unwrap().len(), 2);
+            let other = db.queue("escalations", 5);
+            other.send(&[message("e")]).await.unwrap();
+            assert_eq!(other.receive(1, 3600).await.unwrap().len(), 1);
+        }
+        let db = Database::open(&path).unwrap().with_clock(clock.clone());
+        let q = db.queue("classify", 5);
+        assert!(
+            q.receive(10, 30).await.unwrap().is_empty(),
+            "both are hidden"
+        );
+        assert_eq!(q.release_in_flight().await.unwrap(), 2);
+        // No time has passed: both come back with their receive counts.
+        let got = q.receive(10, 30).await.unwrap();
+        let mut seen: Vec<(&str, u32)> = got
+            .iter()
+            .map(|d| (d.message_id.as_str(), d.receive_count))
+            .collect();
+        seen.sort_unstable();
+        assert_eq!(seen, [("a", 2), ("b", 2)]);
+        // Only this queue's messages are released.
+        assert!(
+            db.queue("escalations", 5)
+                .receive(10, 30)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
 }

@@ -42,6 +42,14 @@ pub struct LoadArgs {
     /// Wait for the classification queue to drain and report the classification rate.
     #[arg(long)]
     pub wait_classified: bool,
+    /// Instead of one run at `--rate`: a step search for the highest rate whose p99 stays
+    /// under `--p99-ms`, starting at `--rate` (each step `--step-seconds` long).
+    #[arg(long)]
+    pub find_max_rate: bool,
+    #[arg(long, default_value_t = 50.0)]
+    pub p99_ms: f64,
+    #[arg(long, default_value_t = 10)]
+    pub step_seconds: u32,
     #[arg(long)]
     pub json: bool,
 }
@@ -112,8 +120,110 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     let run = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_millis();
+    if args.find_max_rate {
+        return find_max_rate(&args, &http, &base, &texts, run).await;
+    }
+    let step = step(
+        &args,
+        &http,
+        &base,
+        &texts,
+        run,
+        args.rate,
+        args.requests,
+        0,
+    )
+    .await?;
+    let mut report = step.report();
+
+    if args.wait_classified {
+        let base_count = classified(&before);
+        let mut last = metrics(&http, &base).await?;
+        while last["queues"]["classify"]["waiting"].as_u64().unwrap_or(0) > 0 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            last = metrics(&http, &base).await?;
+        }
+        let total = step.started.elapsed();
+        let n = classified(&last) - base_count;
+        report["classified"] = n.into();
+        report["classified_seconds"] = total.as_secs_f64().into();
+        report["classified_per_second"] = (n as f64 / total.as_secs_f64()).into();
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{}", step.line());
+        if let Some(n) = report.get("classified") {
+            println!(
+                "{n} comments classified end to end in {:.1} s: {:.0} comments/s",
+                report["classified_seconds"].as_f64().unwrap_or(0.0),
+                report["classified_per_second"].as_f64().unwrap_or(0.0)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// One open-loop run at one rate.
+struct Step {
+    started: Instant,
+    requests: u32,
+    rate: u32,
+    seconds: f64,
+    errors: u32,
+    latency: Histogram<u64>,
+}
+
+impl Step {
+    fn ms(&self, q: f64) -> f64 {
+        self.latency.value_at_quantile(q) as f64 / 1000.0
+    }
+
+    fn p99_ms(&self) -> f64 {
+        self.ms(0.99)
+    }
+
+    fn report(&self) -> serde_json::Value {
+        serde_json::json!({
+            "requests": self.requests,
+            "target_rate": self.rate,
+            "seconds": self.seconds,
+            "achieved_rate": f64::from(self.requests) / self.seconds,
+            "errors": self.errors,
+            "latency_ms": {"p50": self.ms(0.5), "p90": self.ms(0.9), "p99": self.ms(0.99), "max": self.latency.max() as f64 / 1000.0},
+        })
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "{} requests at {}/s target: {:.0}/s achieved, {} errors, latency p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            self.requests,
+            self.rate,
+            f64::from(self.requests) / self.seconds,
+            self.errors,
+            self.ms(0.5),
+            self.ms(0.9),
+            self.ms(0.99),
+            self.latency.max() as f64 / 1000.0
+        )
+    }
+}
+
+/// Sends `requests` distinct deliveries at `rate` per second; `first` numbers the first
+/// comment so that steps of one run never repeat a comment.
+#[allow(clippy::too_many_arguments)]
+async fn step(
+    args: &LoadArgs,
+    http: &reqwest::Client,
+    base: &str,
+    texts: &[String],
+    run: u128,
+    rate: u32,
+    requests: u32,
+    first: u32,
+) -> anyhow::Result<Step> {
     // Bodies and signatures are made before the clock starts: the client measures vigie.
-    let bodies: Vec<(Vec<u8>, String)> = (0..args.requests)
+    let bodies: Vec<(Vec<u8>, String)> = (first..first + requests)
         .map(|n| {
             let body = delivery(&args.page_id, n, &texts[n as usize % texts.len()], run);
             let sig = sign_meta(args.app_secret.as_bytes(), &body);
@@ -126,7 +236,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     )?));
     let errors = Arc::new(std::sync::atomic::AtomicU32::new(0));
     let gate = Arc::new(Semaphore::new(args.max_in_flight));
-    let interval = Duration::from_secs_f64(1.0 / f64::from(args.rate));
+    let interval = Duration::from_secs_f64(1.0 / f64::from(rate));
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(bodies.len());
     for (i, (body, sig)) in bodies.into_iter().enumerate() {
@@ -160,52 +270,87 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     for t in tasks {
         t.await?;
     }
-    let sent_in = started.elapsed();
-    let h = hist.lock().await.clone();
-    let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
-    let mut report = serde_json::json!({
-        "requests": args.requests,
-        "target_rate": args.rate,
-        "seconds": sent_in.as_secs_f64(),
-        "achieved_rate": f64::from(args.requests) / sent_in.as_secs_f64(),
-        "errors": errors.load(std::sync::atomic::Ordering::Relaxed),
-        "latency_ms": {"p50": ms(0.5), "p90": ms(0.9), "p99": ms(0.99), "max": h.max() as f64 / 1000.0},
-    });
+    let seconds = started.elapsed().as_secs_f64();
+    let latency = hist.lock().await.clone();
+    Ok(Step {
+        started,
+        requests,
+        rate,
+        seconds,
+        errors: errors.load(std::sync::atomic::Ordering::Relaxed),
+        latency,
+    })
+}
 
-    if args.wait_classified {
-        let base_count = classified(&before);
-        let mut last = metrics(&http, &base).await?;
-        while last["queues"]["classify"]["waiting"].as_u64().unwrap_or(0) > 0 {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            last = metrics(&http, &base).await?;
-        }
-        let total = started.elapsed();
-        let n = classified(&last) - base_count;
-        report["classified"] = n.into();
-        report["classified_seconds"] = total.as_secs_f64().into();
-        report["classified_per_second"] = (n as f64 / total.as_secs_f64()).into();
-    }
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        println!(
-            "{} requests at {}/s target: {:.0}/s achieved, {} errors, latency p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-            args.requests,
-            args.rate,
-            report["achieved_rate"].as_f64().unwrap_or(0.0),
-            report["errors"],
-            ms(0.5),
-            ms(0.9),
-            ms(0.99),
-            h.max() as f64 / 1000.0
-        );
-        if let Some(n) = report.get("classified") {
+/// Doubles the rate from `--rate` until a step fails (p99 over the bound, or errors), then
+/// bisects between the last rate that held and the first that did not, to within 5%.
+async fn find_max_rate(
+    args: &LoadArgs,
+    http: &reqwest::Client,
+    base: &str,
+    texts: &[String],
+    run: u128,
+) -> anyhow::Result<()> {
+    let mut steps: Vec<Step> = Vec::new();
+    let mut first = 0;
+    let mut attempt = async |rate: u32, steps: &mut Vec<Step>| -> anyhow::Result<bool> {
+        let requests = rate.saturating_mul(args.step_seconds.max(1));
+        let s = step(args, http, base, texts, run, rate, requests, first).await?;
+        first += requests;
+        let held = s.errors == 0 && s.p99_ms() < args.p99_ms;
+        if !args.json {
             println!(
-                "{n} comments classified end to end in {:.1} s: {:.0} comments/s",
-                report["classified_seconds"].as_f64().unwrap_or(0.0),
-                report["classified_per_second"].as_f64().unwrap_or(0.0)
+                "{} -> {}",
+                s.line(),
+                if held { "holds" } else { "does not hold" }
             );
         }
+        steps.push(s);
+        Ok(held)
+    };
+    let (mut held, mut failed) = (0u32, None::<u32>);
+    let mut rate = args.rate;
+    while failed.is_none() && rate <= args.rate.saturating_mul(64) {
+        if attempt(rate, &mut steps).await? {
+            held = rate;
+            rate = rate.saturating_mul(2);
+        } else {
+            failed = Some(rate);
+        }
+    }
+    if let Some(mut hi) = failed {
+        while hi - held > (held / 20).max(1) {
+            let mid = held + (hi - held) / 2;
+            if attempt(mid, &mut steps).await? {
+                held = mid;
+            } else {
+                hi = mid;
+            }
+        }
+    }
+    let best = steps
+        .iter()
+        .filter(|s| s.rate == held)
+        .map(Step::report)
+        .next_back();
+    if args.json {
+        let report = serde_json::json!({
+            "p99_bound_ms": args.p99_ms,
+            "highest_rate_holding": held,
+            "at_that_rate": best,
+            "steps": steps.iter().map(Step::report).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else if held == 0 {
+        println!(
+            "no rate from {}/s up holds p99 under {} ms",
+            args.rate, args.p99_ms
+        );
+    } else {
+        println!(
+            "highest rate holding p99 under {} ms: {held} requests/s",
+            args.p99_ms
+        );
     }
     Ok(())
 }

@@ -4,6 +4,7 @@ mod bench;
 mod check_config;
 mod classify;
 mod eval;
+mod http;
 mod load;
 mod replay;
 mod serve;

@@ -37,6 +37,19 @@ pub struct ServeArgs {
     /// Receives of a message before it moves to its dead-letter queue.
     #[arg(long, default_value_t = 5)]
     pub max_receives: u32,
+    /// Seconds a received message stays hidden from other receives until it is acked.
+    #[arg(long, default_value_t = 60)]
+    pub visibility_timeout: u32,
+    /// Seconds a client has to send a request's head (also how long an idle keep-alive
+    /// connection stays open).
+    #[arg(long, default_value_t = 10)]
+    pub header_read_timeout: u64,
+    /// Seconds a client has to send a whole request body once its head is in.
+    #[arg(long, default_value_t = 30)]
+    pub body_read_timeout: u64,
+    /// Seconds a connection stays open with no byte moving either way.
+    #[arg(long, default_value_t = 60)]
+    pub idle_timeout: u64,
     /// Also serve `POST /chat-sink`, a local stand-in for a Slack or Teams incoming webhook
     /// that prints what it receives (for trying vigie without a chat workspace).
     #[arg(long)]
@@ -49,7 +62,6 @@ pub const CLASSIFY_QUEUE: &str = "classify";
 pub const ESCALATION_QUEUE: &str = "escalations";
 /// Texts per classification batch taken from the queue.
 const CLASSIFY_BATCH: usize = 64;
-const VISIBILITY_SECONDS: u32 = 60;
 
 /// Everything `serve` runs on, built from its arguments; tests build it too.
 pub struct Pipeline {
@@ -59,6 +71,7 @@ pub struct Pipeline {
     pub intake: SqliteQueue,
     pub escalations: SqliteQueue,
     pub scorer: ModelScorer,
+    pub visibility_seconds: u32,
 }
 
 impl Pipeline {
@@ -71,7 +84,17 @@ impl Pipeline {
         }
         let db = Database::open(&args.db)
             .with_context(|| format!("cannot open {}", args.db.display()))?;
-        let model = args.model.load()?;
+        // ONNX Runtime's threads start with the session and inherit the low priority of
+        // the thread that creates it.
+        let (loaded, model) = tokio::sync::oneshot::channel();
+        let options = args.model.clone();
+        std::thread::Builder::new()
+            .name("model-load".into())
+            .spawn(move || {
+                lower_priority();
+                let _ = loaded.send(options.load());
+            })?;
+        let model = model.await??;
         tracing::info!(model = model.version(), "model loaded");
         Ok(Self {
             brands: Arc::new(brands),
@@ -80,6 +103,7 @@ impl Pipeline {
             intake: db.queue(CLASSIFY_QUEUE, args.max_receives),
             escalations: db.queue(ESCALATION_QUEUE, args.max_receives),
             scorer: ModelScorer::new(Arc::new(model)),
+            visibility_seconds: args.visibility_timeout,
         })
     }
 
@@ -127,7 +151,7 @@ impl Pipeline {
     pub async fn classify_once(&self) -> anyhow::Result<usize> {
         let batch = self
             .intake
-            .receive(CLASSIFY_BATCH, VISIBILITY_SECONDS)
+            .receive(CLASSIFY_BATCH, self.visibility_seconds)
             .await?;
         if batch.is_empty() {
             return Ok(0);
@@ -145,13 +169,33 @@ impl Pipeline {
 
     /// One round of the notification worker.
     pub async fn notify_once(&self, notifier: &Notifier) -> anyhow::Result<usize> {
-        let batch = self.escalations.receive(10, VISIBILITY_SECONDS).await?;
+        let batch = self
+            .escalations
+            .receive(10, self.visibility_seconds)
+            .await?;
         if batch.is_empty() {
             return Ok(0);
         }
         let failed = notifier.handle(&batch).await;
         settle(&self.escalations, &batch, &failed).await?;
         Ok(batch.len())
+    }
+
+    /// Makes the messages a previous process had received and not settled visible again
+    /// at once, instead of after their visibility timeout: this process is the only
+    /// consumer of its database, so nothing else is working on them.
+    pub async fn release_in_flight(&self) -> anyhow::Result<()> {
+        for queue in [&self.intake, &self.escalations] {
+            let released = queue.release_in_flight().await?;
+            if released > 0 {
+                tracing::warn!(
+                    queue = queue.name(),
+                    released,
+                    "messages in flight when the previous process stopped are queued again"
+                );
+            }
+        }
+        Ok(())
     }
 
     /// Requeues comments stored but never queued (a crash in between).
@@ -207,15 +251,36 @@ where
     }
 }
 
+/// Classification runs below intake's priority, so that on a busy machine a delivery is
+/// answered without waiting for the model: intake takes the CPU when it needs it.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority only reads its arguments; on Linux `0` is the calling thread.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, CLASSIFY_NICENESS);
+    }
+}
+
+/// How much lower than intake classification runs (a nice value).
+const CLASSIFY_NICENESS: libc::c_int = 10;
+
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let pipeline = Arc::new(Pipeline::open(&args).await?);
+    pipeline.release_in_flight().await?;
     let notifier = Arc::new(Notifier::new(
         (*pipeline.brands).clone(),
         (*pipeline.secrets).clone(),
         RetryPolicy::default(),
     ));
+    // Its own runtime, every thread of it (the model's included) at low priority.
+    let classify = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("classify")
+        .on_thread_start(lower_priority)
+        .enable_time()
+        .build()?;
     let p = Arc::clone(&pipeline);
-    tokio::spawn(worker("classify", Duration::from_millis(20), move || {
+    classify.spawn(worker("classify", Duration::from_millis(20), move || {
         let p = Arc::clone(&p);
         async move { p.classify_once().await }
     }));
@@ -242,10 +307,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         listener.local_addr()?,
         args.config.display()
     );
-    axum::serve(listener, pipeline.router(args.chat_sink))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    let limits = crate::http::Limits {
+        header_read: Duration::from_secs(args.header_read_timeout),
+        body_read: Duration::from_secs(args.body_read_timeout),
+        idle: Duration::from_secs(args.idle_timeout),
+    };
+    crate::http::serve(listener, pipeline.router(args.chat_sink), limits, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await;
+    classify.shutdown_background();
     Ok(())
 }

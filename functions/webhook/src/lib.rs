@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -45,6 +46,7 @@ pub enum WebhookError {
     TooLarge,
     UnsupportedMediaType,
     UnreadableBody,
+    BodyTimeout,
 }
 
 impl WebhookError {
@@ -61,6 +63,7 @@ impl WebhookError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             WebhookError::UnreadableBody => (StatusCode::BAD_REQUEST, "unreadable_body"),
+            WebhookError::BodyTimeout => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
             WebhookError::Intake(e) => match e {
                 I::Unauthorized(_) | I::UnknownBrand(_) => {
                     (StatusCode::UNAUTHORIZED, "invalid_signature")
@@ -84,6 +87,7 @@ impl WebhookError {
                 "the body must be sent as application/json".into()
             }
             WebhookError::UnreadableBody => "the body could not be read".into(),
+            WebhookError::BodyTimeout => "the body did not arrive in time".into(),
             // Server-side failures say nothing of their cause; the log has it.
             WebhookError::Intake(IntakeError::Store(_) | IntakeError::Queue(_)) => {
                 "the delivery could not be taken now; retry it".into()
@@ -160,6 +164,7 @@ where
         BytesRejection::FailedToBufferBody(_) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             WebhookError::TooLarge
         }
+        e if timed_out(&e) => WebhookError::BodyTimeout,
         _ => WebhookError::UnreadableBody,
     })?;
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
@@ -188,6 +193,33 @@ where
     Ok(Json(report))
 }
 
+/// The server gave up waiting for the body (its read deadline passed).
+fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(e) = cause {
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
+/// A body announced over the limit is refused before a byte of it is read.
+async fn refuse_announced_oversize(request: Request, next: Next) -> Response {
+    let announced = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if announced.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return WebhookError::TooLarge.into_response();
+    }
+    next.run(request).await
+}
+
 /// `/webhooks/{platform}`, with the 1 MiB body limit.
 pub fn router<S, Q>(state: Arc<WebhookState<S, Q>>) -> Router
 where
@@ -200,5 +232,6 @@ where
             get(handshake::<S, Q>).post(deliver::<S, Q>),
         )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .route_layer(axum::middleware::from_fn(refuse_announced_oversize))
         .with_state(state)
 }
