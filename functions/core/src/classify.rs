@@ -5,8 +5,14 @@
 //! reported failed, alone; the queue retries it and dead-letters it after its maximum
 //! receives. Escalation events are sent before they are recorded on the comment, so a
 //! crash in between sends a repeat with the same `event_id`, never a loss.
+//!
+//! A verdict does not depend on the order comments are classified in: repeat complaints
+//! count the author's earlier comments in the thread by their place in it, and score in
+//! the batch's one model call those not triaged yet.
 
-use crate::comment::{Comment, CommentState, Sentiment, Triage};
+use std::collections::HashMap;
+
+use crate::comment::{Comment, CommentKey, CommentState, Sentiment, Triage};
 use crate::config::Brands;
 use crate::escalation::EscalationEvent;
 use crate::events::{CommentClassified, Escalated, InternalEvent, MessageFailed};
@@ -38,8 +44,42 @@ pub struct Classifier<'a, S, M, Q> {
 }
 
 enum Work {
-    Score(Comment),
+    /// To score, with the author's earlier comments in its thread.
+    Score(Comment, Vec<Earlier>),
     EscalateOnly(Comment),
+}
+
+/// An earlier comment of the same author in the same thread, as a repeat complaint.
+enum Earlier {
+    /// Its sentiment for its current version is stored.
+    Known(Sentiment),
+    /// Not triaged yet: scored in this batch's model call, at this index.
+    Scored(usize),
+}
+
+/// Whether `other` came before `c` in their thread: by received time, then id, the order
+/// the store lists a thread in. Whatever order they are classified in.
+fn came_before(other: &Comment, c: &Comment) -> bool {
+    (other.received_at, &other.key.external_id) < (c.received_at, &c.key.external_id)
+}
+
+/// Texts for the batch's one model call, each comment version once.
+#[derive(Default)]
+struct Texts {
+    texts: Vec<String>,
+    index: HashMap<(CommentKey, u32), usize>,
+}
+
+impl Texts {
+    fn slot(&mut self, c: &Comment) -> usize {
+        *self
+            .index
+            .entry((c.key.clone(), c.version))
+            .or_insert_with(|| {
+                self.texts.push(c.text.as_str().to_owned());
+                self.texts.len() - 1
+            })
+    }
 }
 
 impl<S, M, Q> Classifier<'_, S, M, Q>
@@ -84,51 +124,71 @@ where
             }
         }
 
-        // 2. One model call for every text to score.
-        let texts: Vec<String> = work
-            .iter()
-            .filter_map(|(_, w)| match w {
-                Work::Score(c) => Some(c.text.as_str().to_owned()),
-                Work::EscalateOnly(_) => None,
-            })
-            .collect();
-        let scores = if texts.is_empty() {
-            Ok(Vec::new())
-        } else {
-            self.scorer.score(&texts).await
-        }
-        .and_then(|s| {
-            if s.len() == texts.len() {
-                Ok(s)
-            } else {
-                Err(crate::ports::ScoreError(format!(
-                    "{} scores for {} texts",
-                    s.len(),
-                    texts.len()
-                )))
+        // 2. The author's earlier comments in each thread: repeat complaints count them
+        // by their place in the thread, triaged yet or not, so that the order comments are
+        // classified in does not change a verdict.
+        let mut texts = Texts::default();
+        for (_, w) in &work {
+            if let Work::Score(c, _) = w {
+                texts.slot(c);
             }
-        });
-        let mut scores = match scores {
-            Ok(s) => s.into_iter(),
+        }
+        let mut planned = Vec::with_capacity(work.len());
+        for (m, w) in work {
+            match w {
+                Work::Score(c, _) => match self.earlier(&c, &mut texts).await {
+                    Ok(earlier) => planned.push((m, Work::Score(c, earlier))),
+                    Err(e) => fail(&mut outcome, m, &e.to_string(), false),
+                },
+                other => planned.push((m, other)),
+            }
+        }
+        let mut work = planned;
+
+        // 3. One model call for every text to score.
+        let scores = if work.iter().any(|(_, w)| matches!(w, Work::Score(..))) {
+            self.scorer.score(&texts.texts).await.and_then(|s| {
+                if s.len() == texts.texts.len() {
+                    Ok(s)
+                } else {
+                    Err(crate::ports::ScoreError(format!(
+                        "{} scores for {} texts",
+                        s.len(),
+                        texts.texts.len()
+                    )))
+                }
+            })
+        } else {
+            Ok(Vec::new())
+        };
+        let scores = match scores {
+            Ok(s) => s,
             Err(e) => {
                 for (m, w) in &work {
-                    if matches!(w, Work::Score(_)) {
+                    if matches!(w, Work::Score(..)) {
                         fail(&mut outcome, m, &e.to_string(), false);
                     }
                 }
                 work.retain(|(_, w)| matches!(w, Work::EscalateOnly(_)));
-                Vec::new().into_iter()
+                Vec::new()
             }
         };
 
-        // 3. Urgency, stored triage, escalation.
+        // 4. Urgency, stored triage, escalation.
         let mut to_escalate: Vec<(&Delivery, Comment)> = Vec::new();
         for (m, w) in work {
             let comment = match w {
                 Work::EscalateOnly(c) => c,
-                Work::Score(c) => {
-                    let score = scores.next().expect("one score per text");
-                    match self.triage(c, score, now).await {
+                Work::Score(c, earlier) => {
+                    let score = scores[texts.slot(&c)].clone();
+                    let earlier_complaints = earlier
+                        .iter()
+                        .filter(|e| match e {
+                            Earlier::Known(label) => *label == Sentiment::Negative,
+                            Earlier::Scored(i) => scores[*i].label == Sentiment::Negative,
+                        })
+                        .count() as u32;
+                    match self.triage(c, score, earlier_complaints, now).await {
                         Ok(Some(c)) => {
                             outcome.classified += 1;
                             c
@@ -206,14 +266,33 @@ where
                     t.urgency.escalate && c.escalated_version.is_none_or(|v| v < c.version);
                 pending.then_some(Work::EscalateOnly(c))
             }
-            _ => Some(Work::Score(c)),
+            _ => Some(Work::Score(c, Vec::new())),
         }
+    }
+
+    /// The author's earlier comments in the comment's thread, with their sentiment or the
+    /// slot of the text that will give it.
+    async fn earlier(&self, c: &Comment, texts: &mut Texts) -> Result<Vec<Earlier>, StoreError> {
+        let thread = self.store.thread(&c.thread(), THREAD_WINDOW).await?;
+        Ok(thread
+            .iter()
+            .filter(|t| {
+                t.author.id == c.author.id
+                    && came_before(t, c)
+                    && !matches!(t.state, CommentState::Deleted | CommentState::OwnReply)
+            })
+            .map(|t| match &t.triage {
+                Some(tr) if tr.version == t.version => Earlier::Known(tr.sentiment.label),
+                _ => Earlier::Scored(texts.slot(t)),
+            })
+            .collect())
     }
 
     async fn triage(
         &self,
         comment: Comment,
         sentiment: crate::comment::SentimentScore,
+        earlier_complaints: u32,
         now: Timestamp,
     ) -> Result<Option<Comment>, StoreError> {
         let brand = match self.brands.get(&comment.key.brand) {
@@ -223,18 +302,6 @@ where
                 return Ok(None);
             }
         };
-        let thread = self.store.thread(&comment.thread(), THREAD_WINDOW).await?;
-        let earlier_complaints = thread
-            .iter()
-            .filter(|t| {
-                t.key != comment.key
-                    && t.author.id == comment.author.id
-                    && t.received_at <= comment.received_at
-                    && t.triage
-                        .as_ref()
-                        .is_some_and(|tr| tr.sentiment.label == Sentiment::Negative)
-            })
-            .count() as u32;
         let urgency = urgency::assess(
             &brand.urgency,
             &Assessment {
