@@ -8,7 +8,8 @@ use vigie_core::comment::{
     SentimentScore, Triage,
 };
 use vigie_core::ports::{
-    CommentStore, Inserted, OutgoingMessage, QueueReceive, QueueSend, RawDelivery, StoreError,
+    Claim, CommentStore, Inserted, OutgoingMessage, QueueReceive, QueueSend, RawDelivery,
+    SeenEvents, StoreError,
 };
 use vigie_core::time::Timestamp;
 use vigie_core::urgency::Urgency;
@@ -183,10 +184,129 @@ pub async fn store_contract<S: CommentStore>(s: &S) {
     assert_eq!(s.get_raw("abc123").await.unwrap(), Some(raw));
     assert_eq!(s.get_raw("missing").await.unwrap(), None);
 
+    seen_events_contract(s).await;
+
     // Large and multilingual text survive the round trip.
     let big = "Très long commentaire, émojis 🎉 et accents. ".repeat(1200);
     let c = insert(s, &comment("acme", "big", "post-4", &big, 10_000)).await;
     assert_eq!(s.get(&c.key).await.unwrap().unwrap().text.as_str(), big);
+}
+
+/// Seen event ids: a live claim keeps others out; a delivered id stays seen
+/// until it expires; a failed delivery frees its claim; a crashed holder's claim frees
+/// itself when it runs out, and a late release does not free its successor's.
+async fn seen_events_contract<S: CommentStore>(s: &S) {
+    let t = Timestamp(1_764_000_000_000);
+    let lease = |at: Timestamp| at.plus_millis(60_000);
+    let at = |ms: i64| t.plus_millis(ms);
+
+    assert_eq!(
+        s.claim("e1", "w1", t, lease(t)).await.unwrap(),
+        Claim::Claimed
+    );
+    assert_eq!(
+        s.claim("e1", "w2", at(1_000), lease(at(1_000)))
+            .await
+            .unwrap(),
+        Claim::Held
+    );
+    s.release("e1", "w2").await.unwrap();
+    assert_eq!(
+        s.claim("e1", "w3", at(2_000), lease(at(2_000)))
+            .await
+            .unwrap(),
+        Claim::Held,
+        "only the holder releases its claim"
+    );
+    s.release("e1", "w1").await.unwrap();
+    assert_eq!(
+        s.claim("e1", "w2", at(3_000), lease(at(3_000)))
+            .await
+            .unwrap(),
+        Claim::Claimed,
+        "a failed delivery can be retried at once"
+    );
+    let fortnight = 14 * 86_400_000;
+    s.mark_delivered("e1", at(fortnight)).await.unwrap();
+    assert_eq!(
+        s.claim("e1", "w4", at(4_000), lease(at(4_000)))
+            .await
+            .unwrap(),
+        Claim::Delivered
+    );
+    s.release("e1", "w2").await.unwrap();
+    assert_eq!(
+        s.claim("e1", "w4", at(5_000), lease(at(5_000)))
+            .await
+            .unwrap(),
+        Claim::Delivered,
+        "a release does not undo a delivery"
+    );
+    assert_eq!(
+        s.claim(
+            "e1",
+            "w5",
+            at(fortnight + 1_000),
+            lease(at(fortnight + 1_000))
+        )
+        .await
+        .unwrap(),
+        Claim::Claimed,
+        "forgotten after its expiry"
+    );
+
+    assert_eq!(
+        s.claim("e2", "w1", t, lease(t)).await.unwrap(),
+        Claim::Claimed
+    );
+    assert_eq!(
+        s.claim("e2", "w2", at(59_000), lease(at(59_000)))
+            .await
+            .unwrap(),
+        Claim::Held
+    );
+    assert_eq!(
+        s.claim("e2", "w2", at(61_000), lease(at(61_000)))
+            .await
+            .unwrap(),
+        Claim::Claimed,
+        "the holder crashed: its claim ran out"
+    );
+    s.release("e2", "w1").await.unwrap();
+    assert_eq!(
+        s.claim("e2", "w3", at(62_000), lease(at(62_000)))
+            .await
+            .unwrap(),
+        Claim::Held,
+        "the crashed holder's late release leaves its successor's claim"
+    );
+}
+
+/// Claims of one event id at the same moment: exactly one wins. Run on SQLite; DynamoDB
+/// makes a conditional write atomic, but moto's server does not serialize concurrent
+/// writes to an item (two of six claims won there), so it cannot prove it.
+pub async fn concurrent_claims_contract<S: SeenEvents>(s: &S) {
+    let t = Timestamp(1_764_000_000_000);
+    let until = t.plus_millis(60_000);
+    let claim = |w: &'static str| s.claim("e-concurrent", w, t, until);
+    let all = tokio::join!(
+        claim("a"),
+        claim("b"),
+        claim("c"),
+        claim("d"),
+        claim("e"),
+        claim("f")
+    );
+    let all = [all.0, all.1, all.2, all.3, all.4, all.5].map(Result::unwrap);
+    assert_eq!(
+        all.iter().filter(|c| **c == Claim::Claimed).count(),
+        1,
+        "{all:?}"
+    );
+    assert!(
+        all.iter()
+            .all(|c| matches!(c, Claim::Claimed | Claim::Held))
+    );
 }
 
 fn message(i: usize) -> OutgoingMessage {

@@ -4,13 +4,20 @@ use std::sync::Arc;
 
 use vigie_core::time::Timestamp;
 use vigie_sqlite::ManualClock;
-use vigie_tests::contract::{queue_contract, store_contract};
+use vigie_tests::contract::{concurrent_claims_contract, queue_contract, store_contract};
 use vigie_tests::moto::{moto, queue_with_dlq, table};
 
 #[tokio::test]
 async fn sqlite_store_passes_the_contract() {
     let db = vigie_sqlite::Database::in_memory().unwrap();
     store_contract(&db.store()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_store_lets_one_of_concurrent_claims_win() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = vigie_sqlite::Database::open(&dir.path().join("vigie.db")).unwrap();
+    concurrent_claims_contract(&db.store()).await;
 }
 
 #[tokio::test]

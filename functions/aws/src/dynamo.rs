@@ -4,9 +4,11 @@
 //! |---------------|--------------------------------------|-----|---------------------------|-----------------------------------|-------------------------|
 //! | comment       | `C#<brand>#<platform>#<comment id>`  | `C` | `T#<brand>#<platform>#<thread>`, `<received ms>#<id>` | `OPEN#<brand>`, `<urgency 000-100>#<received ms>` (triaged only) | `PENDING`, received ms (received only) |
 //! | raw delivery  | `R#<sha256 of body>`                 | `R` | -                         | -                                 | -                       |
+//! | seen event    | `E#<event id>`                       | `E` | -                         | -                                 | -                       |
 //!
 //! The comment itself is the JSON attribute `body`; `revision` carries optimistic
-//! concurrency (conditional puts). Raw deliveries expire through the `expires_at` TTL.
+//! concurrency (conditional puts). Raw deliveries and seen events expire through the
+//! `expires_at` TTL (epoch seconds).
 
 use std::collections::HashMap;
 
@@ -20,8 +22,8 @@ use aws_sdk_dynamodb::types::{
 };
 use vigie_core::comment::{BrandId, Comment, CommentKey, CommentState, ThreadKey};
 use vigie_core::ports::{
-    CommentRead, CommentWrite, Inserted, OpenComments, PendingComments, RawArchive, RawDelivery,
-    StoreError,
+    Claim, CommentRead, CommentWrite, Inserted, OpenComments, PendingComments, RawArchive,
+    RawDelivery, SeenEvents, StoreError,
 };
 use vigie_core::time::Timestamp;
 
@@ -380,5 +382,116 @@ impl RawArchive for DynamoStore {
                 .map(|b| b.as_ref().to_vec())
                 .ok_or_else(|| corrupt("body"))?,
         }))
+    }
+}
+
+fn event_pk(event_id: &str) -> String {
+    format!("E#{event_id}")
+}
+
+/// DynamoDB TTL wants epoch seconds.
+fn epoch_seconds(t: Timestamp) -> i64 {
+    t.millis().div_euclid(1000)
+}
+
+#[async_trait]
+impl SeenEvents for DynamoStore {
+    async fn claim(
+        &self,
+        event_id: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<Claim, StoreError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("PK", s(event_pk(event_id)))
+            .item("SK", s("E"))
+            .item("type", s("event"))
+            .item("state", s("claimed"))
+            .item("holder", s(holder))
+            .item("expires_at", n(epoch_seconds(until)))
+            // TTL deletes lazily: an item past its expiry counts as gone.
+            .condition_expression("attribute_not_exists(PK) OR expires_at <= :now")
+            .expression_attribute_values(":now", n(epoch_seconds(now)))
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(Claim::Claimed),
+            Err(e) => {
+                let e = e.into_service_error();
+                if !e.is_conditional_check_failed_exception() {
+                    return Err(unavailable(e));
+                }
+                let out = self
+                    .client
+                    .get_item()
+                    .table_name(&self.table)
+                    .key("PK", s(event_pk(event_id)))
+                    .key("SK", s("E"))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(|e| unavailable(e.into_service_error()))?;
+                let delivered = out
+                    .item()
+                    .and_then(|i| i.get("state"))
+                    .and_then(|v| v.as_s().ok())
+                    .is_some_and(|state| state == "delivered");
+                // Gone meanwhile (released): held until the caller tries again.
+                Ok(if delivered {
+                    Claim::Delivered
+                } else {
+                    Claim::Held
+                })
+            }
+        }
+    }
+
+    async fn mark_delivered(
+        &self,
+        event_id: &str,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("PK", s(event_pk(event_id)))
+            .item("SK", s("E"))
+            .item("type", s("event"))
+            .item("state", s("delivered"))
+            .item("expires_at", n(epoch_seconds(expires_at)))
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        Ok(())
+    }
+
+    async fn release(&self, event_id: &str, holder: &str) -> Result<(), StoreError> {
+        let delete = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("PK", s(event_pk(event_id)))
+            .key("SK", s("E"))
+            .condition_expression("holder = :holder AND #state = :claimed")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":holder", s(holder))
+            .expression_attribute_values(":claimed", s("claimed"))
+            .send()
+            .await;
+        match delete {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let e = e.into_service_error();
+                if e.is_conditional_check_failed_exception() {
+                    Ok(()) // delivered, or claimed by someone else since: theirs now
+                } else {
+                    Err(unavailable(e))
+                }
+            }
+        }
     }
 }

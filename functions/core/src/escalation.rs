@@ -12,6 +12,10 @@ use crate::urgency::Urgency;
 
 pub const SCHEMA_V1: &str = "vigie.escalation.v1";
 
+/// How long consumers remember a delivered `event_id`: SQS's longest retention, so that
+/// no repeat still in a queue or its dead-letter queue outlives the memory of it.
+pub const REPEAT_WINDOW_DAYS: i64 = 14;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EscalationEvent {
     pub schema: String,

@@ -167,6 +167,23 @@ impl InternalEvent for MessageFailed<'_> {
     }
 }
 
+/// A repeat of an event already delivered, acknowledged without delivering it again.
+pub struct RepeatDropped<'a> {
+    pub queue: &'static str,
+    pub event_id: &'a str,
+}
+
+impl InternalEvent for RepeatDropped<'_> {
+    fn emit(self) {
+        tracing::info!(
+            queue = self.queue,
+            event_id = self.event_id,
+            "repeat dropped"
+        );
+        count("repeat_dropped", &[("queue", self.queue)]);
+    }
+}
+
 pub struct NotificationSent<'a> {
     pub brand: &'a str,
     pub attempts: u32,

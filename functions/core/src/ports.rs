@@ -78,13 +78,45 @@ pub trait RawArchive: Send + Sync {
     async fn get_raw(&self, id: &str) -> Result<Option<RawDelivery>, StoreError>;
 }
 
+/// What a claim on an event id found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// The caller holds it: deliver, then `mark_delivered` (or `release` on failure).
+    Claimed,
+    /// Delivered already: a repeat, to drop.
+    Delivered,
+    /// Another worker holds a live claim on it: try again later.
+    Held,
+}
+
+/// Event ids already delivered, so that a consumer of an at-least-once queue drops
+/// repeats, even when they arrive at the same moment.
+#[async_trait]
+pub trait SeenEvents: Send + Sync {
+    /// Claims `event_id` for `holder` until `until`, unless it was delivered or another
+    /// claim on it is live at `now`. A claim past its `until` is free again: its holder
+    /// crashed, and the event must not be lost.
+    async fn claim(
+        &self,
+        event_id: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<Claim, StoreError>;
+    /// Delivered: repeats are dropped until `expires_at`.
+    async fn mark_delivered(&self, event_id: &str, expires_at: Timestamp)
+    -> Result<(), StoreError>;
+    /// Not delivered: frees `holder`'s claim at once (another holder's is left alone).
+    async fn release(&self, event_id: &str, holder: &str) -> Result<(), StoreError>;
+}
+
 /// Everything a store adapter implements.
 pub trait CommentStore:
-    CommentWrite + CommentRead + OpenComments + PendingComments + RawArchive
+    CommentWrite + CommentRead + OpenComments + PendingComments + RawArchive + SeenEvents
 {
 }
-impl<T: CommentWrite + CommentRead + OpenComments + PendingComments + RawArchive> CommentStore
-    for T
+impl<T> CommentStore for T where
+    T: CommentWrite + CommentRead + OpenComments + PendingComments + RawArchive + SeenEvents
 {
 }
 

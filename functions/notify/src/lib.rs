@@ -1,23 +1,43 @@
 //! The notify function: each escalation event becomes a chat message on the brand's
 //! incoming webhook (Slack or Teams format), with retries on throttling and server errors.
 //! An event that still fails is reported failed: the queue retries it, then dead-letters it.
+//!
+//! Repeats are dropped by `event_id`: an event is claimed in the store before it is posted
+//! and marked delivered after, so that repeats arriving together post once. A repeat that
+//! finds a live claim is retried later (the claim's holder may still fail); a claim whose
+//! holder crashed runs out after the longest a delivery can take.
 
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use vigie_core::comment::BrandId;
 use vigie_core::config::Brands;
-use vigie_core::escalation::EscalationEvent;
-use vigie_core::events::{InternalEvent, MessageFailed, NotificationFailed, NotificationSent};
+use vigie_core::config::NotifyFormat;
+use vigie_core::escalation::{EscalationEvent, REPEAT_WINDOW_DAYS};
+use vigie_core::events::{
+    InternalEvent, MessageFailed, NotificationFailed, NotificationSent, RepeatDropped,
+};
 use vigie_core::notify::{payload, retryable_status};
-use vigie_core::ports::Delivery;
+use vigie_core::ports::{Claim, Delivery, SeenEvents, StoreError};
 use vigie_core::secrets::Secrets;
+use vigie_core::time::Timestamp;
+
+/// Longest wait for one answer of the chat service.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
     pub attempts: u32,
     pub first_delay: Duration,
     pub max_delay: Duration,
+}
+
+impl RetryPolicy {
+    /// The longest one delivery can take, every attempt timing out: how long a claim on
+    /// an event lasts.
+    pub fn longest_delivery(&self) -> Duration {
+        (HTTP_TIMEOUT + self.max_delay) * self.attempts.max(1)
+    }
 }
 
 impl Default for RetryPolicy {
@@ -38,19 +58,25 @@ pub enum NotifyError {
     Rejected { status: u16, attempts: u32 },
     #[error("the chat service could not be reached after {attempts} attempt(s): {reason}")]
     Unreachable { attempts: u32, reason: String },
+    #[error("seen events: {0}")]
+    Store(#[from] StoreError),
+    #[error("another worker is delivering this event; retried later")]
+    Held,
 }
 
-pub struct Notifier {
+/// Posts escalation events to chat, once per `event_id` as remembered by `seen`.
+pub struct Notifier<E> {
     pub brands: Brands,
     pub secrets: Secrets,
     pub http: reqwest::Client,
     pub retry: RetryPolicy,
+    pub seen: E,
 }
 
-impl Notifier {
-    pub fn new(brands: Brands, secrets: Secrets, retry: RetryPolicy) -> Self {
+impl<E: SeenEvents> Notifier<E> {
+    pub fn new(brands: Brands, secrets: Secrets, retry: RetryPolicy, seen: E) -> Self {
         let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
+            .timeout(HTTP_TIMEOUT)
             .build()
             .expect("a TLS backend is compiled in");
         Self {
@@ -58,20 +84,82 @@ impl Notifier {
             secrets,
             http,
             retry,
+            seen,
         }
     }
 
-    /// Posts one event; `Ok(false)` when the brand has no notify target (nothing to do).
-    pub async fn forward(&self, event: &EscalationEvent) -> Result<bool, NotifyError> {
+    /// The brand's chat format and URL; `None` when it has no notify target.
+    fn target(&self, event: &EscalationEvent) -> Result<Option<(NotifyFormat, &str)>, NotifyError> {
         let brand = BrandId::parse(event.brand.clone())
             .map_err(|e| NotifyError::Unreadable(e.to_string()))?;
-        let (Some(target), Some(url)) = (
-            self.brands.get(&brand).and_then(|b| b.notify.as_ref()),
-            self.secrets.notify_urls.get(&brand),
-        ) else {
+        Ok(self
+            .brands
+            .get(&brand)
+            .and_then(|b| b.notify.as_ref())
+            .zip(self.secrets.notify_urls.get(&brand))
+            .map(|(t, url)| (t.format, url.as_str())))
+    }
+
+    /// Posts one event, whether or not it was posted before; `Ok(false)` when the brand
+    /// has no notify target (nothing to do).
+    pub async fn forward(&self, event: &EscalationEvent) -> Result<bool, NotifyError> {
+        match self.target(event)? {
+            Some((format, url)) => self.post(format, url, event).await.map(|()| true),
+            None => Ok(false),
+        }
+    }
+
+    /// Posts one event unless it was delivered before; `holder` names this attempt (one
+    /// per receive). `Ok(false)` when there was nothing to post: no target, or a repeat.
+    pub async fn deliver_once(
+        &self,
+        event: &EscalationEvent,
+        holder: &str,
+        now: Timestamp,
+    ) -> Result<bool, NotifyError> {
+        let Some((format, url)) = self.target(event)? else {
             return Ok(false);
         };
-        let body = payload(target.format, event);
+        let lease = i64::try_from(self.retry.longest_delivery().as_millis()).unwrap_or(i64::MAX);
+        match self
+            .seen
+            .claim(&event.event_id, holder, now, now.plus_millis(lease))
+            .await?
+        {
+            Claim::Delivered => {
+                RepeatDropped {
+                    queue: "notify",
+                    event_id: &event.event_id,
+                }
+                .emit();
+                return Ok(false);
+            }
+            Claim::Held => return Err(NotifyError::Held),
+            Claim::Claimed => {}
+        }
+        if let Err(e) = self.post(format, url, event).await {
+            if let Err(release) = self.seen.release(&event.event_id, holder).await {
+                // The claim runs out by itself; the retry waits for it.
+                tracing::warn!(event_id = %event.event_id, error = %release, "claim not released");
+            }
+            return Err(e);
+        }
+        let remember = now.plus_millis(REPEAT_WINDOW_DAYS * 86_400_000);
+        if let Err(e) = self.seen.mark_delivered(&event.event_id, remember).await {
+            // Posted: acknowledging is right. Only a repeat arriving after the claim runs
+            // out could post again.
+            tracing::warn!(event_id = %event.event_id, error = %e, "delivery not recorded");
+        }
+        Ok(true)
+    }
+
+    async fn post(
+        &self,
+        format: NotifyFormat,
+        url: &str,
+        event: &EscalationEvent,
+    ) -> Result<(), NotifyError> {
+        let body = payload(format, event);
         let mut delay = self.retry.first_delay;
         let mut attempt = 0;
         loop {
@@ -84,7 +172,7 @@ impl Notifier {
                         attempts: attempt,
                     }
                     .emit();
-                    return Ok(true);
+                    return Ok(());
                 }
                 Ok(r) => {
                     let status = r.status().as_u16();
@@ -133,7 +221,10 @@ impl Notifier {
             let result = serde_json::from_str::<EscalationEvent>(&d.body)
                 .map_err(|e| NotifyError::Unreadable(e.to_string()));
             let result = match result {
-                Ok(event) => self.forward(&event).await.map(|_| ()),
+                Ok(event) => self
+                    .deliver_once(&event, &d.receipt, Timestamp::now())
+                    .await
+                    .map(|_| ()),
                 Err(e) => Err(e),
             };
             if let Err(e) = result {
@@ -166,7 +257,7 @@ fn delivery(m: &SqsMessage) -> Delivery {
 }
 
 /// The Lambda handler as a plain function.
-pub async fn handle(notifier: &Notifier, event: SqsEvent) -> SqsBatchResponse {
+pub async fn handle<E: SeenEvents>(notifier: &Notifier<E>, event: SqsEvent) -> SqsBatchResponse {
     let deliveries: Vec<Delivery> = event.records.iter().map(delivery).collect();
     let mut response = SqsBatchResponse::default();
     response.set_failures(notifier.handle(&deliveries).await);

@@ -73,7 +73,7 @@ fn teams_cards(received: &Received) -> usize {
     bodies.len()
 }
 
-fn notifier(url: &str) -> Notifier {
+fn notifier(url: &str) -> Notifier<vigie_sqlite::SqliteStore> {
     let brands = Brands::parse("brands.toml".as_ref(), CONFIG).unwrap();
     let mut secrets = Secrets::default();
     secrets
@@ -87,6 +87,7 @@ fn notifier(url: &str) -> Notifier {
             first_delay: Duration::from_millis(10),
             max_delay: Duration::from_millis(50),
         },
+        vigie_sqlite::Database::in_memory().unwrap().store(),
     )
 }
 

@@ -15,8 +15,9 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use vigie_core::comment::{BrandId, Comment, CommentKey, CommentState, ThreadKey};
 use vigie_core::ports::{
-    CommentRead, CommentWrite, Delivery, Inserted, OpenComments, OutgoingMessage, PendingComments,
-    QueueError, QueueReceive, QueueSend, RawArchive, RawDelivery, StoreError,
+    Claim, CommentRead, CommentWrite, Delivery, Inserted, OpenComments, OutgoingMessage,
+    PendingComments, QueueError, QueueReceive, QueueSend, RawArchive, RawDelivery, SeenEvents,
+    StoreError,
 };
 use vigie_core::time::Timestamp;
 
@@ -54,6 +55,12 @@ CREATE TABLE IF NOT EXISTS raw_deliveries (
     received_at INTEGER NOT NULL,
     expires_at INTEGER NOT NULL,
     body BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS seen_events (
+    event_id TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    holder TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS queue_messages (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -336,14 +343,20 @@ impl SqliteStore {
             .map_err(unavailable)
     }
 
-    /// Deletes raw deliveries past their expiry (DynamoDB's TTL does this on AWS).
+    /// Deletes raw deliveries and seen event ids past their expiry (DynamoDB's TTL does
+    /// this on AWS).
     pub async fn purge_expired(&self, now: Timestamp) -> Result<usize, StoreError> {
         self.db
             .write(move |c| {
-                c.execute(
+                let raw = c.execute(
                     "DELETE FROM raw_deliveries WHERE expires_at <= ?1",
                     params![now.millis()],
-                )
+                )?;
+                let seen = c.execute(
+                    "DELETE FROM seen_events WHERE expires_at <= ?1",
+                    params![now.millis()],
+                )?;
+                Ok::<_, rusqlite::Error>(raw + seen)
             })
             .await
             .map_err(unavailable)
@@ -516,6 +529,76 @@ impl RawArchive for SqliteStore {
             })
         })
         .transpose()
+    }
+}
+
+#[async_trait]
+impl SeenEvents for SqliteStore {
+    async fn claim(
+        &self,
+        event_id: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<Claim, StoreError> {
+        let (id, holder) = (event_id.to_owned(), holder.to_owned());
+        self.db
+            .write(move |c| -> rusqlite::Result<Claim> {
+                // One statement: concurrent claims of the same id cannot both win.
+                let n = c.execute(
+                    "INSERT INTO seen_events (event_id, state, holder, expires_at) VALUES (?1, 'claimed', ?2, ?4)
+                     ON CONFLICT (event_id) DO UPDATE SET state = 'claimed', holder = ?2, expires_at = ?4
+                     WHERE seen_events.expires_at <= ?3",
+                    params![id, holder, now.millis(), until.millis()],
+                )?;
+                if n == 1 {
+                    return Ok(Claim::Claimed);
+                }
+                let state: String = c.query_row(
+                    "SELECT state FROM seen_events WHERE event_id = ?1",
+                    params![id],
+                    |r| r.get(0),
+                )?;
+                Ok(if state == "delivered" {
+                    Claim::Delivered
+                } else {
+                    Claim::Held
+                })
+            })
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn mark_delivered(
+        &self,
+        event_id: &str,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let id = event_id.to_owned();
+        self.db
+            .write(move |c| {
+                c.execute(
+                    "INSERT OR REPLACE INTO seen_events (event_id, state, holder, expires_at) VALUES (?1, 'delivered', '', ?2)",
+                    params![id, expires_at.millis()],
+                )
+            })
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+
+    async fn release(&self, event_id: &str, holder: &str) -> Result<(), StoreError> {
+        let (id, holder) = (event_id.to_owned(), holder.to_owned());
+        self.db
+            .write(move |c| {
+                c.execute(
+                    "DELETE FROM seen_events WHERE event_id = ?1 AND holder = ?2 AND state = 'claimed'",
+                    params![id, holder],
+                )
+            })
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
     }
 }
 

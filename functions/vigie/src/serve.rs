@@ -14,7 +14,7 @@ use clap::Args;
 use vigie_classify::ModelScorer;
 use vigie_core::classify::Classifier;
 use vigie_core::config::Brands;
-use vigie_core::intake::requeue_pending;
+use vigie_core::intake::{REQUEUE_AFTER_MS, requeue_pending};
 use vigie_core::ports::QueueReceive;
 use vigie_core::secrets::{EnvSecrets, Secrets};
 use vigie_core::time::Timestamp;
@@ -168,7 +168,7 @@ impl Pipeline {
     }
 
     /// One round of the notification worker.
-    pub async fn notify_once(&self, notifier: &Notifier) -> anyhow::Result<usize> {
+    pub async fn notify_once(&self, notifier: &Notifier<SqliteStore>) -> anyhow::Result<usize> {
         let batch = self
             .escalations
             .receive(10, self.visibility_seconds)
@@ -200,10 +200,15 @@ impl Pipeline {
 
     /// Requeues comments stored but never queued (a crash in between).
     pub async fn sweep_once(&self) -> anyhow::Result<usize> {
-        let now = Timestamp::now();
-        self.store.purge_expired(now).await?;
-        Ok(requeue_pending(&self.store, &self.intake, now, 60_000, 500).await?)
+        sweep(&self.store, &self.intake, Timestamp::now()).await
     }
+}
+
+/// The background sweep: forgets what expired, requeues comments left `Received` for
+/// longer than `REQUEUE_AFTER_MS`.
+async fn sweep(store: &SqliteStore, intake: &SqliteQueue, now: Timestamp) -> anyhow::Result<usize> {
+    store.purge_expired(now).await?;
+    Ok(requeue_pending(store, intake, now, REQUEUE_AFTER_MS, 500).await?)
 }
 
 async fn print_chat_message(Json(message): Json<serde_json::Value>) -> &'static str {
@@ -271,6 +276,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         (*pipeline.brands).clone(),
         (*pipeline.secrets).clone(),
         RetryPolicy::default(),
+        pipeline.store.clone(),
     ));
     // Its own runtime, every thread of it (the model's included) at low priority.
     let classify = tokio::runtime::Builder::new_multi_thread()
@@ -318,4 +324,83 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     .await;
     classify.shutdown_background();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use vigie_core::comment::{Author, CommentKey, CommentState, CommentText, Platform};
+    use vigie_core::ports::{CommentRead, CommentWrite, QueueReceive, RawArchive, RawDelivery};
+    use vigie_core::{BrandId, Comment};
+
+    use super::*;
+
+    fn received(id: &str, at: Timestamp) -> Comment {
+        Comment {
+            key: CommentKey::new(BrandId::parse("acme").unwrap(), Platform::Facebook, id).unwrap(),
+            thread_id: "1001_9".into(),
+            parent_id: None,
+            source: None,
+            author: Author {
+                id: "77".into(),
+                name: None,
+                followers: None,
+            },
+            text: CommentText::parse("Colis jamais reçu").unwrap(),
+            permalink: None,
+            created_at: at,
+            received_at: at,
+            version: 1,
+            state: CommentState::Received,
+            triage: None,
+            escalated_version: None,
+            revision: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_sweep_requeues_what_is_older_than_a_minute_and_nothing_younger() {
+        let db = Database::in_memory().unwrap();
+        let (store, intake) = (db.store(), db.queue(CLASSIFY_QUEUE, 5));
+        let now = Timestamp::now();
+        for (id, age) in [("old", 61_000), ("a-minute", 60_000), ("young", 59_000)] {
+            store
+                .insert_if_new(&received(id, now.plus_millis(-age)))
+                .await
+                .unwrap();
+        }
+        let raw = |id: &str, expires_at| RawDelivery {
+            id: id.into(),
+            platform: Platform::Facebook,
+            received_at: now,
+            expires_at,
+            body: b"{}".to_vec(),
+        };
+        store.put_raw(&raw("expired", now)).await.unwrap();
+        store
+            .put_raw(&raw("kept", now.plus_millis(1)))
+            .await
+            .unwrap();
+
+        assert_eq!(sweep(&store, &intake, now).await.unwrap(), 1);
+        let batch = intake.receive(10, 30).await.unwrap();
+        let ids: Vec<&str> = batch.iter().map(|d| d.message_id.as_str()).collect();
+        assert_eq!(ids, ["acme/facebook/old#v1"]);
+        let state = |id: &'static str| {
+            let store = store.clone();
+            async move {
+                let key = CommentKey::new(BrandId::parse("acme").unwrap(), Platform::Facebook, id);
+                store.get(&key.unwrap()).await.unwrap().unwrap().state
+            }
+        };
+        assert_eq!(state("old").await, CommentState::Queued);
+        assert_eq!(state("a-minute").await, CommentState::Received);
+        assert_eq!(state("young").await, CommentState::Received);
+        assert_eq!(store.get_raw("expired").await.unwrap(), None);
+        assert!(store.get_raw("kept").await.unwrap().is_some());
+        // A second later the next one is over a minute old: queued, once.
+        let later = now.plus_millis(1_000);
+        assert_eq!(sweep(&store, &intake, later).await.unwrap(), 1);
+        assert_eq!(sweep(&store, &intake, later).await.unwrap(), 0);
+        assert_eq!(state("young").await, CommentState::Received);
+    }
 }
