@@ -1,7 +1,7 @@
 //! Test doubles: a deterministic keyword scorer, and wrappers that inject store, queue
 //! and model failures into real adapters.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -63,36 +63,60 @@ impl SentimentScorer for KeywordScorer {
     }
 }
 
-/// A store whose writes to chosen comments fail, as a throttled DynamoDB would.
+/// A store whose writes to chosen comments, raw archive or reads fail, as a throttled
+/// DynamoDB would.
 pub struct FaultyStore<S> {
     pub inner: S,
-    pub failing: Mutex<HashSet<String>>,
+    /// External ids whose writes fail, with how many writes still succeed before that.
+    pub failing: Mutex<HashMap<String, usize>>,
     pub reads_down: AtomicBool,
+    pub raw_down: AtomicBool,
 }
 
 impl<S> FaultyStore<S> {
     pub fn new(inner: S) -> Self {
         Self {
             inner,
-            failing: Mutex::new(HashSet::new()),
+            failing: Mutex::new(HashMap::new()),
             reads_down: AtomicBool::new(false),
+            raw_down: AtomicBool::new(false),
         }
     }
 
     pub fn fail_writes_of(&self, external_id: &str) {
-        self.failing.lock().unwrap().insert(external_id.to_owned());
+        self.fail_writes_of_after(external_id, 0);
+    }
+
+    /// Lets `allowed` more writes of the comment through, then fails the rest.
+    pub fn fail_writes_of_after(&self, external_id: &str, allowed: usize) {
+        self.failing
+            .lock()
+            .unwrap()
+            .insert(external_id.to_owned(), allowed);
     }
 
     pub fn heal(&self) {
         self.failing.lock().unwrap().clear();
         self.reads_down.store(false, Ordering::SeqCst);
+        self.raw_down.store(false, Ordering::SeqCst);
     }
 
     fn check(&self, key: &CommentKey) -> Result<(), StoreError> {
-        if self.failing.lock().unwrap().contains(&key.external_id) {
-            return Err(StoreError::Unavailable(
+        match self.failing.lock().unwrap().get_mut(&key.external_id) {
+            Some(0) => Err(StoreError::Unavailable(
                 "ProvisionedThroughputExceededException".into(),
-            ));
+            )),
+            Some(allowed) => {
+                *allowed -= 1;
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn read(&self) -> Result<(), StoreError> {
+        if self.reads_down.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable("timeout".into()));
         }
         Ok(())
     }
@@ -114,13 +138,12 @@ impl<S: CommentWrite + CommentRead> CommentWrite for FaultyStore<S> {
 #[async_trait]
 impl<S: CommentRead + CommentWrite> CommentRead for FaultyStore<S> {
     async fn get(&self, key: &CommentKey) -> Result<Option<Comment>, StoreError> {
-        if self.reads_down.load(Ordering::SeqCst) {
-            return Err(StoreError::Unavailable("timeout".into()));
-        }
+        self.read()?;
         self.inner.get(key).await
     }
 
     async fn thread(&self, thread: &ThreadKey, limit: usize) -> Result<Vec<Comment>, StoreError> {
+        self.read()?;
         self.inner.thread(thread, limit).await
     }
 }
@@ -128,6 +151,7 @@ impl<S: CommentRead + CommentWrite> CommentRead for FaultyStore<S> {
 #[async_trait]
 impl<S: PendingComments> PendingComments for FaultyStore<S> {
     async fn pending(&self, before: Timestamp, limit: usize) -> Result<Vec<Comment>, StoreError> {
+        self.read()?;
         self.inner.pending(before, limit).await
     }
 }
@@ -135,18 +159,24 @@ impl<S: PendingComments> PendingComments for FaultyStore<S> {
 #[async_trait]
 impl<S: RawArchive> RawArchive for FaultyStore<S> {
     async fn put_raw(&self, raw: &RawDelivery) -> Result<(), StoreError> {
+        if self.raw_down.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable("raw archive unreachable".into()));
+        }
         self.inner.put_raw(raw).await
     }
 
     async fn get_raw(&self, id: &str) -> Result<Option<RawDelivery>, StoreError> {
+        self.read()?;
         self.inner.get_raw(id).await
     }
 }
 
-/// A queue that can be switched off.
+/// A queue that can be switched off, or made to refuse chosen messages of a batch (a
+/// partial failure, as SQS's SendMessageBatch reports it).
 pub struct SwitchQueue<Q> {
     pub inner: Q,
     pub down: AtomicBool,
+    pub refused: Mutex<HashSet<String>>,
 }
 
 impl<Q> SwitchQueue<Q> {
@@ -154,7 +184,18 @@ impl<Q> SwitchQueue<Q> {
         Self {
             inner,
             down: AtomicBool::new(false),
+            refused: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// Refuses the messages of this id in every batch until healed.
+    pub fn refuse(&self, message_id: &str) {
+        self.refused.lock().unwrap().insert(message_id.to_owned());
+    }
+
+    pub fn heal(&self) {
+        self.refused.lock().unwrap().clear();
+        self.down.store(false, Ordering::SeqCst);
     }
 }
 
@@ -164,7 +205,22 @@ impl<Q: QueueSend> QueueSend for SwitchQueue<Q> {
         if self.down.load(Ordering::SeqCst) {
             return Err(QueueError::Unavailable("queue down".into()));
         }
-        self.inner.send(messages).await
+        let refused = self.refused.lock().unwrap().clone();
+        let (failed, accepted): (Vec<_>, Vec<_>) = messages
+            .iter()
+            .cloned()
+            .partition(|m| refused.contains(&m.id));
+        if !accepted.is_empty() {
+            self.inner.send(&accepted).await?;
+        }
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(QueueError::Partial {
+                failed: failed.into_iter().map(|m| m.id).collect(),
+                reason: "ThrottlingException".into(),
+            })
+        }
     }
 }
 

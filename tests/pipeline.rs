@@ -43,8 +43,14 @@ struct World {
 }
 
 fn world() -> World {
+    world_with("", |_| {})
+}
+
+fn world_with(extra: &str, secrets: impl FnOnce(&mut Secrets)) -> World {
     let db = Database::in_memory().unwrap();
-    let (brands, secrets) = acme_world("");
+    let (brands, mut secrets_) = acme_world(extra);
+    secrets(&mut secrets_);
+    let secrets = secrets_;
     World {
         brands,
         secrets,
@@ -58,6 +64,27 @@ fn world() -> World {
 
 impl World {
     async fn deliver(&self, body: &str) -> Result<vigie_core::intake::IntakeReport, IntakeError> {
+        self.deliver_at(body, Timestamp::now()).await
+    }
+
+    async fn deliver_at(
+        &self,
+        body: &str,
+        now: Timestamp,
+    ) -> Result<vigie_core::intake::IntakeReport, IntakeError> {
+        let signature = sign_meta(APP_SECRET, body.as_bytes());
+        self.deliver_signed(Platform::Facebook, &signature, None, body, now)
+            .await
+    }
+
+    async fn deliver_signed(
+        &self,
+        platform: Platform,
+        signature: &str,
+        brand: Option<&str>,
+        body: &str,
+        now: Timestamp,
+    ) -> Result<vigie_core::intake::IntakeReport, IntakeError> {
         Intake {
             brands: &self.brands,
             secrets: &self.secrets,
@@ -66,12 +93,12 @@ impl World {
         }
         .receive(
             WebhookRequest {
-                platform: Platform::Facebook,
-                signature: Some(&sign_meta(APP_SECRET, body.as_bytes())),
-                brand: None,
+                platform,
+                signature: Some(signature),
+                brand,
                 body: body.as_bytes(),
             },
-            Timestamp::now(),
+            now,
         )
         .await
     }
@@ -349,6 +376,320 @@ async fn repeat_complaints_in_a_thread_raise_urgency() {
         .find(|r| r.signal == Signal::RepeatComplaint)
         .expect("repeat signal");
     assert!(repeat.evidence.contains("1 earlier"), "{}", repeat.evidence);
+}
+
+#[tokio::test]
+async fn deleted_comments_and_own_replies_are_skipped_without_a_model_call() {
+    const GENERIC_SECRET: &[u8] = b"acme-generic";
+    let w = world_with(
+        "instagram_account_ids = [\"17841400000000001\"]\ngeneric_secret = { env = \"UNUSED\" }\n",
+        |s| {
+            s.generic.insert(acme(), GENERIC_SECRET.to_vec());
+        },
+    );
+    let now = Timestamp::now();
+    // Facebook: a customer's comment, queued, then deleted before it is classified.
+    w.deliver(&feed(&[("c1", "77", ANGRY)])).await.unwrap();
+    let delete = r#"{"object":"page","entry":[{"id":"1001","time":1764086500,"changes":[{"field":"feed","value":{"item":"comment","verb":"remove","post_id":"1001_9","comment_id":"c1","parent_id":"1001_9","from":{"id":"77"}}}]}]}"#;
+    assert_eq!(w.deliver(delete).await.unwrap().deleted, 1);
+    // Instagram: the brand's own account answers.
+    let own_ig = r#"{"object":"instagram","entry":[{"id":"17841400000000001","time":1764086400,"changes":[{"field":"comments","value":{"from":{"id":"17841400000000001","username":"acme"},"media":{"id":"18000000000000001"},"id":"17865799348089040","text":"Nous sommes désolés, jamais plus : écrivez-nous"}}]}]}"#;
+    let report = w
+        .deliver_signed(
+            Platform::Instagram,
+            &sign_meta(APP_SECRET, own_ig.as_bytes()),
+            None,
+            own_ig,
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!((report.own, report.queued), (1, 0));
+    // Generic: an answer flagged as the brand's.
+    let own_generic = r#"{"source":"trustpilot","events":[{"type":"comment.created","id":"r1","thread_id":"shop","author":{"id":"acme-support","is_brand":true},"text":"Inadmissible retard, nous vous rappelons"}]}"#;
+    let report = w
+        .deliver_signed(
+            Platform::Generic,
+            &vigie_core::signature::sign_generic(GENERIC_SECRET, own_generic.as_bytes(), now),
+            Some("acme"),
+            own_generic,
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!((report.own, report.queued), (1, 0));
+    // Requests for all three reach classify anyway (queued before the delete; sent by
+    // hand for the replies, as a redrive from the dead-letter queue would).
+    let request = |platform, id: &str| {
+        vigie_core::intake::ClassifyRequest {
+            key: CommentKey::new(acme(), platform, id).unwrap(),
+            version: 1,
+        }
+        .message()
+    };
+    w.intake_q
+        .send(&[
+            request(Platform::Instagram, "17865799348089040"),
+            request(Platform::Generic, "r1"),
+        ])
+        .await
+        .unwrap();
+    let outcome = w.round().await;
+    assert_eq!(
+        (outcome.skipped, outcome.classified, outcome.failed.len()),
+        (3, 0, 0),
+        "{outcome:?}"
+    );
+    assert_eq!(w.scorer.calls.load(Ordering::SeqCst), 0, "no model call");
+    assert_eq!(w.comment("c1").await.state, CommentState::Deleted);
+    assert!(w.escalation_events().await.is_empty());
+}
+
+#[tokio::test]
+async fn an_edit_after_a_delete_changes_nothing() {
+    let w = world();
+    w.deliver(&feed(&[("c1", "77", "Ouvert dimanche ?")]))
+        .await
+        .unwrap();
+    w.round().await;
+    let delete = r#"{"object":"page","entry":[{"id":"1001","time":1764086500,"changes":[{"field":"feed","value":{"item":"comment","verb":"remove","post_id":"1001_9","comment_id":"c1","parent_id":"1001_9","from":{"id":"77"}}}]}]}"#;
+    w.deliver(delete).await.unwrap();
+    // The edit was made before the delete, but arrives after it.
+    let edited = feed(&[("c1", "77", ANGRY)]).replace("\"verb\":\"add\"", "\"verb\":\"edited\"");
+    let report = w.deliver(&edited).await.unwrap();
+    assert_eq!((report.edited, report.duplicates, report.queued), (0, 1, 0));
+    let c1 = w.comment("c1").await;
+    assert_eq!(c1.state, CommentState::Deleted);
+    assert_eq!((c1.version, c1.text.as_str()), (1, "Ouvert dimanche ?"));
+    assert_eq!(
+        w.intake_q.depth().await.unwrap(),
+        (0, 0),
+        "nothing to classify"
+    );
+    assert!(w.escalation_events().await.is_empty());
+}
+
+/// One thread: the same customer complains three times (and thanks once in between),
+/// another complains once, at the same instant as the last complaint.
+const THREAD: [(&str, &str, &str, i64); 5] = [
+    ("c1", "77", "Colis jamais arrivé", 0),
+    ("c2", "77", "Merci quand même pour la réponse", 1_000),
+    ("c3", "77", "Toujours jamais arrivé, nul", 2_000),
+    ("c4", "77", "Encore rien, inadmissible", 3_000),
+    ("c5", "78", "Pareil, jamais reçu", 3_000),
+];
+
+type Verdicts = Vec<(String, u8, Vec<vigie_core::urgency::Reason>)>;
+
+/// The thread delivered in its order, then classified in `order`: one message per
+/// batch, or all of them in one batch.
+async fn verdicts_in_order(order: &[usize], one_batch: bool) -> Verdicts {
+    let w = world();
+    let t0 = Timestamp::now().millis() - 60_000;
+    for (id, author, text, at) in THREAD {
+        w.deliver_at(&feed(&[(id, author, text)]), Timestamp(t0 + at))
+            .await
+            .unwrap();
+    }
+    let batch = w.intake_q.receive(32, 30).await.unwrap();
+    assert_eq!(batch.len(), THREAD.len());
+    let by_id = |id: &str| {
+        batch
+            .iter()
+            .find(|d| d.message_id == format!("acme/facebook/{id}#v1"))
+            .cloned()
+            .unwrap()
+    };
+    let ordered: Vec<Delivery> = order.iter().map(|&i| by_id(THREAD[i].0)).collect();
+    if one_batch {
+        let outcome = w.classifier().handle(&ordered, Timestamp::now()).await;
+        assert_eq!(outcome.classified, THREAD.len(), "{outcome:?}");
+    } else {
+        for d in &ordered {
+            let outcome = w
+                .classifier()
+                .handle(std::slice::from_ref(d), Timestamp::now())
+                .await;
+            assert_eq!(outcome.classified, 1, "{outcome:?}");
+        }
+    }
+    let mut out = Vec::new();
+    for (id, ..) in THREAD {
+        let u = w.comment(id).await.triage.unwrap().urgency;
+        out.push((id.to_owned(), u.score, u.reasons));
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_thread_gets_the_same_verdicts_in_any_classification_order() {
+    let reference = verdicts_in_order(&[0, 1, 2, 3, 4], true).await;
+    let repeats = |id: &str| {
+        reference
+            .iter()
+            .find(|(c, ..)| c == id)
+            .unwrap()
+            .2
+            .iter()
+            .find(|r| r.signal == Signal::RepeatComplaint)
+            .map(|r| r.evidence.clone())
+    };
+    assert_eq!(repeats("c1"), None, "nothing came before");
+    assert_eq!(repeats("c2"), None, "thanks are no complaint");
+    assert!(repeats("c3").unwrap().starts_with("1 earlier"), "c1 only");
+    assert!(repeats("c4").unwrap().starts_with("2 earlier"), "c1 and c3");
+    assert_eq!(repeats("c5"), None, "another customer");
+
+    // Shuffled orders in which every repeat comes before what it repeats at least once:
+    // the reverse, and orders putting c4 or c3 first or between the others.
+    let orders = [
+        [0, 1, 2, 3, 4],
+        [4, 3, 2, 1, 0],
+        [3, 0, 4, 2, 1],
+        [2, 4, 1, 3, 0],
+        [1, 3, 0, 4, 2],
+        [4, 2, 0, 1, 3],
+    ];
+    for order in &orders {
+        assert_eq!(
+            verdicts_in_order(order, false).await,
+            reference,
+            "one at a time in the order {order:?}"
+        );
+    }
+    for order in &orders[1..4] {
+        assert_eq!(
+            verdicts_in_order(order, true).await,
+            reference,
+            "one batch in the order {order:?}"
+        );
+    }
+}
+
+/// `event_id` of acme's Facebook comment c1, version 1 and 2, and c3 version 1:
+/// the first 16 bytes of sha256("acme/facebook/c1#1") etc., computed outside vigie.
+const C1_V1_EVENT: &str = "172a80391fcd5652df5bff13ad380fc6";
+const C1_V2_EVENT: &str = "f51ae99f9ae495c82aee4389798cdb51";
+const C3_V1_EVENT: &str = "c2c1ed6729773c0768ae9cf2b4dc5946";
+
+#[tokio::test]
+async fn a_resend_of_a_version_keeps_its_event_id_and_a_new_version_gets_a_new_one() {
+    let w = world();
+    w.deliver(&feed(&[("c1", "77", ANGRY)])).await.unwrap();
+    w.round().await;
+    // The queue redelivers the request after the event was sent but before it was
+    // recorded (here: the record is undone).
+    let mut c1 = w.comment("c1").await;
+    c1.escalated_version = None;
+    w.store.update(&c1).await.unwrap();
+    w.intake_q
+        .send(&[vigie_core::intake::ClassifyRequest {
+            key: c1.key.clone(),
+            version: 1,
+        }
+        .message()])
+        .await
+        .unwrap();
+    assert_eq!(w.round().await.escalated, 1);
+    let edited = feed(&[(
+        "c1",
+        "77",
+        "Toujours jamais reçu, inadmissible, mon avocat est prévenu",
+    )])
+    .replace("\"verb\":\"add\"", "\"verb\":\"edited\"");
+    w.deliver(&edited).await.unwrap();
+    assert_eq!(w.round().await.escalated, 1);
+    let events: Vec<(u32, String)> = w
+        .escalation_events()
+        .await
+        .into_iter()
+        .map(|e| (e.comment_version, e.event_id))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            (1, C1_V1_EVENT.to_owned()),
+            (1, C1_V1_EVENT.to_owned()),
+            (2, C1_V2_EVENT.to_owned())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn sent_but_not_recorded_resends_the_same_event_id() {
+    let w = world();
+    w.deliver(&feed(&[("c1", "77", ANGRY)])).await.unwrap();
+    // The triage write goes through; the write recording the escalation fails.
+    w.store.fail_writes_of_after("c1", 1);
+    let outcome = w.round().await;
+    assert_eq!(outcome.classified, 1);
+    assert_eq!(outcome.escalated, 0);
+    assert_eq!(outcome.failed.len(), 1, "the message is retried");
+    let c1 = w.comment("c1").await;
+    assert_eq!(c1.state, CommentState::Triaged);
+    assert_eq!(c1.escalated_version, None);
+    w.store.heal();
+    let calls = w.scorer.calls.load(Ordering::SeqCst);
+    let outcome = w.round().await;
+    assert_eq!((outcome.escalated, outcome.failed.len()), (1, 0));
+    assert_eq!(w.scorer.calls.load(Ordering::SeqCst), calls, "not rescored");
+    assert_eq!(w.comment("c1").await.escalated_version, Some(1));
+    let ids: Vec<String> = w
+        .escalation_events()
+        .await
+        .into_iter()
+        .map(|e| e.event_id)
+        .collect();
+    assert_eq!(ids, [C1_V1_EVENT, C1_V1_EVENT], "a repeat, never a loss");
+    assert_eq!(w.round().await, Default::default(), "nothing left to do");
+}
+
+#[tokio::test]
+async fn a_partial_escalation_send_loses_nothing_and_duplicates_nothing() {
+    let w = world();
+    w.deliver(&feed(&[
+        ("c1", "77", ANGRY),
+        ("c3", "79", "Toujours jamais livré, je porte plainte"),
+    ]))
+    .await
+    .unwrap();
+    w.escalations.refuse(C3_V1_EVENT);
+    let outcome = w.round().await;
+    assert_eq!(outcome.classified, 2);
+    assert_eq!(outcome.escalated, 1);
+    assert_eq!(outcome.failed, ["acme/facebook/c3#v1"]);
+    assert_eq!(w.comment("c1").await.escalated_version, Some(1));
+    assert_eq!(w.comment("c3").await.escalated_version, None);
+    w.escalations.heal();
+    let outcome = w.round().await;
+    assert_eq!((outcome.escalated, outcome.failed.len()), (1, 0));
+    assert_eq!(w.comment("c3").await.escalated_version, Some(1));
+    let mut ids: Vec<String> = w
+        .escalation_events()
+        .await
+        .into_iter()
+        .map(|e| e.event_id)
+        .collect();
+    ids.sort();
+    assert_eq!(ids, [C1_V1_EVENT, C3_V1_EVENT], "each event once");
+}
+
+#[tokio::test]
+async fn a_store_read_outage_fails_the_batch_and_loses_nothing() {
+    let w = world();
+    w.deliver(&feed(&[("c1", "77", ANGRY), ("c2", "78", "Merci")]))
+        .await
+        .unwrap();
+    w.store.reads_down.store(true, Ordering::SeqCst);
+    let outcome = w.round().await;
+    assert_eq!(outcome.failed.len(), 2);
+    assert_eq!(outcome.classified, 0);
+    assert_eq!(w.scorer.calls.load(Ordering::SeqCst), 0, "nothing to score");
+    w.store.heal();
+    assert_eq!(w.comment("c1").await.state, CommentState::Queued);
+    let outcome = w.round().await;
+    assert_eq!((outcome.classified, outcome.escalated), (2, 1));
+    assert_eq!(w.escalation_events().await.len(), 1);
 }
 
 #[tokio::test]

@@ -172,7 +172,12 @@ async fn signed_delivery_to_escalation_to_chat_on_dynamodb_and_sqs() {
     let event: serde_json::Value = serde_json::from_str(&events[0].body).unwrap();
     assert_eq!(event["schema"], "vigie.escalation.v1");
     assert_eq!(event["comment_id"], "5_1");
-    let notifier = Notifier::new(brands.clone(), secrets.clone(), RetryPolicy::default());
+    let notifier = Notifier::new(
+        brands.clone(),
+        secrets.clone(),
+        RetryPolicy::default(),
+        store.clone(),
+    );
     let response = vigie_notify::handle(&notifier, sqs_event(&events)).await;
     assert!(response.batch_item_failures.is_empty());
     complete(&escalation_q, &events, &[]).await;
@@ -215,4 +220,130 @@ async fn signed_delivery_to_escalation_to_chat_on_dynamodb_and_sqs() {
     let dead = classify_dlq.receive(10, 30).await.unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].body, "not json");
+}
+
+/// `vigie-sweep`'s work on DynamoDB and SQS: comments left `Received` for more than a
+/// minute are queued, once; younger ones are left to the webhook.
+#[tokio::test]
+async fn the_sweep_requeues_what_is_older_than_a_minute_and_nothing_younger() {
+    use vigie_core::intake::{REQUEUE_AFTER_MS, requeue_pending};
+    use vigie_core::ports::CommentWrite;
+    use vigie_core::time::Timestamp;
+    let Some(moto) = moto() else { return };
+    let conf = moto.sdk_config().await;
+    let store = table(&conf).await;
+    let (queue, _dlq) = queue_with_dlq(&conf, 3).await;
+    let now = Timestamp::now();
+    for (id, age_ms) in [
+        ("old", REQUEUE_AFTER_MS + 1_000),
+        ("a-minute", REQUEUE_AFTER_MS),
+        ("young", REQUEUE_AFTER_MS - 1_000),
+    ] {
+        let c = vigie_tests::contract::comment(
+            "acme",
+            id,
+            "1001_9",
+            "jamais reçu",
+            now.millis() - age_ms,
+        );
+        store.insert_if_new(&c).await.unwrap();
+    }
+    assert_eq!(
+        requeue_pending(&store, &queue, now, REQUEUE_AFTER_MS, 500)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        requeue_pending(&store, &queue, now, REQUEUE_AFTER_MS, 500)
+            .await
+            .unwrap(),
+        0,
+        "queued once"
+    );
+    let got = receive_all(&queue).await;
+    let ids: Vec<&str> = got.iter().map(|d| d.body.as_str()).collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert!(ids[0].contains("\"old\""), "{}", ids[0]);
+    let state = |id: &str| CommentKey::new(acme(), Platform::Facebook, id).unwrap();
+    assert_eq!(
+        store.get(&state("old")).await.unwrap().unwrap().state,
+        CommentState::Queued
+    );
+    for id in ["a-minute", "young"] {
+        assert_eq!(
+            store.get(&state(id)).await.unwrap().unwrap().state,
+            CommentState::Received
+        );
+    }
+}
+
+/// Raw deliveries and remembered event ids carry `expires_at` in epoch seconds, the
+/// table's TTL attribute: raw deliveries 14 days after they arrived.
+#[tokio::test]
+async fn raw_archives_expire_14_days_later_in_epoch_seconds() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use vigie_core::intake::{Intake, WebhookRequest};
+    use vigie_core::ports::SeenEvents;
+    use vigie_core::time::Timestamp;
+    let Some(moto) = moto() else { return };
+    let conf = moto.sdk_config().await;
+    let client = aws_sdk_dynamodb::Client::new(&conf);
+    let table_name = vigie_tests::moto::unique("vigie");
+    vigie_aws::TableSpec::create(&client, &table_name)
+        .await
+        .unwrap();
+    let store = DynamoStore::new(client.clone(), table_name.clone());
+    let (queue, _dlq) = queue_with_dlq(&conf, 3).await;
+    let (brands, secrets) = acme_world("");
+    let now = Timestamp(1_764_086_400_123);
+    Intake {
+        brands: &brands,
+        secrets: &secrets,
+        store: &store,
+        queue: &queue,
+    }
+    .receive(
+        WebhookRequest {
+            platform: Platform::Facebook,
+            signature: Some(&sign_meta(APP_SECRET, FEED.as_bytes())),
+            brand: None,
+            body: FEED.as_bytes(),
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    store
+        .mark_delivered("e1", now.plus_millis(14 * 86_400_000))
+        .await
+        .unwrap();
+
+    let ttl = client
+        .describe_time_to_live()
+        .table_name(&table_name)
+        .send()
+        .await
+        .unwrap();
+    let ttl = ttl.time_to_live_description().unwrap();
+    assert_eq!(ttl.attribute_name(), Some("expires_at"));
+
+    use sha2::Digest;
+    let raw_pk = format!("R#{}", hex::encode(sha2::Sha256::digest(FEED.as_bytes())));
+    for (pk, sk) in [(raw_pk.as_str(), "R"), ("E#e1", "E")] {
+        let item = client
+            .get_item()
+            .table_name(&table_name)
+            .key("PK", AttributeValue::S(pk.into()))
+            .key("SK", AttributeValue::S(sk.into()))
+            .send()
+            .await
+            .unwrap();
+        let expires = item.item().and_then(|i| i.get("expires_at")).cloned();
+        assert_eq!(
+            expires,
+            Some(AttributeValue::N("1765296000".into())),
+            "{pk}: 2025-11-25T16:00:00Z plus 14 days, in seconds"
+        );
+    }
 }

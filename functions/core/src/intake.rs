@@ -30,6 +30,10 @@ use crate::time::Timestamp;
 /// How long raw deliveries are kept.
 pub const RAW_RETENTION_DAYS: i64 = 14;
 
+/// How long a comment stays `Received` before the sweep queues it: the webhook may still
+/// be queueing a younger one.
+pub const REQUEUE_AFTER_MS: i64 = 60_000;
+
 /// What the classification queue carries: which comment version to score.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClassifyRequest {

@@ -172,4 +172,28 @@ mod tests {
             Err(SignatureError::Malformed(GENERIC_HEADER))
         );
     }
+
+    #[test]
+    fn generic_signatures_are_accepted_up_to_300_s_either_way_and_refused_beyond() {
+        let now = Timestamp(1_800_000_000_000);
+        let signed_at = |seconds: i64| sign_generic(b"k", b"{}", now.plus_millis(seconds * 1000));
+        let check = |seconds: i64| verify_generic(Some(&signed_at(seconds)), b"k", b"{}", now);
+        // Exactly at the boundary, in the past and in the future (the sender's clock ahead).
+        assert_eq!(check(-300), Ok(()));
+        assert_eq!(check(300), Ok(()));
+        assert_eq!(check(-301), Err(SignatureError::Stale(301)));
+        assert_eq!(check(301), Err(SignatureError::Stale(-301)));
+        // Dated well in the future: refused like a replay, whatever the signature.
+        assert_eq!(check(3_600), Err(SignatureError::Stale(-3_600)));
+        // Within the second after the boundary instant, the whole-second times still match.
+        let sig = signed_at(-300);
+        assert_eq!(
+            verify_generic(Some(&sig), b"k", b"{}", now.plus_millis(999)),
+            Ok(())
+        );
+        assert_eq!(
+            verify_generic(Some(&sig), b"k", b"{}", now.plus_millis(1_000)),
+            Err(SignatureError::Stale(301))
+        );
+    }
 }

@@ -6,11 +6,8 @@
 use lambda_runtime::{LambdaEvent, service_fn};
 use vigie_aws::function::{init_tracing, leak, required};
 use vigie_aws::{DynamoStore, SqsQueue};
-use vigie_core::intake::requeue_pending;
+use vigie_core::intake::{REQUEUE_AFTER_MS, requeue_pending};
 use vigie_core::time::Timestamp;
-
-/// A comment must have waited this long: the webhook may still be queueing it.
-const MIN_AGE_MS: i64 = 60_000;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -23,7 +20,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     ));
     lambda_runtime::run(service_fn(
         move |_: LambdaEvent<serde_json::Value>| async move {
-            let queued = requeue_pending(store, queue, Timestamp::now(), MIN_AGE_MS, 500).await?;
+            let queued =
+                requeue_pending(store, queue, Timestamp::now(), REQUEUE_AFTER_MS, 500).await?;
             Ok::<_, lambda_runtime::Error>(serde_json::json!({ "requeued": queued }))
         },
     ))
