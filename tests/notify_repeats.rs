@@ -19,15 +19,6 @@ use vigie_core::time::Timestamp;
 use vigie_notify::{Notifier, NotifyError, RetryPolicy};
 use vigie_tests::moto::{moto, table};
 
-/// How long a test waits for a condition before it fails (a slow machine is not a failure).
-fn patience() -> Duration {
-    let seconds = std::env::var("VIGIE_TEST_PATIENCE_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(120);
-    Duration::from_secs(seconds)
-}
-
 const CONFIG: &str = r#"
 [[brands]]
 id = "acme"
@@ -146,7 +137,7 @@ async fn six_identical_deliveries_post_one_message<E: SeenEvents + 'static>(seen
     }
     let mut retried = Vec::new();
     for _ in 0..5 {
-        let (i, failed) = tokio::time::timeout(patience(), results.recv())
+        let (i, failed) = tokio::time::timeout(vigie_tests::wait_limit(), results.recv())
             .await
             .expect("five deliveries return while the first one posts")
             .unwrap();
@@ -158,7 +149,7 @@ async fn six_identical_deliveries_post_one_message<E: SeenEvents + 'static>(seen
         retried.push(i);
     }
     chat.gate.add_permits(Semaphore::MAX_PERMITS);
-    let (_, failed) = tokio::time::timeout(patience(), results.recv())
+    let (_, failed) = tokio::time::timeout(vigie_tests::wait_limit(), results.recv())
         .await
         .expect("the first delivery completes")
         .unwrap();
