@@ -30,7 +30,9 @@ pub fn comment(brand_id: &str, id: &str, thread: &str, text: &str, received_ms: 
             name: Some("Camille".into()),
             followers: None,
         },
-        text: CommentText::parse(text).unwrap(),
+        text: Some(CommentText::parse(text).unwrap()),
+        attachment: None,
+        truncation: None,
         permalink: None,
         created_at: Timestamp(received_ms - 1000),
         received_at: Timestamp(received_ms),
@@ -46,13 +48,13 @@ pub fn triaged(mut c: Comment, urgency: u8) -> Comment {
     c.state = CommentState::Triaged;
     c.triage = Some(Triage {
         version: c.version,
-        sentiment: SentimentScore {
+        sentiment: Some(SentimentScore {
             label: Sentiment::Negative,
             negative: 0.8,
             neutral: 0.15,
             positive: 0.05,
             model: "test".into(),
-        },
+        }),
         urgency: Urgency {
             score: urgency,
             escalate: urgency >= 50,
@@ -80,7 +82,7 @@ pub async fn store_contract<S: CommentStore>(s: &S) {
     assert_eq!(stored.revision, 1);
     assert_eq!(s.get(&c.key).await.unwrap(), Some(stored.clone()));
     let mut twin = c.clone();
-    twin.text = CommentText::parse("another text").unwrap();
+    twin.text = Some(CommentText::parse("another text").unwrap());
     match s.insert_if_new(&twin).await.unwrap() {
         Inserted::Existing(existing) => assert_eq!(existing, stored, "the first write wins"),
         Inserted::New(_) => panic!("a duplicate was inserted"),
@@ -189,7 +191,22 @@ pub async fn store_contract<S: CommentStore>(s: &S) {
     // Large and multilingual text survive the round trip.
     let big = "Très long commentaire, émojis 🎉 et accents. ".repeat(1200);
     let c = insert(s, &comment("acme", "big", "post-4", &big, 10_000)).await;
-    assert_eq!(s.get(&c.key).await.unwrap().unwrap().text.as_str(), big);
+    assert_eq!(
+        s.get(&c.key).await.unwrap().unwrap().text.unwrap().as_str(),
+        big
+    );
+
+    // A comment that is only a photo round-trips as it is.
+    let mut photo = comment("acme", "photo", "post-4", "x", 11_000);
+    photo.text = None;
+    photo.attachment = Some(vigie_core::comment::Attachment {
+        kind: vigie_core::comment::AttachmentKind::Photo,
+        url: Some("https://scontent.xx.fbcdn.net/v/p.jpg".into()),
+    });
+    let stored = insert(s, &photo).await;
+    let got = s.get(&photo.key).await.unwrap().unwrap();
+    assert_eq!(got, stored);
+    assert_eq!((got.text, got.attachment), (None, photo.attachment));
 }
 
 /// Seen event ids: a live claim keeps others out; a delivered id stays seen

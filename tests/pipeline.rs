@@ -701,3 +701,67 @@ async fn escalation_events_match_their_json_schema() {
     let schema = vigie_tests::workspace_root().join("schemas/escalation-event.v1.json");
     vigie_tests::assert_matches_json_schema(&schema, &serde_json::to_value(event).unwrap());
 }
+
+#[tokio::test]
+async fn a_photo_escalation_has_no_text_nor_sentiment_and_matches_the_schema() {
+    let (brands, secrets) =
+        acme_world("vip_authors = [\"facebook:77\"]\n[brands.urgency]\nescalate_at = 20\n");
+    let w = World {
+        brands,
+        secrets,
+        ..world()
+    };
+    let photo = r#"{"object":"page","entry":[{"id":"1001","time":1764086400,"changes":[{"field":"feed","value":{
+      "from":{"id":"77","name":"Jeanne"},"photo":"https://scontent.xx.fbcdn.net/v/colis.jpg","post_id":"1001_9",
+      "comment_id":"p1","item":"comment","parent_id":"1001_9","verb":"add"}}]}]}"#;
+    w.deliver(photo).await.unwrap();
+    let outcome = w.round().await;
+    assert_eq!(
+        (outcome.classified, outcome.escalated),
+        (1, 1),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        w.scorer.calls.load(Ordering::SeqCst),
+        0,
+        "no model call without text"
+    );
+    let event = &w.escalation_events().await[0];
+    assert_eq!(event.text, None);
+    assert_eq!(event.sentiment, None);
+    assert_eq!(
+        event.attachment.as_ref().unwrap().url.as_deref(),
+        Some("https://scontent.xx.fbcdn.net/v/colis.jpg")
+    );
+    let python = vigie_tests::workspace_root().join(".venv/bin/python");
+    if !python.exists() {
+        eprintln!("skipped: no .venv (its jsonschema validates the event)");
+        return;
+    }
+    let schema = vigie_tests::workspace_root().join("schemas/escalation-event.v1.json");
+    let validate = |event: &serde_json::Value| {
+        std::process::Command::new(&python)
+            .args([
+                "-c",
+                "import json, sys, jsonschema; jsonschema.validate(json.loads(sys.argv[2]), json.load(open(sys.argv[1])), format_checker=jsonschema.FormatChecker())",
+            ])
+            .arg(&schema)
+            .arg(event.to_string())
+            .output()
+            .unwrap()
+    };
+    let json = serde_json::to_value(event).unwrap();
+    let out = validate(&json);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Neither text nor attachment, or a sentiment without text: refused by the schema.
+    let mut bare = json.clone();
+    bare.as_object_mut().unwrap().remove("attachment");
+    assert!(!validate(&bare).status.success());
+    let mut invented = json;
+    invented["sentiment"] = serde_json::json!({"label": "neutral", "negative": 0.1, "neutral": 0.8, "positive": 0.1, "model": "m"});
+    assert!(!validate(&invented).status.success());
+}

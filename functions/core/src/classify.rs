@@ -51,8 +51,8 @@ enum Work {
 
 /// An earlier comment of the same author in the same thread, as a repeat complaint.
 enum Earlier {
-    /// Its sentiment for its current version is stored.
-    Known(Sentiment),
+    /// Its sentiment for its current version is stored (none: a comment without text).
+    Known(Option<Sentiment>),
     /// Not triaged yet: scored in this batch's model call, at this index.
     Scored(usize),
 }
@@ -71,14 +71,18 @@ struct Texts {
 }
 
 impl Texts {
-    fn slot(&mut self, c: &Comment) -> usize {
-        *self
-            .index
-            .entry((c.key.clone(), c.version))
-            .or_insert_with(|| {
-                self.texts.push(c.text.as_str().to_owned());
-                self.texts.len() - 1
-            })
+    /// The slot of the comment's text in the model call; none for a comment without text.
+    fn slot(&mut self, c: &Comment) -> Option<usize> {
+        let text = c.text.as_ref()?;
+        Some(
+            *self
+                .index
+                .entry((c.key.clone(), c.version))
+                .or_insert_with(|| {
+                    self.texts.push(text.as_str().to_owned());
+                    self.texts.len() - 1
+                }),
+        )
     }
 }
 
@@ -146,7 +150,7 @@ where
         let mut work = planned;
 
         // 3. One model call for every text to score.
-        let scores = if work.iter().any(|(_, w)| matches!(w, Work::Score(..))) {
+        let scores = if !texts.texts.is_empty() {
             self.scorer.score(&texts.texts).await.and_then(|s| {
                 if s.len() == texts.texts.len() {
                     Ok(s)
@@ -164,12 +168,16 @@ where
         let scores = match scores {
             Ok(s) => s,
             Err(e) => {
+                let needs_model = |w: &Work| {
+                    matches!(w, Work::Score(c, earlier)
+                        if c.text.is_some() || earlier.iter().any(|e| matches!(e, Earlier::Scored(_))))
+                };
                 for (m, w) in &work {
-                    if matches!(w, Work::Score(..)) {
+                    if needs_model(w) {
                         fail(&mut outcome, m, &e.to_string(), false);
                     }
                 }
-                work.retain(|(_, w)| matches!(w, Work::EscalateOnly(_)));
+                work.retain(|(_, w)| !needs_model(w));
                 Vec::new()
             }
         };
@@ -180,11 +188,11 @@ where
             let comment = match w {
                 Work::EscalateOnly(c) => c,
                 Work::Score(c, earlier) => {
-                    let score = scores[texts.slot(&c)].clone();
+                    let score = texts.slot(&c).map(|i| scores[i].clone());
                     let earlier_complaints = earlier
                         .iter()
                         .filter(|e| match e {
-                            Earlier::Known(label) => *label == Sentiment::Negative,
+                            Earlier::Known(label) => *label == Some(Sentiment::Negative),
                             Earlier::Scored(i) => scores[*i].label == Sentiment::Negative,
                         })
                         .count() as u32;
@@ -282,8 +290,12 @@ where
                     && !matches!(t.state, CommentState::Deleted | CommentState::OwnReply)
             })
             .map(|t| match &t.triage {
-                Some(tr) if tr.version == t.version => Earlier::Known(tr.sentiment.label),
-                _ => Earlier::Scored(texts.slot(t)),
+                Some(tr) if tr.version == t.version => {
+                    Earlier::Known(tr.sentiment.as_ref().map(|s| s.label))
+                }
+                _ => texts
+                    .slot(t)
+                    .map_or(Earlier::Known(None), Earlier::Scored),
             })
             .collect())
     }
@@ -291,7 +303,7 @@ where
     async fn triage(
         &self,
         comment: Comment,
-        sentiment: crate::comment::SentimentScore,
+        sentiment: Option<crate::comment::SentimentScore>,
         earlier_complaints: u32,
         now: Timestamp,
     ) -> Result<Option<Comment>, StoreError> {
@@ -306,15 +318,15 @@ where
             &brand.urgency,
             &Assessment {
                 platform: comment.key.platform,
-                text: comment.text.as_str(),
+                text: comment.text.as_ref().map(|t| t.as_str()),
                 author: &comment.author,
-                sentiment: &sentiment,
+                sentiment: sentiment.as_ref(),
                 earlier_complaints,
             },
         );
         CommentClassified {
             brand: &comment.key.brand,
-            label: sentiment.label.as_str(),
+            label: sentiment.as_ref().map_or("no_text", |s| s.label.as_str()),
             urgency: urgency.score,
         }
         .emit();

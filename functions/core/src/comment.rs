@@ -174,6 +174,87 @@ impl CommentText {
     }
 }
 
+impl CommentText {
+    /// Like [`parse`](Self::parse), but a text over [`MAX_TEXT_BYTES`] is shortened to its
+    /// head and tail (a long comment's greeting and its demand) instead of refused, so the
+    /// comment is kept; the [`Truncation`] records how long it was.
+    pub fn truncating(s: impl Into<String>) -> Result<(Self, Option<Truncation>), InvalidValue> {
+        let s = s.into();
+        if s.len() <= MAX_TEXT_BYTES {
+            return Ok((Self::parse(s)?, None));
+        }
+        if s.trim().is_empty() {
+            return Err(InvalidValue::EmptyText);
+        }
+        let budget = MAX_TEXT_BYTES - ELISION.len();
+        let head_end = floor_char_boundary(&s, budget * 3 / 4);
+        let tail_start = ceil_char_boundary(&s, s.len() - (budget - head_end));
+        let kept = format!("{}{ELISION}{}", &s[..head_end], &s[tail_start..]);
+        let truncation = Truncation {
+            original_bytes: s.len(),
+        };
+        Ok((Self::parse(kept)?, Some(truncation)))
+    }
+}
+
+/// What replaces the middle of a text too long to keep whole.
+pub const ELISION: &str = "\n[…]\n";
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn ceil_char_boundary(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i += 1;
+    }
+    i
+}
+
+/// A comment text that was longer than [`MAX_TEXT_BYTES`]: the stored text keeps its head
+/// and tail around [`ELISION`]; the whole delivery stays in the raw archive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Truncation {
+    pub original_bytes: usize,
+}
+
+/// What a comment carries besides text: a photo, a video or GIF, a sticker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub kind: AttachmentKind,
+    /// Where the platform serves it, when it says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttachmentKind {
+    Photo,
+    /// A video or an animated GIF (Meta reports both as `video`).
+    Video,
+    Sticker,
+    Link,
+    /// The platform sent a comment with neither text nor a media it names.
+    #[serde(other)]
+    Unknown,
+}
+
+impl AttachmentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttachmentKind::Photo => "photo",
+            AttachmentKind::Video => "video",
+            AttachmentKind::Sticker => "sticker",
+            AttachmentKind::Link => "link",
+            AttachmentKind::Unknown => "unknown",
+        }
+    }
+}
+
 impl TryFrom<String> for CommentText {
     type Error = InvalidValue;
     fn try_from(s: String) -> Result<Self, Self::Error> {
@@ -259,7 +340,10 @@ pub struct SentimentScore {
 pub struct Triage {
     /// The comment version that was scored.
     pub version: u32,
-    pub sentiment: SentimentScore,
+    /// `None` when the comment has no text: urgency then counts only what is known of the
+    /// author (reach, VIP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentiment: Option<SentimentScore>,
     pub urgency: crate::urgency::Urgency,
     pub triaged_at: Timestamp,
 }
@@ -275,7 +359,15 @@ pub struct Comment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
     pub author: Author,
-    pub text: CommentText,
+    /// `None` for a comment that is only an attachment (a photo, a sticker): it is still
+    /// stored and shown, but there is no text for the model to read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<CommentText>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<Attachment>,
+    /// Set when the platform's text was too long to keep whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truncation: Option<Truncation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permalink: Option<String>,
     /// When the platform says it was written.
@@ -329,6 +421,40 @@ mod tests {
         assert!(CommentText::parse("  \n ").is_err());
         assert!(CommentText::parse("x".repeat(MAX_TEXT_BYTES + 1)).is_err());
         assert_eq!(CommentText::parse(" ok ").unwrap().as_str(), " ok ");
+    }
+
+    #[test]
+    fn long_texts_keep_their_head_and_tail_within_the_limit() {
+        let long = format!("Bonjour, {}je porte plainte 🎉", "é".repeat(MAX_TEXT_BYTES));
+        let (text, truncation) = CommentText::truncating(long.clone()).unwrap();
+        assert!(text.as_str().len() <= MAX_TEXT_BYTES);
+        assert!(text.as_str().starts_with("Bonjour, éé"));
+        assert!(text.as_str().ends_with("je porte plainte 🎉"));
+        assert!(text.as_str().contains(ELISION));
+        assert_eq!(
+            truncation,
+            Some(Truncation {
+                original_bytes: long.len()
+            })
+        );
+        let (short, none) = CommentText::truncating("court").unwrap();
+        assert_eq!((short.as_str(), none), ("court", None));
+        assert!(CommentText::truncating(" ".repeat(MAX_TEXT_BYTES + 1)).is_err());
+    }
+
+    #[test]
+    fn comments_stored_before_attachments_existed_still_read() {
+        let old = r#"{"key":{"brand":"acme","platform":"facebook","external_id":"5_1"},"thread_id":"1001_5",
+          "author":{"id":"77"},"text":"Colis jamais reçu","created_at":1764086399000,"received_at":1764086400000,
+          "version":1,"state":"triaged","triage":{"version":1,"sentiment":{"label":"negative","negative":0.9,
+          "neutral":0.05,"positive":0.05,"model":"m"},"urgency":{"score":40,"escalate":false,"reasons":[]},
+          "triaged_at":1764086401000}}"#;
+        let c: Comment = serde_json::from_str(old).unwrap();
+        assert_eq!(c.text.unwrap().as_str(), "Colis jamais reçu");
+        assert_eq!((c.attachment, c.truncation), (None, None));
+        assert!(c.triage.unwrap().sentiment.is_some());
+        let kind: AttachmentKind = serde_json::from_str("\"hologram\"").unwrap();
+        assert_eq!(kind, AttachmentKind::Unknown);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::comment::{Author, Comment, Platform, SentimentScore};
+use crate::comment::{Attachment, Author, Comment, Platform, SentimentScore};
 use crate::urgency::Urgency;
 
 pub const SCHEMA_V1: &str = "vigie.escalation.v1";
@@ -28,12 +28,18 @@ pub struct EscalationEvent {
     pub comment_version: u32,
     pub thread_id: String,
     pub author: Author,
-    pub text: String,
+    /// Absent for a comment that is only an attachment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<Attachment>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permalink: Option<String>,
     pub created_at: String,
     pub received_at: String,
-    pub sentiment: SentimentScore,
+    /// Absent when there was no text to read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentiment: Option<SentimentScore>,
     pub urgency: Urgency,
     pub escalated_at: String,
 }
@@ -58,7 +64,8 @@ impl EscalationEvent {
             comment_version: comment.version,
             thread_id: comment.thread_id.clone(),
             author: comment.author.clone(),
-            text: comment.text.as_str().to_owned(),
+            text: comment.text.as_ref().map(|t| t.as_str().to_owned()),
+            attachment: comment.attachment.clone(),
             permalink: comment.permalink.clone(),
             created_at: comment.created_at.rfc3339(),
             received_at: comment.received_at.rfc3339(),

@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::comment::{
-    BrandId, Comment, CommentKey, CommentState, CommentText, InvalidValue, Platform,
+    Attachment, BrandId, Comment, CommentKey, CommentState, CommentText, InvalidValue, Platform,
+    Truncation,
 };
 use crate::config::Brands;
 use crate::events::{
@@ -298,8 +299,8 @@ where
             }
             EventKind::Edited => match self.store.get(&key).await? {
                 Some(existing) => {
-                    let text = CommentText::parse(event.text.unwrap_or_default())?;
-                    if existing.state == CommentState::Deleted || existing.text == text {
+                    let content = Content::of(&event)?;
+                    if existing.state == CommentState::Deleted || content.is_on(&existing) {
                         report.duplicates += 1;
                         DuplicateDelivery {
                             platform: event.platform,
@@ -310,7 +311,7 @@ where
                     }
                     let edited = self
                         .update_retrying(existing, move |c| {
-                            c.text = text.clone();
+                            content.clone().put_on(c);
                             c.version += 1;
                             if c.state != CommentState::OwnReply {
                                 c.state = CommentState::Received;
@@ -334,13 +335,16 @@ where
         report: &mut IntakeReport,
     ) -> Result<Option<Comment>, ApplyError> {
         let own = event.from_account;
-        let comment = Comment {
+        let content = Content::of(&event)?;
+        let mut comment = Comment {
             key,
             thread_id: event.thread_id,
             parent_id: event.parent_id,
             source: event.source,
             author: event.author,
-            text: CommentText::parse(event.text.unwrap_or_default())?,
+            text: None,
+            attachment: None,
+            truncation: None,
             permalink: event.permalink,
             created_at: event.created_at.unwrap_or(now),
             received_at: now,
@@ -354,6 +358,7 @@ where
             escalated_version: None,
             revision: 0,
         };
+        content.put_on(&mut comment);
         match self.store.insert_if_new(&comment).await? {
             Inserted::New(c) => {
                 if own {
@@ -398,6 +403,43 @@ where
     /// Sends the classification requests, then marks the comments queued.
     async fn enqueue(&self, comments: Vec<Comment>) -> Result<usize, IntakeError> {
         enqueue(self.store, self.queue, comments).await
+    }
+}
+
+/// What an event says a comment contains: text (shortened if too long to keep whole), an
+/// attachment, or both; never neither.
+#[derive(Clone)]
+struct Content {
+    text: Option<CommentText>,
+    truncation: Option<Truncation>,
+    attachment: Option<Attachment>,
+}
+
+impl Content {
+    fn of(event: &PlatformEvent) -> Result<Self, InvalidValue> {
+        let (text, truncation) = match event.text.as_deref().filter(|t| !t.trim().is_empty()) {
+            Some(t) => {
+                let (text, truncation) = CommentText::truncating(t)?;
+                (Some(text), truncation)
+            }
+            None if event.attachment.is_some() => (None, None),
+            None => return Err(InvalidValue::EmptyText),
+        };
+        Ok(Self {
+            text,
+            truncation,
+            attachment: event.attachment.clone(),
+        })
+    }
+
+    fn is_on(&self, c: &Comment) -> bool {
+        c.text == self.text && c.attachment == self.attachment
+    }
+
+    fn put_on(self, c: &mut Comment) {
+        c.text = self.text;
+        c.truncation = self.truncation;
+        c.attachment = self.attachment;
     }
 }
 

@@ -39,7 +39,14 @@ fn reasons(e: &EscalationEvent) -> String {
 /// The JSON body to post to the brand's incoming webhook.
 pub fn payload(format: NotifyFormat, e: &EscalationEvent) -> Value {
     let who = e.author.name.as_deref().unwrap_or(&e.author.id);
-    let quote = excerpt(&e.text, 500);
+    let quote = match (&e.text, &e.attachment) {
+        (Some(text), _) => excerpt(text, 500),
+        (None, Some(a)) => match &a.url {
+            Some(url) => format!("[{}] {url}", a.kind.as_str()),
+            None => format!("[{}]", a.kind.as_str()),
+        },
+        (None, None) => String::new(),
+    };
     match format {
         NotifyFormat::Slack => {
             let mut blocks = vec![

@@ -176,9 +176,11 @@ pub struct Urgency {
 /// What urgency is computed from.
 pub struct Assessment<'a> {
     pub platform: Platform,
-    pub text: &'a str,
+    /// `None` for a comment without text (a photo): no words to scan.
+    pub text: Option<&'a str>,
     pub author: &'a Author,
-    pub sentiment: &'a SentimentScore,
+    /// `None` when there was no text to read: what is known of the author still counts.
+    pub sentiment: Option<&'a SentimentScore>,
     /// Earlier negative comments of the same author in the same thread.
     pub earlier_complaints: u32,
 }
@@ -198,15 +200,18 @@ pub fn assess(policy: &UrgencyPolicy, a: &Assessment<'_>) -> Urgency {
     };
 
     // P(negative) from 0.5 to 1 maps to strength 0 to 1: only a clear lean counts.
-    let neg = a.sentiment.negative;
-    add(
-        Signal::NegativeSentiment,
-        (neg - 0.5) / 0.5,
-        format!("P(negative) = {neg:.2}"),
-    );
+    let neg = a.sentiment.map_or(0.0, |s| s.negative);
+    if a.sentiment.is_some() {
+        add(
+            Signal::NegativeSentiment,
+            (neg - 0.5) / 0.5,
+            format!("P(negative) = {neg:.2}"),
+        );
+    }
 
-    let damping = 1.0 - a.sentiment.positive;
-    for hit in lexicon::scan(a.text) {
+    let positive = a.sentiment.map_or(0.0, |s| s.positive);
+    let damping = 1.0 - positive;
+    for hit in lexicon::scan(a.text.unwrap_or_default()) {
         let signal = match hit.category {
             Category::Safety => Signal::SafetyRisk,
             Category::Legal => Signal::LegalThreat,
@@ -218,8 +223,8 @@ pub fn assess(policy: &UrgencyPolicy, a: &Assessment<'_>) -> Urgency {
         };
         let evidence = if damping < 0.99 {
             format!(
-                "\"{}\" (x{damping:.2}: P(positive) = {:.2})",
-                hit.phrase, a.sentiment.positive
+                "\"{}\" (x{damping:.2}: P(positive) = {positive:.2})",
+                hit.phrase
             )
         } else {
             format!("\"{}\"", hit.phrase)
@@ -318,9 +323,9 @@ mod tests {
             &UrgencyPolicy::default(),
             &Assessment {
                 platform: Platform::Facebook,
-                text,
+                text: Some(text),
                 author: &author(),
-                sentiment: s,
+                sentiment: Some(s),
                 earlier_complaints: 0,
             },
         )
@@ -384,9 +389,9 @@ mod tests {
             &policy,
             &Assessment {
                 platform: Platform::Facebook,
-                text: "Toujours pas de réponse",
+                text: Some("Toujours pas de réponse"),
                 author: &a,
-                sentiment: &s,
+                sentiment: Some(&s),
                 earlier_complaints: 3,
             },
         );
@@ -400,6 +405,29 @@ mod tests {
     }
 
     #[test]
+    fn without_text_only_the_author_counts() {
+        let mut policy = UrgencyPolicy::default();
+        policy.vip.insert((Platform::Facebook, "Jeanne".into()));
+        let a = Author {
+            followers: Some(1_000_000),
+            ..author()
+        };
+        let u = assess(
+            &policy,
+            &Assessment {
+                platform: Platform::Facebook,
+                text: None,
+                author: &a,
+                sentiment: None,
+                earlier_complaints: 3,
+            },
+        );
+        let signals: Vec<Signal> = u.reasons.iter().map(|r| r.signal).collect();
+        assert_eq!(signals, [Signal::Vip, Signal::AuthorReach]);
+        assert_eq!(u.score, 40);
+    }
+
+    #[test]
     fn weights_and_thresholds_come_from_the_brand() {
         let mut policy = UrgencyPolicy::default();
         policy.weights.set("negative_sentiment", 100);
@@ -409,9 +437,9 @@ mod tests {
             &policy,
             &Assessment {
                 platform: Platform::Instagram,
-                text: "nul",
+                text: Some("nul"),
                 author: &author(),
-                sentiment: &s,
+                sentiment: Some(&s),
                 earlier_complaints: 0,
             },
         );

@@ -2,11 +2,14 @@
 //!
 //! `GET /api/brands/{brand}/comments?limit=N`: open (triaged) comments, most urgent first.
 //! `GET /api/brands/{brand}/comments/{platform}/{id}`: one comment with its triage.
+//! A comment without text has no `text` but an `attachment` (`kind`, `url`); a shortened
+//! text has a `truncation` with its original length.
 
 use std::sync::Arc;
 
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -20,9 +23,13 @@ pub struct ReviewState<S> {
     pub store: S,
 }
 
-/// Every way a review request fails, and its one HTTP status.
+/// Every way a review request fails, and its one HTTP status. Framework rejections
+/// (unknown route, wrong method, bad query string or path) come here too, so every error
+/// answer has the same JSON shape: `{"error": code, "message": ...}`.
 #[derive(Debug)]
 pub enum ReviewError {
+    NoRoute { method: Method, path: String },
+    MethodNotAllowed(Method),
     UnknownBrand(String),
     NotFound,
     BadRequest(String),
@@ -32,6 +39,16 @@ pub enum ReviewError {
 impl IntoResponse for ReviewError {
     fn into_response(self) -> Response {
         let (status, code, message) = match &self {
+            ReviewError::NoRoute { method, path } => (
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no route for {method} {path}"),
+            ),
+            ReviewError::MethodNotAllowed(m) => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("{m} is not allowed here: the review API is read with GET"),
+            ),
             ReviewError::UnknownBrand(b) => (
                 StatusCode::NOT_FOUND,
                 "unknown_brand",
@@ -56,6 +73,29 @@ impl IntoResponse for ReviewError {
     }
 }
 
+impl From<QueryRejection> for ReviewError {
+    fn from(e: QueryRejection) -> Self {
+        ReviewError::BadRequest(e.body_text())
+    }
+}
+
+impl From<PathRejection> for ReviewError {
+    fn from(e: PathRejection) -> Self {
+        ReviewError::BadRequest(e.body_text())
+    }
+}
+
+async fn no_route(method: Method, uri: Uri) -> ReviewError {
+    ReviewError::NoRoute {
+        method,
+        path: uri.path().to_owned(),
+    }
+}
+
+async fn method_not_allowed(method: Method) -> ReviewError {
+    ReviewError::MethodNotAllowed(method)
+}
+
 fn brand(state_brands: &Brands, name: &str) -> Result<BrandId, ReviewError> {
     BrandId::parse(name)
         .ok()
@@ -70,10 +110,11 @@ struct Listing {
 
 async fn open<S: OpenComments>(
     State(state): State<Arc<ReviewState<S>>>,
-    Path(name): Path<String>,
-    Query(q): Query<Listing>,
+    name: Result<Path<String>, PathRejection>,
+    q: Result<Query<Listing>, QueryRejection>,
 ) -> Result<Json<Vec<Comment>>, ReviewError> {
-    let brand = brand(&state.brands, &name)?;
+    let brand = brand(&state.brands, &name?.0)?;
+    let Query(q) = q?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
         return Err(ReviewError::BadRequest("limit must be 1-500".into()));
@@ -88,8 +129,9 @@ async fn open<S: OpenComments>(
 
 async fn one<S: CommentRead>(
     State(state): State<Arc<ReviewState<S>>>,
-    Path((name, platform, id)): Path<(String, String, String)>,
+    path: Result<Path<(String, String, String)>, PathRejection>,
 ) -> Result<Json<Comment>, ReviewError> {
+    let Path((name, platform, id)) = path?;
     let brand = brand(&state.brands, &name)?;
     let platform =
         Platform::parse(&platform).map_err(|e| ReviewError::BadRequest(e.to_string()))?;
@@ -101,6 +143,7 @@ async fn one<S: CommentRead>(
     }
 }
 
+/// The review routes; any other path or method is a JSON error of this surface.
 pub fn router<S>(state: Arc<ReviewState<S>>) -> Router
 where
     S: OpenComments + CommentRead + Send + Sync + 'static,
@@ -111,5 +154,7 @@ where
             "/api/brands/{brand}/comments/{platform}/{id}",
             get(one::<S>),
         )
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(no_route)
         .with_state(state)
 }

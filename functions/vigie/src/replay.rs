@@ -184,13 +184,17 @@ async fn show(http: &reqwest::Client, url: &str, brands: &Brands) -> anyhow::Res
         for c in comments {
             let Some(t) = &c.triage else { continue };
             let tier = t.urgency.tier.as_deref().unwrap_or("-");
-            let text: String = c.text.as_str().chars().take(70).collect();
+            let text: String = match (&c.text, &c.attachment) {
+                (Some(t), _) => t.as_str().chars().take(70).collect(),
+                (None, Some(a)) => format!("[{}]", a.kind.as_str()),
+                (None, None) => String::new(),
+            };
             println!(
                 "  {:>3} {:<3} {:<8} {:<9} {text}",
                 t.urgency.score,
                 tier,
                 c.key.platform.as_str(),
-                t.sentiment.label.as_str()
+                t.sentiment.as_ref().map_or("-", |s| s.label.as_str())
             );
             for r in t.urgency.reasons.iter().take(3) {
                 println!(

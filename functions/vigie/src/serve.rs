@@ -136,7 +136,10 @@ impl Pipeline {
                 }))
             }
         });
+        // A merged router keeps one fallback: the review API's answers every unknown path
+        // here, in the same JSON error shape as the webhook's.
         let router = webhook
+            .reset_fallback()
             .merge(review)
             .route("/healthz", get(|| async { "ok" }))
             .route("/metrics", metrics);

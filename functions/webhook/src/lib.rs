@@ -8,9 +8,9 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -37,9 +37,15 @@ pub struct WebhookState<S, Q> {
     pub queue: Q,
 }
 
-/// Every way a webhook request can fail, and its one HTTP status.
+/// Every way a webhook request can fail, and its one HTTP status. Framework rejections
+/// (unknown route, wrong method, bad query string or path) come here too, so every error
+/// answer has the same JSON shape: `{"error": code, "message": ...}`.
 #[derive(Debug)]
 pub enum WebhookError {
+    NoRoute { method: Method, path: String },
+    MethodNotAllowed(Method),
+    BadQuery(String),
+    BadPath(String),
     UnknownPlatform(String),
     Handshake(HandshakeError),
     Intake(IntakeError),
@@ -53,6 +59,12 @@ impl WebhookError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         use IntakeError as I;
         match self {
+            WebhookError::NoRoute { .. } => (StatusCode::NOT_FOUND, "not_found"),
+            WebhookError::MethodNotAllowed(_) => {
+                (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+            }
+            WebhookError::BadQuery(_) => (StatusCode::BAD_REQUEST, "bad_query"),
+            WebhookError::BadPath(_) => (StatusCode::BAD_REQUEST, "bad_path"),
             WebhookError::UnknownPlatform(_) => (StatusCode::NOT_FOUND, "unknown_platform"),
             WebhookError::Handshake(HandshakeError::NotConfigured(_)) => {
                 (StatusCode::NOT_FOUND, "not_configured")
@@ -78,6 +90,13 @@ impl WebhookError {
 
     fn message(&self) -> String {
         match self {
+            WebhookError::NoRoute { method, path } => {
+                format!("no route for {method} {path}; webhooks are /webhooks/{{platform}}")
+            }
+            WebhookError::MethodNotAllowed(m) => format!(
+                "{m} is not allowed here: POST delivers, GET answers the subscription check"
+            ),
+            WebhookError::BadQuery(m) | WebhookError::BadPath(m) => m.clone(),
             WebhookError::UnknownPlatform(p) => {
                 format!("no webhook for platform {p:?}; use facebook, instagram or generic")
             }
@@ -111,6 +130,29 @@ impl IntoResponse for WebhookError {
     }
 }
 
+impl From<QueryRejection> for WebhookError {
+    fn from(e: QueryRejection) -> Self {
+        WebhookError::BadQuery(e.body_text())
+    }
+}
+
+impl From<PathRejection> for WebhookError {
+    fn from(e: PathRejection) -> Self {
+        WebhookError::BadPath(e.body_text())
+    }
+}
+
+async fn no_route(method: Method, uri: Uri) -> WebhookError {
+    WebhookError::NoRoute {
+        method,
+        path: uri.path().to_owned(),
+    }
+}
+
+async fn method_not_allowed(method: Method) -> WebhookError {
+    WebhookError::MethodNotAllowed(method)
+}
+
 fn platform(name: &str) -> Result<Platform, WebhookError> {
     Platform::parse(name).map_err(|_| WebhookError::UnknownPlatform(name.to_owned()))
 }
@@ -127,10 +169,11 @@ struct Handshake {
 
 async fn handshake<S, Q>(
     State(state): State<Arc<WebhookState<S, Q>>>,
-    Path(name): Path<String>,
-    Query(q): Query<Handshake>,
+    name: Result<Path<String>, PathRejection>,
+    q: Result<Query<Handshake>, QueryRejection>,
 ) -> Result<String, WebhookError> {
-    let platform = platform(&name)?;
+    let platform = platform(&name?.0)?;
+    let Query(q) = q?;
     meta_handshake(
         &state.secrets,
         platform,
@@ -143,7 +186,7 @@ async fn handshake<S, Q>(
 
 async fn deliver<S, Q>(
     State(state): State<Arc<WebhookState<S, Q>>>,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<IntakeReport>, WebhookError>
@@ -151,7 +194,7 @@ where
     S: CommentWrite + CommentRead + RawArchive,
     Q: QueueSend,
 {
-    let platform = platform(&name)?;
+    let platform = platform(&name?.0)?;
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -220,7 +263,8 @@ async fn refuse_announced_oversize(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-/// `/webhooks/{platform}`, with the 1 MiB body limit.
+/// `/webhooks/{platform}`, with the 1 MiB body limit; any other path or method is a JSON
+/// error of this surface.
 pub fn router<S, Q>(state: Arc<WebhookState<S, Q>>) -> Router
 where
     S: CommentWrite + CommentRead + RawArchive + Send + Sync + 'static,
@@ -231,6 +275,8 @@ where
             "/webhooks/{platform}",
             get(handshake::<S, Q>).post(deliver::<S, Q>),
         )
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(no_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .route_layer(axum::middleware::from_fn(refuse_announced_oversize))
         .with_state(state)

@@ -174,7 +174,7 @@ async fn a_signed_delivery_is_stored_and_queued_once() {
     assert_eq!(report["queued"], 2);
     assert_eq!(report["ignored"], 1, "the reaction");
     let c = app.store.get(&key("5_1")).await.unwrap().unwrap();
-    assert_eq!(c.text.as_str(), "Colis jamais reçu 😡");
+    assert_eq!(c.text.unwrap().as_str(), "Colis jamais reçu 😡");
     assert_eq!(c.state, CommentState::Queued);
     assert_eq!(
         app.store.get(&key("5_3")).await.unwrap().unwrap().state,
@@ -282,7 +282,7 @@ async fn edits_requeue_and_deletes_mark_the_comment() {
     assert_eq!(report["queued"], 1);
     let c = app.store.get(&key("5_1")).await.unwrap().unwrap();
     assert_eq!(c.version, 2);
-    assert!(c.text.as_str().contains("plainte"));
+    assert!(c.text.unwrap().as_str().contains("plainte"));
     assert_eq!(queued(&app).await, 3);
 
     let delete = r#"{"object":"page","entry":[{"id":"1001","time":1764086500,"changes":[{"field":"feed","value":{"item":"comment","verb":"remove","post_id":"1001_5","comment_id":"5_2","parent_id":"1001_5","from":{"id":"78"}}}]}]}"#;
@@ -396,4 +396,251 @@ async fn a_queue_outage_is_a_503_without_internals_and_the_redelivery_queues_onc
     let mut ids: Vec<String> = messages.iter().map(|m| m.message_id.clone()).collect();
     ids.sort();
     assert_eq!(ids, ["acme/facebook/5_1#v1", "acme/facebook/5_2#v1"]);
+}
+
+fn ig_key(id: &str) -> CommentKey {
+    CommentKey::new(BrandId::parse("acme").unwrap(), Platform::Instagram, id).unwrap()
+}
+
+#[tokio::test]
+async fn a_photo_comment_without_text_is_stored_queued_and_keeps_its_photo() {
+    let app = app();
+    let body = r#"{"object":"page","entry":[{"id":"1001","time":1764086400,"changes":[
+      {"field":"feed","value":{"from":{"id":"77","name":"Jeanne"},"post":{"id":"1001_5","permalink_url":"https://www.facebook.com/1001/posts/5"},
+       "photo":"https://scontent.xx.fbcdn.net/v/t39.1997-6/colis-abime.jpg","post_id":"1001_5","comment_id":"5_40",
+       "created_time":1764086399,"item":"comment","parent_id":"1001_5","verb":"add"}}]}]}"#;
+    let (status, report) = call(&app, signed("facebook", body.as_bytes())).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(
+        (&report["stored"], &report["queued"], &report["ignored"]),
+        (&1.into(), &1.into(), &0.into()),
+        "{report}"
+    );
+    let c = app.store.get(&key("5_40")).await.unwrap().unwrap();
+    assert_eq!(c.text, None);
+    let a = c.attachment.unwrap();
+    assert_eq!(a.kind, vigie_core::comment::AttachmentKind::Photo);
+    assert_eq!(
+        a.url.as_deref(),
+        Some("https://scontent.xx.fbcdn.net/v/t39.1997-6/colis-abime.jpg")
+    );
+    assert_eq!(c.state, CommentState::Queued);
+}
+
+#[tokio::test]
+async fn an_instagram_reply_of_the_brand_with_its_scoped_id_is_its_own() {
+    let app = app();
+    // from.id is the account's IG-scoped id, not the entry's account id.
+    let body = r#"{"object":"instagram","entry":[{"id":"17841400000000001","time":1764086400,"changes":[
+      {"field":"comments","value":{"from":{"id":"1122334455","username":"acme.officiel","self_ig_scoped_id":"1122334455"},
+       "media":{"id":"18000000000000001","media_product_type":"FEED"},"id":"17865799348089050",
+       "parent_id":"17865799348089039","text":"Bonjour Léa, nous vous écrivons en privé."}}]}]}"#;
+    let (status, report) = call(&app, signed("instagram", body.as_bytes())).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!((&report["own"], &report["stored"]), (&1.into(), &0.into()));
+    assert_eq!(report["queued"], 0);
+    let c = app
+        .store
+        .get(&ig_key("17865799348089050"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.state, CommentState::OwnReply);
+    assert_eq!(queued(&app).await, 0);
+}
+
+#[tokio::test]
+async fn a_text_over_64_kib_is_stored_shortened_and_says_so() {
+    let app = app();
+    let long = format!(
+        "Bonjour, {} Je demande le remboursement.",
+        "Toujours aucune nouvelle du colis. ".repeat(2500)
+    );
+    assert!(long.len() > vigie_core::comment::MAX_TEXT_BYTES);
+    let body = serde_json::json!({"object": "page", "entry": [{"id": "1001", "time": 1764086400, "changes": [
+        {"field": "feed", "value": {"from": {"id": "77"}, "message": long, "post_id": "1001_5", "comment_id": "5_50",
+         "item": "comment", "parent_id": "1001_5", "verb": "add"}}]}]})
+    .to_string();
+    let (status, report) = call(&app, signed("facebook", body.as_bytes())).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["stored"], 1, "{report}");
+    assert_eq!(report["queued"], 1);
+    let c = app.store.get(&key("5_50")).await.unwrap().unwrap();
+    let text = c.text.unwrap();
+    assert!(text.as_str().len() <= vigie_core::comment::MAX_TEXT_BYTES);
+    assert!(text.as_str().starts_with("Bonjour, Toujours"));
+    assert!(text.as_str().ends_with("Je demande le remboursement."));
+    assert_eq!(c.truncation.unwrap().original_bytes, long.len());
+}
+
+#[tokio::test]
+async fn numeric_ids_beyond_u64_stay_two_comments() {
+    let app = app();
+    // 2^65 + 1 and 2^65 + 2: the same float, two different comments.
+    let body = r#"{"object":"page","entry":[{"id":1001,"time":1764086400,"changes":[
+      {"field":"feed","value":{"from":{"id":77},"message":"Premier","post_id":36893488147419103232,"comment_id":36893488147419103233,"item":"comment","verb":"add"}},
+      {"field":"feed","value":{"from":{"id":78},"message":"Second","post_id":36893488147419103232,"comment_id":36893488147419103234,"item":"comment","verb":"add"}}]}]}"#;
+    let (status, report) = call(&app, signed("facebook", body.as_bytes())).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["stored"], 2, "{report}");
+    for (id, text) in [
+        ("36893488147419103233", "Premier"),
+        ("36893488147419103234", "Second"),
+    ] {
+        let c = app.store.get(&key(id)).await.unwrap().unwrap();
+        assert_eq!(c.text.unwrap().as_str(), text);
+        assert_eq!(c.thread_id, "36893488147419103232");
+    }
+}
+
+#[tokio::test]
+async fn every_error_answer_is_json_with_the_error_shape() {
+    let app = app();
+    let feed = FEED.as_bytes();
+    let raw = |method: &str, uri: &str, content_type: Option<&str>, body: &[u8]| {
+        let mut b = Request::builder().method(method).uri(uri);
+        if let Some(ct) = content_type {
+            b = b.header("content-type", ct);
+        }
+        b.header("x-hub-signature-256", sign_meta(APP_SECRET, body))
+            .body(Body::from(body.to_vec()))
+            .unwrap()
+    };
+    let json = Some("application/json");
+    let cases: Vec<(Request<Body>, StatusCode, &str)> = vec![
+        // Wrong paths.
+        (
+            raw("GET", "/", None, b""),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            raw("POST", "/webhooks", json, feed),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            raw("POST", "/webhooks/facebook/extra", json, feed),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            raw("GET", "/webhook/facebook", None, b""),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            raw("POST", "/webhooks/myspace", json, feed),
+            StatusCode::NOT_FOUND,
+            "unknown_platform",
+        ),
+        (
+            raw("POST", "/webhooks/%FF", json, feed),
+            StatusCode::BAD_REQUEST,
+            "bad_path",
+        ),
+        // Wrong methods.
+        (
+            raw("PUT", "/webhooks/facebook", json, feed),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+        (
+            raw("DELETE", "/webhooks/facebook", None, b""),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+        (
+            raw("PATCH", "/webhooks/generic", json, b"{}"),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+        // Bad query strings.
+        (
+            raw(
+                "GET",
+                "/webhooks/facebook?hub.mode=subscribe&hub.mode=unsubscribe",
+                None,
+                b"",
+            ),
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+        ),
+        (
+            raw(
+                "GET",
+                "/webhooks/facebook?hub.mode=subscribe&hub.verify_token=nope",
+                None,
+                b"",
+            ),
+            StatusCode::FORBIDDEN,
+            "verification_failed",
+        ),
+        // Bad JSON, wrong shapes.
+        (
+            raw("POST", "/webhooks/facebook", json, b"{\"object\":"),
+            StatusCode::BAD_REQUEST,
+            "malformed_payload",
+        ),
+        (
+            raw("POST", "/webhooks/facebook", json, b"[1,2]"),
+            StatusCode::BAD_REQUEST,
+            "malformed_payload",
+        ),
+        (
+            raw("POST", "/webhooks/instagram", json, feed),
+            StatusCode::BAD_REQUEST,
+            "malformed_payload",
+        ),
+        (
+            raw("POST", "/webhooks/facebook", json, b"\xff\xfe"),
+            StatusCode::BAD_REQUEST,
+            "malformed_payload",
+        ),
+        // Wrong content types.
+        (
+            raw("POST", "/webhooks/facebook", None, feed),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            raw("POST", "/webhooks/facebook", Some("text/plain"), feed),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            raw(
+                "POST",
+                "/webhooks/facebook",
+                Some("application/jsonp"),
+                feed,
+            ),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+    ];
+    for (req, want_status, want_code) in cases {
+        let what = format!("{} {}", req.method(), req.uri());
+        let res = app.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let content_type = res
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+            panic!(
+                "{what}: {status} body is not JSON: {:?}",
+                String::from_utf8_lossy(&bytes)
+            )
+        });
+        assert_eq!(status, want_status, "{what}: {body}");
+        assert_eq!(content_type.as_deref(), Some("application/json"), "{what}");
+        assert_eq!(body["error"], want_code, "{what}: {body}");
+        assert!(
+            body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{what}: {body}"
+        );
+        assert_eq!(body.as_object().unwrap().len(), 2, "{what}: {body}");
+    }
 }

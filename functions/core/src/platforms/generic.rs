@@ -4,32 +4,37 @@
 //! t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + body with the brand's secret>` and a body
 //! `{"source": "trustpilot", "events": [{"type": "comment.created" | "comment.edited" |
 //! "comment.deleted", "id", "thread_id", "parent_id"?, "author": {"id", "name"?,
-//! "followers"?, "is_brand"?}, "text", "created_at"? (RFC 3339), "permalink"?}]}`.
-//! See docs/webhooks.md.
+//! "followers"?, "is_brand"?}, "text"?, "attachment"? {"kind", "url"?}, "created_at"?
+//! (RFC 3339), "permalink"?}]}`; a created or edited event needs a text, an attachment or
+//! both. Ids may be strings or integers (kept exact). See docs/webhooks.md.
 
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
-use super::{EventKind, Ignored, MalformedPayload, Parsed, PlatformEvent};
-use crate::comment::{Author, Platform};
+use super::{EventKind, Id, Ignored, MalformedPayload, Parsed, PlatformEvent};
+use crate::comment::{Attachment, Author, Platform};
 use crate::time::Timestamp;
 
 #[derive(Deserialize)]
-struct Delivery {
+struct Delivery<'a> {
     source: String,
-    events: Vec<serde_json::Value>,
+    #[serde(borrow)]
+    events: Vec<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
 struct Event {
     #[serde(rename = "type")]
     kind: String,
-    id: String,
-    thread_id: String,
+    id: Id,
+    thread_id: Id,
     #[serde(default)]
-    parent_id: Option<String>,
+    parent_id: Option<Id>,
     author: GenericAuthor,
     #[serde(default)]
     text: Option<String>,
+    #[serde(default)]
+    attachment: Option<Attachment>,
     #[serde(default)]
     created_at: Option<String>,
     #[serde(default)]
@@ -38,7 +43,7 @@ struct Event {
 
 #[derive(Deserialize)]
 struct GenericAuthor {
-    id: String,
+    id: Id,
     #[serde(default)]
     name: Option<String>,
     #[serde(default)]
@@ -64,7 +69,7 @@ pub fn parse(body: &[u8]) -> Result<Parsed, MalformedPayload> {
             platform: Platform::Generic,
             reason: format!("event {i}: {reason}"),
         };
-        let event: Event = match serde_json::from_value(raw) {
+        let event: Event = match serde_json::from_str(raw.get()) {
             Ok(e) => e,
             Err(e) => {
                 parsed.ignored.push(ignore(e.to_string()));
@@ -80,27 +85,27 @@ pub fn parse(body: &[u8]) -> Result<Parsed, MalformedPayload> {
                 continue;
             }
         };
-        if event.id.trim().is_empty() || event.thread_id.trim().is_empty() {
-            parsed.ignored.push(ignore("empty id or thread_id".into()));
-            continue;
-        }
-        if kind != EventKind::Deleted && event.text.as_deref().is_none_or(|t| t.trim().is_empty()) {
-            parsed.ignored.push(ignore("no text".into()));
+        let text = event.text.filter(|t| !t.trim().is_empty());
+        if kind != EventKind::Deleted && text.is_none() && event.attachment.is_none() {
+            parsed
+                .ignored
+                .push(ignore("neither text nor attachment".into()));
             continue;
         }
         parsed.events.push(PlatformEvent {
             platform: Platform::Generic,
             account_id: source.to_owned(),
             kind,
-            external_id: event.id,
-            thread_id: event.thread_id,
-            parent_id: event.parent_id,
+            external_id: event.id.0,
+            thread_id: event.thread_id.0,
+            parent_id: event.parent_id.map(|p| p.0),
             author: Author {
-                id: event.author.id,
+                id: event.author.id.0,
                 name: event.author.name,
                 followers: event.author.followers,
             },
-            text: event.text,
+            text,
+            attachment: event.attachment,
             created_at: event
                 .created_at
                 .as_deref()
@@ -130,6 +135,27 @@ mod tests {
         assert_eq!(parsed.events[0].source.as_deref(), Some("trustpilot"));
         assert_eq!(parsed.events[0].author.followers, Some(1200));
         assert_eq!(parsed.ignored.len(), 2);
+    }
+
+    #[test]
+    fn attachments_and_numeric_ids_come_through() {
+        let body = r#"{"source":"trustpilot","events":[
+          {"type":"comment.created","id":18446744073709551617,"thread_id":"shop","author":{"id":42},
+           "attachment":{"kind":"photo","url":"https://cdn.example/p.jpg"}},
+          {"type":"comment.created","id":18446744073709551618,"thread_id":"shop","author":{"id":42},"text":"deux"},
+          {"type":"comment.created","id":"","thread_id":"shop","author":{"id":"u"},"text":"sans id"}
+        ]}"#;
+        let parsed = parse(body.as_bytes()).unwrap();
+        assert_eq!(parsed.events.len(), 2, "{:?}", parsed.ignored);
+        assert_eq!(parsed.events[0].external_id, "18446744073709551617");
+        assert_eq!(parsed.events[1].external_id, "18446744073709551618");
+        assert_eq!(parsed.events[0].author.id, "42");
+        assert_eq!(parsed.events[0].text, None);
+        assert_eq!(
+            parsed.events[0].attachment.as_ref().unwrap().kind,
+            crate::comment::AttachmentKind::Photo
+        );
+        assert_eq!(parsed.ignored.len(), 1);
     }
 
     #[test]

@@ -2,55 +2,111 @@
 //!
 //! Facebook: `{"object":"page","entry":[{"id":PAGE,"time":T,"changes":[{"field":"feed",
 //! "value":{"item":"comment","verb":"add|edited|remove","comment_id","post_id","parent_id",
-//! "from":{"id","name"},"message","created_time","post":{"permalink_url"}}}]}]}`.
-//! Instagram: `{"object":"instagram","entry":[{"id":IG_ACCOUNT,"time":T,"changes":[{"field":
-//! "comments","value":{"id","text","from":{"id","username"},"media":{"id"},"parent_id"}}]}]}`.
-//! Ids arrive as strings or numbers; both are kept as exact strings.
+//! "from":{"id","name"},"message","photo"|"video","created_time","post":{"permalink_url"}}}]}]}`;
+//! a comment that is only a photo has no `message` but a `photo` URL (`video` for videos
+//! and GIFs). Instagram: `{"object":"instagram","entry":[{"id":IG_ACCOUNT,"time":T,
+//! "changes":[{"field":"comments","value":{"id","text","from":{"id","username",
+//! "self_ig_scoped_id"},"media":{"id"},"parent_id"}}]}]}`; Meta adds `self_ig_scoped_id`
+//! when the professional account itself wrote the comment.
+//!
+//! Ids arrive as strings or numbers; both are kept as exact strings ([`Id`]). Each entry
+//! and each change is read on its own, so one odd change is ignored, not the delivery.
 
 use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
-use super::{EventKind, Ignored, MalformedPayload, Parsed, PlatformEvent};
-use crate::comment::{Author, Platform};
+use super::{EventKind, Id, Ignored, MalformedPayload, Parsed, PlatformEvent};
+use crate::comment::{Attachment, AttachmentKind, Author, Platform};
 use crate::time::Timestamp;
 
 #[derive(Deserialize)]
-struct Delivery {
+struct Delivery<'a> {
     object: String,
-    entry: Vec<Entry>,
+    #[serde(borrow)]
+    entry: Vec<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
-struct Entry {
-    id: Value,
+struct Entry<'a> {
+    id: Id,
     #[serde(default)]
     time: Option<Value>,
-    #[serde(default)]
-    changes: Vec<Change>,
+    #[serde(default, borrow)]
+    changes: Vec<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
-struct Change {
+struct Change<'a> {
     field: String,
+    #[serde(default, borrow)]
+    value: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize, Default)]
+struct Sender {
     #[serde(default)]
-    value: Value,
+    id: Option<Id>,
+    /// Facebook.
+    #[serde(default)]
+    name: Option<String>,
+    /// Instagram.
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    self_ig_scoped_id: Option<Id>,
 }
 
-/// Ids as exact strings, whether sent as JSON strings or numbers (no float rounding).
-fn id(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
+#[derive(Deserialize)]
+struct FacebookComment {
+    #[serde(default)]
+    item: Option<String>,
+    #[serde(default)]
+    verb: Option<String>,
+    #[serde(default)]
+    comment_id: Option<Id>,
+    #[serde(default)]
+    post_id: Option<Id>,
+    #[serde(default)]
+    parent_id: Option<Id>,
+    #[serde(default)]
+    from: Option<Sender>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    photo: Option<String>,
+    #[serde(default)]
+    video: Option<String>,
+    #[serde(default)]
+    created_time: Option<Value>,
+    #[serde(default)]
+    post: Option<Post>,
 }
 
-fn field_id(v: &Value, name: &str) -> Option<String> {
-    v.get(name).and_then(id)
+#[derive(Deserialize)]
+struct Post {
+    #[serde(default)]
+    permalink_url: Option<String>,
 }
 
-fn text(v: &Value, name: &str) -> Option<String> {
-    v.get(name).and_then(Value::as_str).map(str::to_owned)
+#[derive(Deserialize)]
+struct InstagramComment {
+    #[serde(default)]
+    id: Option<Id>,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    from: Option<Sender>,
+    #[serde(default)]
+    media: Option<Media>,
+    #[serde(default)]
+    parent_id: Option<Id>,
+}
+
+#[derive(Deserialize)]
+struct Media {
+    #[serde(default)]
+    id: Option<Id>,
 }
 
 fn unix_time(v: Option<&Value>) -> Option<Timestamp> {
@@ -82,58 +138,82 @@ pub fn parse(platform: Platform, body: &[u8]) -> Result<Parsed, MalformedPayload
         )));
     }
     let mut parsed = Parsed::default();
-    for entry in delivery.entry {
-        let Some(account) = id(&entry.id) else {
-            parsed.ignored.push(Ignored {
-                platform,
-                reason: "entry without id".into(),
-            });
-            continue;
+    let mut ignore = |reason: String| parsed.ignored.push(Ignored { platform, reason });
+    let mut events = Vec::new();
+    for (i, raw) in delivery.entry.into_iter().enumerate() {
+        let entry: Entry = match serde_json::from_str(raw.get()) {
+            Ok(e) => e,
+            Err(e) => {
+                ignore(format!("entry {i}: {e}"));
+                continue;
+            }
         };
+        let account = entry.id.0;
         let entry_time = unix_time(entry.time.as_ref());
-        for change in entry.changes {
-            let outcome = match platform {
-                Platform::Facebook => facebook_change(&account, &change, entry_time),
-                _ => instagram_change(&account, &change, entry_time),
-            };
+        for raw in entry.changes {
+            let outcome = serde_json::from_str::<Change>(raw.get())
+                .map_err(|e| format!("change: {e}"))
+                .and_then(|change| match platform {
+                    Platform::Facebook => facebook_change(&account, &change, entry_time),
+                    _ => instagram_change(&account, &change, entry_time),
+                });
             match outcome {
-                Ok(event) => parsed.events.push(event),
-                Err(reason) => parsed.ignored.push(Ignored { platform, reason }),
+                Ok(event) => events.push(event),
+                Err(reason) => ignore(reason),
             }
         }
     }
+    parsed.events = events;
     Ok(parsed)
+}
+
+fn value<'a, T: Deserialize<'a>>(change: &Change<'a>) -> Result<T, String> {
+    let raw = change.value.ok_or("change without value")?;
+    serde_json::from_str(raw.get()).map_err(|e| format!("{} value: {e}", change.field))
 }
 
 fn facebook_change(
     page: &str,
-    change: &Change,
+    change: &Change<'_>,
     entry_time: Option<Timestamp>,
 ) -> Result<PlatformEvent, String> {
-    let v = &change.value;
     if change.field != "feed" {
         return Err(format!("field {}", change.field));
     }
-    let item = text(v, "item").unwrap_or_default();
+    let v: FacebookComment = value(change)?;
+    let item = v.item.unwrap_or_default();
     if item != "comment" {
         return Err(format!("feed item {item:?}"));
     }
-    let verb = text(v, "verb").unwrap_or_default();
+    let verb = v.verb.unwrap_or_default();
     let kind = match verb.as_str() {
         "add" => EventKind::Created,
         "edited" => EventKind::Edited,
         "remove" => EventKind::Deleted,
         other => return Err(format!("comment verb {other:?}")),
     };
-    let comment_id = field_id(v, "comment_id").ok_or("comment without comment_id")?;
-    let post_id = field_id(v, "post_id").ok_or("comment without post_id")?;
-    let from = v.get("from").cloned().unwrap_or(Value::Null);
-    let message = text(v, "message");
-    if kind != EventKind::Deleted && message.as_deref().is_none_or(|m| m.trim().is_empty()) {
-        return Err("comment without text (photo or sticker only)".into());
-    }
-    let parent = field_id(v, "parent_id").filter(|p| *p != post_id);
-    let author_id = field_id(&from, "id");
+    let comment_id = v.comment_id.ok_or("comment without comment_id")?.0;
+    let post_id = v.post_id.ok_or("comment without post_id")?.0;
+    let from = v.from.unwrap_or_default();
+    let text = v.message.filter(|m| !m.trim().is_empty());
+    let attachment = match (v.photo, v.video) {
+        (Some(url), _) => Some(Attachment {
+            kind: AttachmentKind::Photo,
+            url: Some(url),
+        }),
+        (None, Some(url)) => Some(Attachment {
+            kind: AttachmentKind::Video,
+            url: Some(url),
+        }),
+        // A sticker or a media Meta does not describe: still a comment to answer.
+        (None, None) if text.is_none() && kind != EventKind::Deleted => Some(Attachment {
+            kind: AttachmentKind::Unknown,
+            url: None,
+        }),
+        (None, None) => None,
+    };
+    let parent = v.parent_id.map(|p| p.0).filter(|p| *p != post_id);
+    let author_id = from.id.map(|i| i.0);
     Ok(PlatformEvent {
         platform: Platform::Facebook,
         account_id: page.to_owned(),
@@ -141,56 +221,63 @@ fn facebook_change(
         external_id: comment_id,
         thread_id: post_id,
         parent_id: parent,
+        from_account: author_id.as_deref() == Some(page),
         author: Author {
             // Meta omits `from` for some users; the comment is still the brand's to answer.
-            id: author_id.clone().unwrap_or_else(|| "unknown".into()),
-            name: text(&from, "name"),
+            id: author_id.unwrap_or_else(|| "unknown".into()),
+            name: from.name,
             followers: None,
         },
-        text: message,
-        created_at: unix_time(v.get("created_time")).or(entry_time),
-        permalink: v.get("post").and_then(|p| text(p, "permalink_url")),
+        text,
+        attachment,
+        created_at: unix_time(v.created_time.as_ref()).or(entry_time),
+        permalink: v.post.and_then(|p| p.permalink_url),
         source: None,
-        from_account: author_id.as_deref() == Some(page),
     })
 }
 
 fn instagram_change(
     account: &str,
-    change: &Change,
+    change: &Change<'_>,
     entry_time: Option<Timestamp>,
 ) -> Result<PlatformEvent, String> {
-    let v = &change.value;
     if change.field != "comments" && change.field != "live_comments" {
         return Err(format!("field {}", change.field));
     }
-    let comment_id = field_id(v, "id").ok_or("comment without id")?;
+    let v: InstagramComment = value(change)?;
+    let comment_id = v.id.ok_or("comment without id")?.0;
     let media = v
-        .get("media")
-        .and_then(|m| field_id(m, "id"))
-        .ok_or("comment without media id")?;
-    let body = text(v, "text")
+        .media
+        .and_then(|m| m.id)
+        .ok_or("comment without media id")?
+        .0;
+    let body = v
+        .text
         .filter(|t| !t.trim().is_empty())
         .ok_or("comment without text")?;
-    let from = v.get("from").cloned().unwrap_or(Value::Null);
-    let author_id = field_id(&from, "id");
+    let from = v.from.unwrap_or_default();
+    let author_id = from.id.map(|i| i.0);
+    // The account's own comments carry `self_ig_scoped_id`, and their `from.id` is not
+    // always the entry's account id.
+    let own = from.self_ig_scoped_id.is_some() || author_id.as_deref() == Some(account);
     Ok(PlatformEvent {
         platform: Platform::Instagram,
         account_id: account.to_owned(),
         kind: EventKind::Created,
         external_id: comment_id,
         thread_id: media,
-        parent_id: field_id(v, "parent_id"),
+        parent_id: v.parent_id.map(|p| p.0),
         author: Author {
-            id: author_id.clone().unwrap_or_else(|| "unknown".into()),
-            name: text(&from, "username"),
+            id: author_id.unwrap_or_else(|| "unknown".into()),
+            name: from.username,
             followers: None,
         },
         text: Some(body),
+        attachment: None,
         created_at: entry_time,
         permalink: None,
         source: None,
-        from_account: author_id.as_deref() == Some(account),
+        from_account: own,
     })
 }
 
@@ -241,6 +328,82 @@ mod tests {
         assert_eq!(e.thread_id, "18000000000000001");
         assert_eq!(e.author.name.as_deref(), Some("lea.b"));
         assert_eq!(e.created_at, Some(Timestamp::from_unix_seconds(1764086400)));
+    }
+
+    #[test]
+    fn a_photo_comment_without_message_is_kept_with_its_photo() {
+        let body = r#"{"object":"page","entry":[{"id":"1001","time":1764086400,"changes":[
+          {"field":"feed","value":{"from":{"id":"77","name":"Jeanne"},"post":{"id":"1001_5","permalink_url":"https://www.facebook.com/1001/posts/5"},
+           "photo":"https://scontent.xx.fbcdn.net/v/t39/colis.jpg","post_id":"1001_5","comment_id":"5_910","created_time":1764086399,
+           "item":"comment","parent_id":"1001_5","verb":"add"}},
+          {"field":"feed","value":{"from":{"id":"78"},"video":"https://video.xx.fbcdn.net/v/reaction.mp4","post_id":"1001_5",
+           "comment_id":"5_911","item":"comment","parent_id":"1001_5","verb":"add","message":"  "}},
+          {"field":"feed","value":{"from":{"id":"79"},"post_id":"1001_5","comment_id":"5_912","item":"comment","verb":"add"}}
+        ]}]}"#;
+        let parsed = parse(Platform::Facebook, body.as_bytes()).unwrap();
+        assert!(parsed.ignored.is_empty(), "{:?}", parsed.ignored);
+        let kinds: Vec<_> = parsed
+            .events
+            .iter()
+            .map(|e| {
+                assert_eq!(e.text, None);
+                let a = e.attachment.as_ref().unwrap();
+                (a.kind, a.url.as_deref())
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (
+                    AttachmentKind::Photo,
+                    Some("https://scontent.xx.fbcdn.net/v/t39/colis.jpg")
+                ),
+                (
+                    AttachmentKind::Video,
+                    Some("https://video.xx.fbcdn.net/v/reaction.mp4")
+                ),
+                (AttachmentKind::Unknown, None),
+            ]
+        );
+    }
+
+    #[test]
+    fn instagram_comments_by_the_account_itself_are_its_own() {
+        let body = r#"{"object":"instagram","entry":[{"id":"17841400000000001","time":1764086400,"changes":[
+          {"field":"comments","value":{"from":{"id":"9912345","username":"acme","self_ig_scoped_id":"9912345"},
+           "media":{"id":"18000000000000001"},"id":"17865799348089040","parent_id":"17865799348089039","text":"Merci Léa !"}},
+          {"field":"comments","value":{"from":{"id":"2321","username":"lea.b"},
+           "media":{"id":"18000000000000001"},"id":"17865799348089041","text":"Toujours rien"}}
+        ]}]}"#;
+        let parsed = parse(Platform::Instagram, body.as_bytes()).unwrap();
+        assert!(parsed.events[0].from_account);
+        assert!(!parsed.events[1].from_account);
+    }
+
+    #[test]
+    fn ids_beyond_u64_stay_distinct_and_odd_changes_are_ignored_alone() {
+        let body = r#"{"object":"page","entry":[{"id":1001,"changes":[
+          {"field":"feed","value":{"item":"comment","verb":"add","message":"un","post_id":36893488147419103232,"comment_id":36893488147419103233}},
+          {"field":"feed","value":{"item":"comment","verb":"add","message":"deux","post_id":36893488147419103232,"comment_id":36893488147419103234}},
+          {"field":"feed","value":{"item":"comment","verb":"add","message":"trois","post_id":"1001_5","comment_id":1.5}},
+          {"field":"feed","value":{"item":"comment","verb":"add","message":["not","text"],"post_id":"1001_5","comment_id":"5_3"}}
+        ]},{"id":2.5,"changes":[]}]}"#;
+        let parsed = parse(Platform::Facebook, body.as_bytes()).unwrap();
+        let ids: Vec<_> = parsed
+            .events
+            .iter()
+            .map(|e| e.external_id.as_str())
+            .collect();
+        assert_eq!(ids, ["36893488147419103233", "36893488147419103234"]);
+        assert_eq!(parsed.events[0].thread_id, "36893488147419103232");
+        assert_eq!(parsed.events[0].account_id, "1001");
+        assert_eq!(parsed.ignored.len(), 3, "{:?}", parsed.ignored);
+        assert!(
+            parsed
+                .ignored
+                .iter()
+                .any(|i| i.reason.starts_with("entry 1"))
+        );
     }
 
     #[test]
