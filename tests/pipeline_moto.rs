@@ -149,7 +149,7 @@ async fn signed_delivery_to_escalation_to_chat_on_dynamodb_and_sqs() {
     let fire = store.get(&key("5_1")).await.unwrap().unwrap();
     let t = fire.triage.as_ref().unwrap();
     assert_eq!(
-        t.sentiment.label,
+        t.sentiment.as_ref().unwrap().label,
         vigie_core::Sentiment::Negative,
         "{:?}",
         t.sentiment
@@ -158,7 +158,14 @@ async fn signed_delivery_to_escalation_to_chat_on_dynamodb_and_sqs() {
     assert_eq!(t.urgency.tier.as_deref(), Some("P1"));
     let thanks = store.get(&key("5_2")).await.unwrap().unwrap();
     assert_eq!(
-        thanks.triage.as_ref().unwrap().sentiment.label,
+        thanks
+            .triage
+            .as_ref()
+            .unwrap()
+            .sentiment
+            .as_ref()
+            .unwrap()
+            .label,
         vigie_core::Sentiment::Positive
     );
     assert!(!thanks.triage.unwrap().urgency.escalate);
