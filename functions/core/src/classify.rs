@@ -293,9 +293,7 @@ where
                 Some(tr) if tr.version == t.version => {
                     Earlier::Known(tr.sentiment.as_ref().map(|s| s.label))
                 }
-                _ => texts
-                    .slot(t)
-                    .map_or(Earlier::Known(None), Earlier::Scored),
+                _ => texts.slot(t).map_or(Earlier::Known(None), Earlier::Scored),
             })
             .collect())
     }
