@@ -70,7 +70,11 @@ pub(crate) fn encode_all<S: AsRef<str>>(
 
 #[cfg(test)]
 mod tests {
-    use super::cut;
+    use proptest::prelude::*;
+    use tokenizers::Tokenizer;
+
+    use super::{cut, encode_all};
+    use crate::card::SpecialIds;
 
     #[test]
     fn short_sequences_are_kept_whole() {
@@ -83,5 +87,84 @@ mod tests {
         // 7 tokens with specials: 5 pieces, 3 from the head and 2 from the tail.
         assert_eq!(cut(&pieces, 7), (vec![0, 1, 2, 8, 9], true));
         assert_eq!(cut(&pieces, 8), (vec![0, 1, 2, 7, 8, 9], true));
+    }
+
+    /// Modest by default so the suite stays quick in debug builds; `PROPTEST_CASES`
+    /// (e.g. 10000) runs longer.
+    fn config() -> ProptestConfig {
+        let mut config = ProptestConfig::default();
+        if std::env::var_os("PROPTEST_CASES").is_none() {
+            config.cases = 256;
+        }
+        config
+    }
+
+    fn tiny_tokenizer() -> &'static Tokenizer {
+        static TOKENIZER: std::sync::OnceLock<Tokenizer> = std::sync::OnceLock::new();
+        TOKENIZER.get_or_init(|| {
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/tiny/tokenizer.json");
+            Tokenizer::from_file(path).expect("the tiny model's tokenizer")
+        })
+    }
+
+    const SPECIAL: SpecialIds = SpecialIds {
+        bos: 0,
+        pad: 1,
+        eos: 2,
+    };
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// Within the limit, the first half (rounded up) of the room and the last half,
+        /// in order, and nothing else; whole when it fits.
+        #[test]
+        fn cut_keeps_head_and_tail_within_the_limit(
+            pieces in prop::collection::vec(any::<u32>(), 0..600),
+            max_tokens in 0usize..300,
+        ) {
+            let (kept, truncated) = cut(&pieces, max_tokens);
+            let room = max_tokens.saturating_sub(2);
+            prop_assert!(kept.len() <= room);
+            prop_assert_eq!(truncated, pieces.len() > room);
+            if truncated {
+                prop_assert_eq!(kept.len(), room);
+                let head = room.div_ceil(2);
+                let tail = room - head;
+                prop_assert!(head - tail <= 1);
+                prop_assert_eq!(&kept[..head], &pieces[..head]);
+                prop_assert_eq!(&kept[head..], &pieces[pieces.len() - tail..]);
+            } else {
+                prop_assert_eq!(kept, pieces);
+            }
+        }
+
+        /// Any text becomes `<s>`, its first and last pieces, `</s>`: never over the
+        /// model's limit, and whole whenever it fits.
+        #[test]
+        fn encoded_texts_fit_the_model(
+            texts in prop::collection::vec("\\PC{0,300}[a-zA-Z0-9]", 1..4),
+            max_tokens in 3usize..64,
+        ) {
+            let tokenizer = tiny_tokenizer();
+            let encoded = encode_all(tokenizer, &texts, "query: ", SPECIAL, max_tokens).unwrap();
+            prop_assert_eq!(encoded.len(), texts.len());
+            for (text, e) in texts.iter().zip(&encoded) {
+                let full = tokenizer.encode(format!("query: {text}"), false).unwrap();
+                let pieces = full.get_ids();
+                prop_assert_eq!(e.pieces, pieces.len());
+                prop_assert!(e.ids.len() <= max_tokens, "{} ids", e.ids.len());
+                prop_assert_eq!(e.ids[0], SPECIAL.bos);
+                prop_assert_eq!(*e.ids.last().unwrap(), SPECIAL.eos);
+                let middle = &e.ids[1..e.ids.len() - 1];
+                prop_assert_eq!(e.truncated, pieces.len() + 2 > max_tokens);
+                let head = middle.len().div_ceil(2);
+                prop_assert_eq!(&middle[..head], &pieces[..head]);
+                prop_assert_eq!(&middle[head..], &pieces[pieces.len() - (middle.len() - head)..]);
+                if !e.truncated {
+                    prop_assert_eq!(middle, pieces);
+                }
+            }
+        }
     }
 }

@@ -495,3 +495,278 @@ impl SeenEvents for DynamoStore {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Item decoding never panics and never yields a comment without platform, id and
+    //! text, whatever the table holds; every comment survives the trip through an item.
+    //! `PROPTEST_CASES=10000 cargo nextest run -p vigie-aws dynamo` runs longer.
+
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+    use vigie_core::comment::{
+        Author, CommentText, Platform, Sentiment, SentimentScore, Triage,
+    };
+    use vigie_core::urgency::{Reason, Signal, Urgency};
+
+    use super::*;
+
+    fn config() -> ProptestConfig {
+        let mut config = ProptestConfig::default();
+        if std::env::var_os("PROPTEST_CASES").is_none() {
+            config.cases = 256;
+        }
+        config
+    }
+
+    fn state() -> impl Strategy<Value = CommentState> {
+        prop::sample::select(vec![
+            CommentState::Received,
+            CommentState::Queued,
+            CommentState::Triaged,
+            CommentState::OwnReply,
+            CommentState::Deleted,
+        ])
+    }
+
+    fn probability() -> impl Strategy<Value = f32> {
+        (0u32..=1000).prop_map(|k| k as f32 / 1000.0)
+    }
+
+    fn triage() -> impl Strategy<Value = Triage> {
+        (
+            1u32..5,
+            (probability(), probability(), probability()),
+            0u8..=100,
+            any::<bool>(),
+            prop::option::of("P[1-3]"),
+            prop::option::of(1u32..10_000),
+            prop::collection::vec((0u8..=100, "\\PC{0,20}"), 0..3),
+            any::<i64>(),
+        )
+            .prop_map(
+                |(version, (negative, neutral, positive), score, escalate, tier, within, reasons, at)| {
+                    Triage {
+                        version,
+                        sentiment: SentimentScore {
+                            label: Sentiment::Negative,
+                            negative,
+                            neutral,
+                            positive,
+                            model: "vigie-sentiment".into(),
+                        },
+                        urgency: Urgency {
+                            score,
+                            escalate,
+                            tier,
+                            respond_within_minutes: within,
+                            reasons: reasons
+                                .into_iter()
+                                .map(|(points, evidence)| Reason {
+                                    signal: Signal::LegalThreat,
+                                    points,
+                                    evidence,
+                                })
+                                .collect(),
+                        },
+                        triaged_at: Timestamp(at),
+                    }
+                },
+            )
+    }
+
+    /// Any comment the domain can build.
+    fn comment() -> impl Strategy<Value = Comment> {
+        (
+            (
+                "[a-z0-9][a-z0-9-]{0,20}",
+                prop::sample::select(Platform::ALL.to_vec()),
+                "\\PC{0,10}[a-z0-9_]\\PC{0,10}",
+                "\\PC{1,30}",
+                prop::option::of("\\PC{1,30}"),
+                prop::option::of("[a-z]{1,12}"),
+            ),
+            (
+                "\\PC{1,20}",
+                prop::option::of("\\PC{0,20}"),
+                prop::option::of(any::<u64>()),
+                "\\PC{0,200}[a-zA-Z0-9!?]",
+                prop::option::of("https://\\PC{1,40}"),
+            ),
+            (
+                any::<i64>(),
+                0i64..4_102_444_800_000,
+                1u32..1000,
+                state(),
+                prop::option::of(triage()),
+                prop::option::of(1u32..1000),
+                0u64..u64::MAX,
+            ),
+        )
+            .prop_map(
+                |(
+                    (brand, platform, id, thread, parent, source),
+                    (author, name, followers, text, permalink),
+                    (created, received, version, state, triage, escalated, revision),
+                )| Comment {
+                    key: CommentKey::new(BrandId::parse(brand).unwrap(), platform, id).unwrap(),
+                    thread_id: thread,
+                    parent_id: parent,
+                    source,
+                    author: Author {
+                        id: author,
+                        name,
+                        followers,
+                    },
+                    text: Some(CommentText::parse(text).unwrap()),
+                    attachment: None,
+                    truncation: None,
+                    permalink,
+                    created_at: Timestamp(created),
+                    received_at: Timestamp(received),
+                    version,
+                    state,
+                    triage,
+                    escalated_version: escalated,
+                    revision,
+                },
+            )
+    }
+
+    /// Any attribute value, a few levels deep.
+    fn attribute() -> impl Strategy<Value = AttributeValue> {
+        let leaf = prop_oneof![
+            "\\PC{0,20}".prop_map(AttributeValue::S),
+            prop_oneof!["-?[0-9]{1,25}", "\\PC{0,8}"].prop_map(AttributeValue::N),
+            prop::collection::vec(any::<u8>(), 0..20)
+                .prop_map(|b| AttributeValue::B(Blob::new(b))),
+            any::<bool>().prop_map(AttributeValue::Bool),
+            Just(AttributeValue::Null(true)),
+        ];
+        leaf.prop_recursive(2, 12, 3, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3).prop_map(AttributeValue::L),
+                prop::collection::hash_map("[a-z]{1,4}", inner, 0..3).prop_map(AttributeValue::M),
+            ]
+        })
+    }
+
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            "\\PC{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(2, 12, 3, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                prop::collection::btree_map("[a-z_]{1,12}", inner, 0..3)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// A stored comment's JSON with one field, top-level or nested, removed or replaced.
+    fn near_valid_body() -> impl Strategy<Value = String> {
+        let paths: Vec<&'static [&'static str]> = vec![
+            &["key"],
+            &["key", "brand"],
+            &["key", "platform"],
+            &["key", "external_id"],
+            &["thread_id"],
+            &["author"],
+            &["author", "id"],
+            &["text"],
+            &["created_at"],
+            &["received_at"],
+            &["version"],
+            &["state"],
+            &["triage"],
+            &["triage", "sentiment"],
+            &["triage", "urgency", "score"],
+            &["revision"],
+        ];
+        let replacement = prop_oneof![
+            2 => Just(None),
+            1 => prop_oneof![Just(json!("")), Just(json!("  ")), Just(json!(-1)), Just(json!(u64::MAX))]
+                .prop_map(Some),
+            3 => any_json().prop_map(Some),
+        ];
+        (
+            comment(),
+            prop::collection::vec((prop::sample::select(paths), replacement), 1..3),
+        )
+            .prop_map(|(c, changes)| {
+                let mut v = serde_json::to_value(&c).expect("serialisable");
+                for (path, new) in changes {
+                    let (last, parents) = path.split_last().expect("non-empty path");
+                    let Some(Value::Object(map)) = parents
+                        .iter()
+                        .try_fold(&mut v, |v, k| v.get_mut(*k))
+                    else {
+                        continue;
+                    };
+                    match new {
+                        Some(new) => map.insert((*last).to_owned(), new),
+                        None => map.remove(*last),
+                    };
+                }
+                v.to_string()
+            })
+    }
+
+    fn item() -> impl Strategy<Value = Item> {
+        let body = prop_oneof![
+            3 => near_valid_body().prop_map(AttributeValue::S),
+            1 => comment().prop_map(|c| AttributeValue::S(serde_json::to_string(&c).unwrap())),
+            1 => "\\PC{0,40}".prop_map(AttributeValue::S),
+            1 => attribute(),
+        ];
+        let revision = prop_oneof![
+            any::<u64>().prop_map(n),
+            "-?[0-9]{1,25}".prop_map(AttributeValue::N),
+            attribute(),
+        ];
+        (
+            prop::option::of(body),
+            prop::option::of(revision),
+            prop::collection::hash_map("[A-Za-z0-9]{1,8}", attribute(), 0..4),
+        )
+            .prop_map(|(body, revision, mut item)| {
+                item.extend(body.map(|b| ("body".to_owned(), b)));
+                item.extend(revision.map(|r| ("revision".to_owned(), r)));
+                item
+            })
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn comments_survive_the_trip_through_an_item(c in comment()) {
+            let item = comment_item(&c).unwrap();
+            prop_assert_eq!(decode(&item).unwrap(), c);
+        }
+
+        #[test]
+        fn decoding_any_item_yields_a_whole_comment_or_corrupt(item in item()) {
+            match decode(&item) {
+                Ok(c) => {
+                    prop_assert!(Platform::ALL.contains(&c.key.platform));
+                    prop_assert!(!c.key.external_id.trim().is_empty(), "no id: {c:?}");
+                    prop_assert!(
+                        c.text.as_ref().is_some_and(|t| !t.as_str().trim().is_empty())
+                            || c.attachment.is_some(),
+                        "neither text nor attachment: {c:?}"
+                    );
+                    // What decodes is what a write would store again.
+                    let again = decode(&comment_item(&c).unwrap()).unwrap();
+                    prop_assert_eq!(again, c);
+                }
+                Err(e) => prop_assert!(matches!(e, StoreError::Corrupt(_)), "{e:?}"),
+            }
+        }
+    }
+}

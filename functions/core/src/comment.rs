@@ -110,12 +110,28 @@ fn non_empty(field: &'static str, s: impl Into<String>) -> Result<String, Invali
     }
 }
 
-/// A comment's identity: brand, platform and the platform's own id.
+/// A comment's identity: brand, platform and the platform's own id (never blank, also
+/// when read back from a store or a queue message).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "CommentKeyFields")]
 pub struct CommentKey {
     pub brand: BrandId,
     pub platform: Platform,
     pub external_id: String,
+}
+
+#[derive(Deserialize)]
+struct CommentKeyFields {
+    brand: BrandId,
+    platform: Platform,
+    external_id: String,
+}
+
+impl TryFrom<CommentKeyFields> for CommentKey {
+    type Error = InvalidValue;
+    fn try_from(k: CommentKeyFields) -> Result<Self, Self::Error> {
+        Self::new(k.brand, k.platform, k.external_id)
+    }
 }
 
 impl CommentKey {
@@ -461,5 +477,13 @@ mod tests {
     fn serde_refuses_invalid_values() {
         assert!(serde_json::from_str::<BrandId>("\"Not Valid\"").is_err());
         assert!(serde_json::from_str::<CommentText>("\"\"").is_err());
+        let key = |id: &str| {
+            serde_json::from_value::<CommentKey>(serde_json::json!(
+                {"brand": "acme", "platform": "facebook", "external_id": id}
+            ))
+        };
+        assert_eq!(key("5_900").unwrap().external_id, "5_900");
+        assert!(key("").is_err());
+        assert!(key(" \t").is_err());
     }
 }

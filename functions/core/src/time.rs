@@ -7,6 +7,11 @@ use serde::{Deserialize, Serialize};
 pub struct Timestamp(pub i64);
 
 impl Timestamp {
+    /// The first instant RFC 3339 can write: `0000-01-01T00:00:00.000Z`.
+    pub const MIN: Self = Self(-62_167_219_200_000);
+    /// The last instant RFC 3339 can write: `9999-12-31T23:59:59.999Z`.
+    pub const MAX: Self = Self(253_402_300_799_999);
+
     pub fn now() -> Self {
         let d = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -18,6 +23,11 @@ impl Timestamp {
         Self(s.saturating_mul(1000))
     }
 
+    /// Unix seconds from outside, `None` beyond what RFC 3339 can write (years 0-9999).
+    pub fn checked_unix_seconds(s: i64) -> Option<Self> {
+        Some(Self(s.checked_mul(1000)?)).filter(|t| (Self::MIN..=Self::MAX).contains(t))
+    }
+
     pub fn millis(self) -> i64 {
         self.0
     }
@@ -26,18 +36,23 @@ impl Timestamp {
         Self(self.0.saturating_add(ms))
     }
 
-    /// RFC 3339 in UTC, e.g. `2026-11-25T16:00:00.000Z`.
+    /// RFC 3339 in UTC, e.g. `2026-11-25T16:00:00.123Z`; instants beyond years 0-9999
+    /// show as the nearest one it can write.
     pub fn rfc3339(self) -> String {
-        let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000)
+        let ms = self.0.clamp(Self::MIN.0, Self::MAX.0);
+        let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
             .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
         t.format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default()
     }
 
+    /// `None` for text that is not RFC 3339, and for instants that RFC 3339 cannot write
+    /// back in UTC (an offset can carry `0000-01-01` before year 0).
     pub fn parse_rfc3339(s: &str) -> Option<Self> {
         let t =
             time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
-        Some(Self((t.unix_timestamp_nanos() / 1_000_000) as i64))
+        let ms = i64::try_from(t.unix_timestamp_nanos().div_euclid(1_000_000)).ok()?;
+        Some(Self(ms)).filter(|t| (Self::MIN..=Self::MAX).contains(t))
     }
 }
 
@@ -54,5 +69,22 @@ mod tests {
             Timestamp::parse_rfc3339("2025-11-25T17:00:00+01:00"),
             Some(Timestamp(1_764_086_400_000))
         );
+    }
+
+    #[test]
+    fn only_instants_rfc3339_can_write_are_accepted() {
+        assert_eq!(Timestamp::MIN.rfc3339(), "0000-01-01T00:00:00Z");
+        assert_eq!(Timestamp::MAX.rfc3339(), "9999-12-31T23:59:59.999Z");
+        assert_eq!(Timestamp::parse_rfc3339("0000-01-01T00:00:00+01:00"), None);
+        assert_eq!(Timestamp::parse_rfc3339("9999-12-31T23:59:59-01:00"), None);
+        assert_eq!(
+            Timestamp::parse_rfc3339("0000-01-01T00:00:00-01:00"),
+            Some(Timestamp(Timestamp::MIN.0 + 3_600_000))
+        );
+        assert_eq!(Timestamp(i64::MAX).rfc3339(), Timestamp::MAX.rfc3339());
+        assert_eq!(Timestamp(i64::MIN).rfc3339(), Timestamp::MIN.rfc3339());
+        assert_eq!(Timestamp::checked_unix_seconds(1_764_086_400), Some(Timestamp(1_764_086_400_000)));
+        assert_eq!(Timestamp::checked_unix_seconds(253_402_300_800), None);
+        assert_eq!(Timestamp::checked_unix_seconds(i64::MAX), None);
     }
 }

@@ -111,11 +111,11 @@ struct Media {
 
 fn unix_time(v: Option<&Value>) -> Option<Timestamp> {
     match v? {
-        Value::Number(n) => n.as_i64().map(Timestamp::from_unix_seconds),
+        Value::Number(n) => n.as_i64().and_then(Timestamp::checked_unix_seconds),
         Value::String(s) => s
             .parse::<i64>()
             .ok()
-            .map(Timestamp::from_unix_seconds)
+            .and_then(Timestamp::checked_unix_seconds)
             .or_else(|| Timestamp::parse_rfc3339(s)),
         _ => None,
     }
