@@ -504,9 +504,7 @@ mod tests {
 
     use proptest::prelude::*;
     use serde_json::{Value, json};
-    use vigie_core::comment::{
-        Author, CommentText, Platform, Sentiment, SentimentScore, Triage,
-    };
+    use vigie_core::comment::{Author, CommentText, Platform, Sentiment, SentimentScore, Triage};
     use vigie_core::urgency::{Reason, Signal, Urgency};
 
     use super::*;
@@ -545,7 +543,16 @@ mod tests {
             any::<i64>(),
         )
             .prop_map(
-                |(version, (negative, neutral, positive), score, escalate, tier, within, reasons, at)| {
+                |(
+                    version,
+                    (negative, neutral, positive),
+                    score,
+                    escalate,
+                    tier,
+                    within,
+                    reasons,
+                    at,
+                )| {
                     Triage {
                         version,
                         sentiment: SentimentScore {
@@ -638,8 +645,7 @@ mod tests {
         let leaf = prop_oneof![
             "\\PC{0,20}".prop_map(AttributeValue::S),
             prop_oneof!["-?[0-9]{1,25}", "\\PC{0,8}"].prop_map(AttributeValue::N),
-            prop::collection::vec(any::<u8>(), 0..20)
-                .prop_map(|b| AttributeValue::B(Blob::new(b))),
+            prop::collection::vec(any::<u8>(), 0..20).prop_map(|b| AttributeValue::B(Blob::new(b))),
             any::<bool>().prop_map(AttributeValue::Bool),
             Just(AttributeValue::Null(true)),
         ];
@@ -702,9 +708,8 @@ mod tests {
                 let mut v = serde_json::to_value(&c).expect("serialisable");
                 for (path, new) in changes {
                     let (last, parents) = path.split_last().expect("non-empty path");
-                    let Some(Value::Object(map)) = parents
-                        .iter()
-                        .try_fold(&mut v, |v, k| v.get_mut(*k))
+                    let Some(Value::Object(map)) =
+                        parents.iter().try_fold(&mut v, |v, k| v.get_mut(*k))
                     else {
                         continue;
                     };

@@ -83,7 +83,10 @@ mod tests {
         );
         assert_eq!(Timestamp(i64::MAX).rfc3339(), Timestamp::MAX.rfc3339());
         assert_eq!(Timestamp(i64::MIN).rfc3339(), Timestamp::MIN.rfc3339());
-        assert_eq!(Timestamp::checked_unix_seconds(1_764_086_400), Some(Timestamp(1_764_086_400_000)));
+        assert_eq!(
+            Timestamp::checked_unix_seconds(1_764_086_400),
+            Some(Timestamp(1_764_086_400_000))
+        );
         assert_eq!(Timestamp::checked_unix_seconds(253_402_300_800), None);
         assert_eq!(Timestamp::checked_unix_seconds(i64::MAX), None);
     }

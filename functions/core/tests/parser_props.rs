@@ -145,7 +145,9 @@ fn choice(valid: &[&'static str]) -> impl Strategy<Value = Value> + use<> {
 
 fn facebook_value() -> impl Strategy<Value = Value> {
     (
-        field(choice(&["comment", "comment", "comment", "reaction", "status"])),
+        field(choice(&[
+            "comment", "comment", "comment", "reaction", "status",
+        ])),
         field(choice(&["add", "add", "edited", "remove", "hide"])),
         field(id()),
         field(id()),
@@ -204,7 +206,11 @@ fn instagram_value() -> impl Strategy<Value = Value> {
 fn meta_delivery(platform: Platform) -> BoxedStrategy<Value> {
     let (object_name, fields, value): (_, &'static [&'static str], BoxedStrategy<Value>) =
         match platform {
-            Platform::Facebook => ("page", &["feed", "feed", "mention"], facebook_value().boxed()),
+            Platform::Facebook => (
+                "page",
+                &["feed", "feed", "mention"],
+                facebook_value().boxed(),
+            ),
             _ => (
                 "instagram",
                 &["comments", "live_comments", "mentions"],
@@ -218,7 +224,9 @@ fn meta_delivery(platform: Platform) -> BoxedStrategy<Value> {
         field(time_value()),
         structural(prop::collection::vec(change, 0..4).prop_map(Value::Array)),
     )
-        .prop_map(|(id, time, changes)| object(vec![("id", id), ("time", time), ("changes", changes)]));
+        .prop_map(|(id, time, changes)| {
+            object(vec![("id", id), ("time", time), ("changes", changes)])
+        });
     (
         structural(prop_oneof![
             8 => Just(json!(object_name)),
@@ -455,8 +463,9 @@ fn near_valid_deliveries_reach_every_outcome() {
             "{platform}: {events} events, {ignored} ignored, {refused} refused"
         );
     }
-    let (events, ignored, refused) =
-        seen(generic_delivery().boxed(), &|b| platforms::generic::parse(b).ok());
+    let (events, ignored, refused) = seen(generic_delivery().boxed(), &|b| {
+        platforms::generic::parse(b).ok()
+    });
     assert!(
         events >= 20 && ignored >= 20 && refused >= 20,
         "generic: {events} events, {ignored} ignored, {refused} refused"
@@ -606,5 +615,8 @@ fn near_valid_brand_files_are_sometimes_valid() {
             Err(_) => invalid += 1,
         }
     }
-    assert!(valid >= 10 && invalid >= 10, "{valid} valid, {invalid} invalid");
+    assert!(
+        valid >= 10 && invalid >= 10,
+        "{valid} valid, {invalid} invalid"
+    );
 }

@@ -6,8 +6,7 @@
 use proptest::prelude::*;
 use vigie_core::Timestamp;
 use vigie_core::signature::{
-    GENERIC_TOLERANCE_SECONDS, SignatureError, sign_generic, sign_meta, verify_generic,
-    verify_meta,
+    GENERIC_TOLERANCE_SECONDS, SignatureError, sign_generic, sign_meta, verify_generic, verify_meta,
 };
 
 /// Modest by default so the suite stays quick in debug builds; `PROPTEST_CASES` overrides.
@@ -65,7 +64,11 @@ fn flip_mac_bit(header: &str, byte: usize, bit: u8) -> String {
     let mut mac = hex::decode(hex).expect("hex");
     let byte = byte % mac.len();
     mac[byte] ^= 1 << bit;
-    format!("{}{}", &header[..header.len() - hex.len()], hex::encode(mac))
+    format!(
+        "{}{}",
+        &header[..header.len() - hex.len()],
+        hex::encode(mac)
+    )
 }
 
 proptest! {
