@@ -255,7 +255,10 @@ fn check(
     for c in &comments {
         assert_eq!(c.key.platform, platform);
         assert!(!c.key.external_id.trim().is_empty(), "no id: {c:?}");
-        assert!(!c.text.as_str().trim().is_empty(), "no text: {c:?}");
+        assert!(
+            c.text.as_ref().is_some_and(|t| !t.as_str().trim().is_empty()) || c.attachment.is_some(),
+            "neither text nor attachment: {c:?}"
+        );
         assert!(!c.thread_id.trim().is_empty(), "no thread: {c:?}");
         // Everything stored for classification is queued when intake answers.
         if outcome.is_ok() {

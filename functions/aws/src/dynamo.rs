@@ -101,6 +101,12 @@ fn decode(item: &Item) -> Result<Comment, StoreError> {
         .ok_or_else(|| StoreError::Corrupt("item without body".into()))?;
     let mut c: Comment =
         serde_json::from_str(body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    if c.text.is_none() && c.attachment.is_none() {
+        // Intake stores every comment with its text, its attachment, or both.
+        return Err(StoreError::Corrupt(
+            "comment with neither text nor attachment".into(),
+        ));
+    }
     if let Some(r) = item
         .get("revision")
         .and_then(|v| v.as_n().ok())
@@ -498,8 +504,8 @@ impl SeenEvents for DynamoStore {
 
 #[cfg(test)]
 mod tests {
-    //! Item decoding never panics and never yields a comment without platform, id and
-    //! text, whatever the table holds; every comment survives the trip through an item.
+    //! Item decoding never panics and never yields a comment without platform and id, or
+    //! with neither text nor attachment, whatever the table holds; every comment survives the trip through an item.
     //! `PROPTEST_CASES=10000 cargo nextest run -p vigie-aws dynamo` runs longer.
 
     use proptest::prelude::*;
@@ -555,13 +561,13 @@ mod tests {
                 )| {
                     Triage {
                         version,
-                        sentiment: SentimentScore {
+                        sentiment: Some(SentimentScore {
                             label: Sentiment::Negative,
                             negative,
                             neutral,
                             positive,
                             model: "vigie-sentiment".into(),
-                        },
+                        }),
                         urgency: Urgency {
                             score,
                             escalate,
