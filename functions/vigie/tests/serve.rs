@@ -1,15 +1,14 @@
 //! `vigie serve` end to end: the sample deliveries replayed, classified with the real
 //! model, escalated, posted to a chat webhook, and listed by the review API.
 
+mod common;
+
 use std::io::BufRead;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use common::root;
 
 fn model_dir() -> Option<PathBuf> {
     let dir = root().join("model/dist");
@@ -91,41 +90,6 @@ fn serve(args: &[&std::ffi::OsStr], env: &[(String, String)]) -> (Server, String
     (server, base)
 }
 
-/// A chat webhook on loopback that records the bodies it receives.
-fn receiver() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let got: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
-    let sink = Arc::clone(&got);
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0; length];
-            std::io::Read::read_exact(&mut reader, &mut body).unwrap();
-            sink.lock()
-                .unwrap()
-                .push(serde_json::from_slice(&body).unwrap());
-            let mut s = stream;
-            std::io::Write::write_all(
-                &mut s,
-                b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
-            )
-            .unwrap();
-        }
-    });
-    (url, got)
-}
-
 async fn get(url: &str) -> Option<serde_json::Value> {
     let res = reqwest::get(url).await.ok()?;
     if !res.status().is_success() {
@@ -138,7 +102,7 @@ async fn get(url: &str) -> Option<serde_json::Value> {
 async fn sample_deliveries_are_classified_escalated_notified_and_listed() {
     let Some(model) = model_dir() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let (hook, posted) = receiver();
+    let (hook, posted) = common::recording_chat_hook();
     let mut env = demo_env();
     env.push(("ACME_NOTIFY_URL".into(), hook));
     let db = dir.path().join("vigie.db");

@@ -7,6 +7,7 @@ use std::io::{BufRead, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub fn root() -> PathBuf {
@@ -123,10 +124,20 @@ impl Drop for Serve {
 
 /// A chat webhook on loopback that answers 200 to anything.
 pub fn chat_hook() -> String {
+    recording_chat_hook().0
+}
+
+/// A chat webhook on loopback that answers 200 to anything and keeps each body it receives
+/// (parsed as JSON; a body that is not JSON is kept as a string), for the test to check
+/// outside the handler.
+pub fn recording_chat_hook() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let got: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let sink = Arc::clone(&got);
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
+            let sink = Arc::clone(&sink);
             std::thread::spawn(move || {
                 let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
                 let mut length = 0;
@@ -140,7 +151,13 @@ pub fn chat_hook() -> String {
                     }
                 }
                 let mut body = vec![0; length];
-                let _ = reader.read_exact(&mut body);
+                if reader.read_exact(&mut body).is_err() {
+                    return;
+                }
+                let value = serde_json::from_slice(&body).unwrap_or_else(|_| {
+                    serde_json::Value::String(String::from_utf8_lossy(&body).into_owned())
+                });
+                sink.lock().unwrap().push(value);
                 let mut s = stream;
                 let _ = s.write_all(
                     b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
@@ -148,7 +165,7 @@ pub fn chat_hook() -> String {
             });
         }
     });
-    url
+    (url, got)
 }
 
 /// A signed Facebook delivery of one comment on Acme's page: (body, signature).
