@@ -1,0 +1,1 @@
+"""Risk-signal and intent heads over vigie's sentence embedding."""
