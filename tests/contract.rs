@@ -12,6 +12,7 @@ use vigie_core::ports::{
     SeenEvents, StoreError,
 };
 use vigie_core::time::Timestamp;
+use vigie_core::understanding::{Embedding, Intent, RiskSignal, SignalReading, Understanding};
 use vigie_core::urgency::Urgency;
 
 pub fn brand(id: &str) -> BrandId {
@@ -55,6 +56,18 @@ pub fn triaged(mut c: Comment, urgency: u8) -> Comment {
             positive: 0.05,
             model: "test".into(),
         }),
+        understanding: Some(Understanding {
+            intent: Intent::DeliveryDelay,
+            intent_probability: 0.7,
+            signals: vec![SignalReading {
+                signal: RiskSignal::Churn,
+                probability: 0.4,
+                threshold: 0.6,
+                examples: vec!["je résilie".into()],
+            }],
+            model: "heads-test".into(),
+        }),
+        embedding: Some(Embedding::quantize(&[0.6, -0.8, 0.0])),
         urgency: Urgency {
             score: urgency,
             escalate: urgency >= 50,
@@ -143,6 +156,12 @@ pub async fn store_contract<S: CommentStore>(s: &S) {
     let listed = s.open_by_urgency(&brand("acme"), 10).await.unwrap();
     let ids: Vec<&str> = listed.iter().map(|c| c.key.external_id.as_str()).collect();
     assert_eq!(ids, ["o4", "o2", "o3", "o1"]);
+    // the triage reads back whole: learned signals, intent and the kept embedding
+    let back = s.get(&open[0].key).await.unwrap().unwrap();
+    assert_eq!(back.triage, open[0].triage);
+    let t = back.triage.unwrap();
+    assert_eq!(t.understanding.unwrap().intent, Intent::DeliveryDelay);
+    assert!(t.embedding.unwrap().cosine(&[0.6, -0.8, 0.0]) > 0.999);
     assert_eq!(s.open_by_urgency(&brand("acme"), 2).await.unwrap().len(), 2);
     let mut deleted = open[3].clone();
     deleted.state = CommentState::Deleted;

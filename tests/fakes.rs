@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use vigie_core::comment::{BrandId, Comment, CommentKey, Sentiment, SentimentScore, ThreadKey};
 use vigie_core::ports::{
     CommentRead, CommentWrite, Inserted, OutgoingMessage, PendingComments, QueueError, QueueSend,
-    RawArchive, RawDelivery, ScoreError, SentimentScorer, StoreError,
+    RawArchive, RawDelivery, Reading, ScoreError, SentimentScorer, StoreError,
 };
 use vigie_core::time::Timestamp;
 
@@ -22,7 +22,7 @@ pub struct KeywordScorer {
 
 #[async_trait]
 impl SentimentScorer for KeywordScorer {
-    async fn score(&self, texts: &[String]) -> Result<Vec<SentimentScore>, ScoreError> {
+    async fn score(&self, texts: &[String]) -> Result<Vec<Reading>, ScoreError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         if self.down.load(Ordering::SeqCst) {
             return Err(ScoreError("model crashed".into()));
@@ -51,13 +51,13 @@ impl SentimentScorer for KeywordScorer {
                     (false, true) => (Sentiment::Positive, [0.02, 0.08, 0.9]),
                     _ => (Sentiment::Neutral, [0.1, 0.8, 0.1]),
                 };
-                SentimentScore {
+                Reading::from(SentimentScore {
                     label,
                     negative: p[0],
                     neutral: p[1],
                     positive: p[2],
                     model: "keywords".into(),
-                }
+                })
             })
             .collect())
     }

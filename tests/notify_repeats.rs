@@ -97,7 +97,7 @@ fn notifier<E: SeenEvents>(url: &str, seen: E) -> Notifier<E> {
 
 fn event(event_id: &str) -> EscalationEvent {
     serde_json::from_value(serde_json::json!({
-        "schema": "vigie.escalation.v1", "event_id": event_id, "brand": "acme",
+        "schema": "vigie.escalation.v2", "event_id": event_id, "brand": "acme",
         "platform": "facebook", "comment_id": "5_1", "comment_version": 1, "thread_id": "1001_5",
         "author": {"id": "77", "name": "Nadia"}, "text": "Le radiateur a pris feu",
         "created_at": "2026-11-25T14:00:00Z", "received_at": "2026-11-25T14:00:01Z",

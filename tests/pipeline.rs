@@ -184,7 +184,7 @@ async fn urgent_comments_are_triaged_and_escalated_once() {
 
     let events = w.escalation_events().await;
     assert_eq!(events.len(), 1);
-    assert_eq!(events[0].schema, "vigie.escalation.v1");
+    assert_eq!(events[0].schema, "vigie.escalation.v2");
     assert_eq!(events[0].comment_id, "c1");
     assert_eq!(events[0].event_id, vigie_core::escalation::event_id(&c1));
 
@@ -701,7 +701,7 @@ async fn escalation_events_match_their_json_schema() {
     w.deliver(&feed(&[("c1", "77", ANGRY)])).await.unwrap();
     w.round().await;
     let event = &w.escalation_events().await[0];
-    let schema = vigie_tests::workspace_root().join("schemas/escalation-event.v1.json");
+    let schema = vigie_tests::workspace_root().join("schemas/escalation-event.v2.json");
     vigie_tests::assert_matches_json_schema(&schema, &serde_json::to_value(event).unwrap());
 }
 
@@ -741,7 +741,7 @@ async fn a_photo_escalation_has_no_text_nor_sentiment_and_matches_the_schema() {
         eprintln!("skipped: no .venv (its jsonschema validates the event)");
         return;
     }
-    let schema = vigie_tests::workspace_root().join("schemas/escalation-event.v1.json");
+    let schema = vigie_tests::workspace_root().join("schemas/escalation-event.v2.json");
     let validate = |event: &serde_json::Value| {
         std::process::Command::new(&python)
             .args([

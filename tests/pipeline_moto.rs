@@ -177,7 +177,7 @@ async fn signed_delivery_to_escalation_to_chat_on_dynamodb_and_sqs() {
     let events = receive_all(&escalation_q).await;
     assert_eq!(events.len(), 1);
     let event: serde_json::Value = serde_json::from_str(&events[0].body).unwrap();
-    assert_eq!(event["schema"], "vigie.escalation.v1");
+    assert_eq!(event["schema"], "vigie.escalation.v2");
     assert_eq!(event["comment_id"], "5_1");
     let notifier = Notifier::new(
         brands.clone(),

@@ -32,6 +32,15 @@ pub enum ModelError {
     #[error("model {path} does not have the expected signature: {reason}")]
     Signature { path: PathBuf, reason: String },
 
+    #[error(
+        "signal heads {path} were trained for model {heads_for}, not {model}: rebuild them with `scripts/build-model`"
+    )]
+    HeadsMismatch {
+        path: PathBuf,
+        heads_for: String,
+        model: String,
+    },
+
     #[error("text #{index} is empty: there is nothing to classify")]
     EmptyText { index: usize },
 

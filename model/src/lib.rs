@@ -11,6 +11,7 @@ mod card;
 mod error;
 pub mod metrics;
 pub mod runtime;
+pub mod signals;
 mod tokenize;
 
 use std::path::{Path, PathBuf};
@@ -26,6 +27,7 @@ use tokenizers::Tokenizer;
 
 pub use card::{Golden, ModelCard, SpecialIds};
 pub use error::ModelError;
+pub use signals::{Heads, HeadsReading, SignalProbability};
 pub use tokenize::{Encoded, cut};
 
 /// The three verdicts, in the order of the model's probability output.
@@ -141,6 +143,7 @@ pub struct SentimentModel {
     batch_size: usize,
     embedding_dim: usize,
     dir: PathBuf,
+    heads: Option<Heads>,
 }
 
 impl std::fmt::Debug for SentimentModel {
@@ -220,7 +223,21 @@ impl SentimentModel {
         }
         let embedding_dim =
             check_signature(&sessions[0].lock().expect("fresh mutex"), &onnx_path, &card)?;
+        let heads_dir = dir.join("signals");
+        let heads = if heads_dir.join("heads.json").is_file() {
+            let heads = Heads::load(&heads_dir, &card.version)?;
+            if heads.dim() != embedding_dim {
+                return Err(ModelError::Corrupt {
+                    path: heads_dir.join("heads.json"),
+                    reason: format!("heads are not {embedding_dim} wide"),
+                });
+            }
+            Some(heads)
+        } else {
+            None
+        };
         Ok(Self {
+            heads,
             card,
             tokenizer,
             sessions,
@@ -231,8 +248,18 @@ impl SentimentModel {
         })
     }
 
+    /// The risk-signal and intent heads in `<dir>/signals`, when the model has them.
+    pub fn heads(&self) -> Option<&Heads> {
+        self.heads.as_ref()
+    }
+
     pub fn card(&self) -> &ModelCard {
         &self.card
+    }
+
+    /// The folder the model was loaded from.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     pub fn version(&self) -> &str {

@@ -568,6 +568,8 @@ mod tests {
                             positive,
                             model: "vigie-sentiment".into(),
                         }),
+                        understanding: None,
+                        embedding: None,
                         urgency: Urgency {
                             score,
                             escalate,

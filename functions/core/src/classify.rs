@@ -188,15 +188,15 @@ where
             let comment = match w {
                 Work::EscalateOnly(c) => c,
                 Work::Score(c, earlier) => {
-                    let score = texts.slot(&c).map(|i| scores[i].clone());
+                    let reading = texts.slot(&c).map(|i| scores[i].clone());
                     let earlier_complaints = earlier
                         .iter()
                         .filter(|e| match e {
                             Earlier::Known(label) => *label == Some(Sentiment::Negative),
-                            Earlier::Scored(i) => scores[*i].label == Sentiment::Negative,
+                            Earlier::Scored(i) => scores[*i].sentiment.label == Sentiment::Negative,
                         })
                         .count() as u32;
-                    match self.triage(c, score, earlier_complaints, now).await {
+                    match self.triage(c, reading, earlier_complaints, now).await {
                         Ok(Some(c)) => {
                             outcome.classified += 1;
                             c
@@ -301,7 +301,7 @@ where
     async fn triage(
         &self,
         comment: Comment,
-        sentiment: Option<crate::comment::SentimentScore>,
+        reading: Option<crate::ports::Reading>,
         earlier_complaints: u32,
         now: Timestamp,
     ) -> Result<Option<Comment>, StoreError> {
@@ -312,6 +312,10 @@ where
                 return Ok(None);
             }
         };
+        let (sentiment, understanding, embedding) = match reading {
+            Some(r) => (Some(r.sentiment), r.understanding, r.embedding),
+            None => (None, None, None),
+        };
         let urgency = urgency::assess(
             &brand.urgency,
             &Assessment {
@@ -320,17 +324,23 @@ where
                 author: &comment.author,
                 sentiment: sentiment.as_ref(),
                 earlier_complaints,
+                understanding: understanding.as_ref(),
             },
         );
         CommentClassified {
             brand: &comment.key.brand,
             label: sentiment.as_ref().map_or("no_text", |s| s.label.as_str()),
+            intent: understanding
+                .as_ref()
+                .map_or("unknown", |u| u.intent.as_str()),
             urgency: urgency.score,
         }
         .emit();
         let triage = Triage {
             version: comment.version,
             sentiment,
+            understanding,
+            embedding,
             urgency,
             triaged_at: now,
         };

@@ -360,6 +360,12 @@ pub struct Triage {
     /// author (reach, VIP).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sentiment: Option<SentimentScore>,
+    /// Risk signals and intent; `None` without text or when the model has no heads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub understanding: Option<crate::understanding::Understanding>,
+    /// The text's sentence embedding (int8), for retrieval; `None` without text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding: Option<crate::understanding::Embedding>,
     pub urgency: crate::urgency::Urgency,
     pub triaged_at: Timestamp,
 }

@@ -1,6 +1,6 @@
 //! Escalation events: what automated consumers receive for an urgent comment.
 //!
-//! Versioned (`schema`), described by schemas/escalation-event.v1.json, and idempotent per
+//! Versioned (`schema`), described by schemas/escalation-event.v2.json, and idempotent per
 //! comment version: `event_id` is the same for every send of the same version, so consumers
 //! drop repeats.
 
@@ -8,9 +8,13 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::comment::{Attachment, Author, Comment, Platform, SentimentScore};
+use crate::understanding::Understanding;
 use crate::urgency::Urgency;
 
-pub const SCHEMA_V1: &str = "vigie.escalation.v1";
+/// The schema events are sent with. Version 2 adds the learned risk signals and intent
+/// (`understanding`) and the urgency signals they score as (violence_threat, virality,
+/// scam); version 1 consumers must move to it.
+pub const SCHEMA: &str = "vigie.escalation.v2";
 
 /// How long consumers remember a delivered `event_id`: SQS's longest retention, so that
 /// no repeat still in a queue or its dead-letter queue outlives the memory of it.
@@ -40,6 +44,9 @@ pub struct EscalationEvent {
     /// Absent when there was no text to read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sentiment: Option<SentimentScore>,
+    /// Risk signals and intent learned from the text; absent without text or heads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub understanding: Option<Understanding>,
     pub urgency: Urgency,
     pub escalated_at: String,
 }
@@ -55,7 +62,7 @@ impl EscalationEvent {
     pub fn for_comment(comment: &Comment, escalated_at: crate::time::Timestamp) -> Option<Self> {
         let triage = comment.triage.as_ref()?;
         Some(Self {
-            schema: SCHEMA_V1.into(),
+            schema: SCHEMA.into(),
             event_id: event_id(comment),
             brand: comment.key.brand.to_string(),
             platform: comment.key.platform,
@@ -70,6 +77,7 @@ impl EscalationEvent {
             created_at: comment.created_at.rfc3339(),
             received_at: comment.received_at.rfc3339(),
             sentiment: triage.sentiment.clone(),
+            understanding: triage.understanding.clone(),
             urgency: triage.urgency.clone(),
             escalated_at: escalated_at.rfc3339(),
         })

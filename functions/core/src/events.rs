@@ -117,13 +117,18 @@ impl InternalEvent for CommentQueued {
 pub struct CommentClassified<'a> {
     pub brand: &'a BrandId,
     pub label: &'static str,
+    /// The learned intent, or "unknown" without text or heads.
+    pub intent: &'static str,
     pub urgency: u8,
 }
 
 impl InternalEvent for CommentClassified<'_> {
     fn emit(self) {
-        tracing::debug!(brand = %self.brand, label = self.label, urgency = self.urgency, "comment classified");
-        count("comment_classified", &[("label", self.label)]);
+        tracing::debug!(brand = %self.brand, label = self.label, intent = self.intent, urgency = self.urgency, "comment classified");
+        count(
+            "comment_classified",
+            &[("label", self.label), ("intent", self.intent)],
+        );
     }
 }
 

@@ -18,6 +18,7 @@ pub mod ports;
 pub mod secrets;
 pub mod signature;
 pub mod time;
+pub mod understanding;
 pub mod urgency;
 
 pub use comment::{

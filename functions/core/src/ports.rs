@@ -173,9 +173,29 @@ pub trait QueueReceive: Send + Sync {
 #[error("sentiment model failed: {0}")]
 pub struct ScoreError(pub String);
 
-/// The sentiment model, whatever runs it.
+/// What the model reads in one text: its sentiment and, when the model has risk-signal
+/// and intent heads, what the text is about.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reading {
+    pub sentiment: SentimentScore,
+    pub understanding: Option<crate::understanding::Understanding>,
+    /// The sentence embedding, kept for retrieval (drafting ranks replies with it).
+    pub embedding: Option<crate::understanding::Embedding>,
+}
+
+impl From<SentimentScore> for Reading {
+    fn from(sentiment: SentimentScore) -> Self {
+        Self {
+            sentiment,
+            understanding: None,
+            embedding: None,
+        }
+    }
+}
+
+/// The model, whatever runs it.
 #[async_trait]
 pub trait SentimentScorer: Send + Sync {
-    /// One score per text, in order.
-    async fn score(&self, texts: &[String]) -> Result<Vec<SentimentScore>, ScoreError>;
+    /// One reading per text, in order; each text's reading does not depend on the others.
+    async fn score(&self, texts: &[String]) -> Result<Vec<Reading>, ScoreError>;
 }

@@ -93,7 +93,7 @@ fn notifier(url: &str) -> Notifier<vigie_sqlite::SqliteStore> {
 
 fn event(brand: &str) -> EscalationEvent {
     serde_json::from_value(serde_json::json!({
-        "schema": "vigie.escalation.v1", "event_id": "0123456789abcdef0123456789abcdef", "brand": brand,
+        "schema": "vigie.escalation.v2", "event_id": "0123456789abcdef0123456789abcdef", "brand": brand,
         "platform": "facebook", "comment_id": "5_1", "comment_version": 1, "thread_id": "1001_5",
         "author": {"id": "77", "name": "Nadia"}, "text": "Le radiateur a pris feu",
         "permalink": "https://www.facebook.com/1001/posts/5",

@@ -11,7 +11,7 @@ use tower::ServiceExt;
 use vigie_core::classify::Classifier;
 use vigie_core::comment::{BrandId, CommentKey, Platform, Sentiment, SentimentScore};
 use vigie_core::config::Brands;
-use vigie_core::ports::{CommentRead, QueueReceive, ScoreError, SentimentScorer};
+use vigie_core::ports::{CommentRead, QueueReceive, Reading, ScoreError, SentimentScorer};
 use vigie_core::secrets::Secrets;
 use vigie_core::signature::sign_meta;
 use vigie_core::time::Timestamp;
@@ -45,16 +45,18 @@ struct RecordingScorer {
 
 #[async_trait]
 impl SentimentScorer for RecordingScorer {
-    async fn score(&self, texts: &[String]) -> Result<Vec<SentimentScore>, ScoreError> {
+    async fn score(&self, texts: &[String]) -> Result<Vec<Reading>, ScoreError> {
         self.texts.lock().unwrap().extend(texts.iter().cloned());
         Ok(texts
             .iter()
-            .map(|_| SentimentScore {
-                label: Sentiment::Negative,
-                negative: 0.9,
-                neutral: 0.07,
-                positive: 0.03,
-                model: "recording".into(),
+            .map(|_| {
+                Reading::from(SentimentScore {
+                    label: Sentiment::Negative,
+                    negative: 0.9,
+                    neutral: 0.07,
+                    positive: 0.03,
+                    model: "recording".into(),
+                })
             })
             .collect())
     }

@@ -362,3 +362,87 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[derive(Args)]
+pub struct BenchHeadsArgs {
+    /// JSONL with a "text" field per row (labelled comments, or any).
+    #[arg(long, default_value = "model/signals/data/heldout/fr.jsonl")]
+    pub data: PathBuf,
+    /// Rounds over all the texts; figures are over every reading of every round.
+    #[arg(long, default_value_t = 20)]
+    pub rounds: usize,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+/// The cost of the heads beyond the encoder: each text is embedded once, then its reading
+/// (risk signals, intent, nearest labelled examples for the signals that count) and its
+/// urgency are computed `rounds` times, one text at a time, as classify does.
+pub fn run_heads(args: BenchHeadsArgs) -> anyhow::Result<()> {
+    use vigie_core::comment::{Author, Platform};
+    use vigie_core::urgency::{self, Assessment, UrgencyPolicy};
+
+    let model = args.model.load()?;
+    let heads = model
+        .heads()
+        .context("the model has no signal heads: build them with scripts/build-model")?;
+    let file = std::fs::File::open(&args.data)
+        .with_context(|| format!("cannot open {}", args.data.display()))?;
+    let mut texts = Vec::new();
+    for line in std::io::BufReader::new(file).lines() {
+        let v: serde_json::Value = serde_json::from_str(&line?)?;
+        if let Some(t) = v.get("text").and_then(|t| t.as_str()) {
+            texts.push(t.to_owned());
+        }
+    }
+    eprintln!("embedding {} texts once...", texts.len());
+    let predictions = model.classify(&texts)?;
+    let policy = UrgencyPolicy::default();
+    let author = Author {
+        id: "bench".into(),
+        name: None,
+        followers: None,
+    };
+    let mut heads_us = Vec::with_capacity(texts.len() * args.rounds);
+    let mut total_us = Vec::with_capacity(texts.len() * args.rounds);
+    let mut escalated = 0usize;
+    for _ in 0..args.rounds {
+        for (text, p) in texts.iter().zip(&predictions) {
+            let sentiment = vigie_classify::sentiment(p, model.version());
+            let t0 = Instant::now();
+            let u = vigie_classify::understanding(heads, &p.embedding);
+            let t1 = Instant::now();
+            let v = urgency::assess(
+                &policy,
+                &Assessment {
+                    platform: Platform::Generic,
+                    text: Some(text),
+                    author: &author,
+                    sentiment: Some(&sentiment),
+                    earlier_complaints: 0,
+                    understanding: Some(&u),
+                },
+            );
+            let t2 = Instant::now();
+            escalated += usize::from(v.escalate);
+            heads_us.push((t1 - t0).as_secs_f64() * 1e6);
+            total_us.push((t2 - t0).as_secs_f64() * 1e6);
+        }
+    }
+    heads_us.sort_by(f64::total_cmp);
+    total_us.sort_by(f64::total_cmp);
+    println!(
+        "heads {} over {} texts x {} rounds ({} examples for nearest): reading p50 {:.1} µs, p99 {:.1} µs; reading + urgency p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs ({} escalated per round)",
+        heads.version(),
+        texts.len(),
+        args.rounds,
+        heads.examples().len(),
+        percentile(&heads_us, 50.0),
+        percentile(&heads_us, 99.0),
+        percentile(&total_us, 50.0),
+        percentile(&total_us, 99.0),
+        total_us.last().copied().unwrap_or_default(),
+        escalated / args.rounds.max(1),
+    );
+    Ok(())
+}

@@ -41,6 +41,9 @@ pub async fn run(args: CheckConfigArgs) -> anyhow::Result<()> {
                 .map(|n| format!("{:?}", n.format))
                 .unwrap_or_else(|| "off".into())
         );
+        for w in b.urgency.warnings() {
+            println!("warning: {}: {w}", b.id);
+        }
     }
     if args.secrets {
         Secrets::resolve(&brands, &EnvSecrets).await?;

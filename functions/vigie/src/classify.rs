@@ -5,6 +5,7 @@ use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
+use vigie_core::understanding::{Intent, SignalReading};
 use vigie_model::{Prediction, Probabilities, Sentiment, SentimentModel};
 
 use crate::ModelArgs;
@@ -29,6 +30,15 @@ struct Row<'a> {
     model: &'a str,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     truncated: bool,
+    /// The learned intent, when the model has heads.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    intent: Option<Intent>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    intent_probability: Option<f32>,
+    /// Risk signals that count towards urgency (a hesitant reading counts in part), most
+    /// probable first, with their nearest labelled examples.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signals: Option<Vec<SignalReading>>,
     #[serde(flatten)]
     extra: serde_json::Map<String, serde_json::Value>,
 }
@@ -136,7 +146,21 @@ fn write_row(
             model.max_tokens()
         );
     }
+    let understanding = model
+        .heads()
+        .map(|h| vigie_classify::understanding(h, &p.embedding));
     let row = Row {
+        intent: understanding.as_ref().map(|u| u.intent),
+        intent_probability: understanding.as_ref().map(|u| u.intent_probability),
+        signals: understanding.map(|u| {
+            let mut s: Vec<SignalReading> = u
+                .signals
+                .into_iter()
+                .filter(|r| r.strength() > 0.0)
+                .collect();
+            s.sort_by(|a, b| b.probability.total_cmp(&a.probability));
+            s
+        }),
         text: &item.text,
         label: p.label,
         probabilities: p.probabilities,

@@ -15,8 +15,12 @@ use vigie_model::metrics::{Figures, figures};
 pub struct EvalArgs {
     /// Labelled JSONL: {"text", "label": negative|neutral|positive, "lang"?, "corpus"?}.
     /// `scripts/build-model` writes model/dist/eval/umsab-val.jsonl and reviews-test.jsonl.
-    #[arg(long, required = true)]
+    #[arg(long, required_unless_present = "signals")]
     pub data: Vec<PathBuf>,
+    /// Labelled comments for urgency, risk signals and intent (files or folders of JSONL,
+    /// model/signals/data/GUIDE.md), e.g. model/signals/data/heldout.
+    #[arg(long)]
+    pub signals: Vec<PathBuf>,
     /// How rows are grouped.
     #[arg(long, value_enum, default_value_t = GroupBy::CorpusLang)]
     pub by: GroupBy,
@@ -74,8 +78,44 @@ fn read(paths: &[PathBuf]) -> anyhow::Result<Vec<(Labelled, Sentiment)>> {
 }
 
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
-    let rows = read(&args.data)?;
     let model = args.model.load()?;
+    let sentiment = if args.data.is_empty() {
+        None
+    } else {
+        Some(sentiment(&args, &model)?)
+    };
+    let signals = if args.signals.is_empty() {
+        None
+    } else {
+        Some(crate::eval_signals::evaluate(&model, &args.signals)?)
+    };
+    if args.json {
+        let mut doc = serde_json::json!({ "model": model.version() });
+        if let Some(report) = &sentiment {
+            doc["groups"] = serde_json::to_value(report)?;
+        }
+        if let Some(groups) = &signals {
+            doc["heads"] = serde_json::json!(model.heads().map(|h| h.version()));
+            doc["signals"] = crate::eval_signals::json(groups);
+        }
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(());
+    }
+    println!("model {}", model.version());
+    if let Some(report) = &sentiment {
+        print_sentiment(report);
+    }
+    if let Some(groups) = &signals {
+        crate::eval_signals::print(&model, groups);
+    }
+    Ok(())
+}
+
+fn sentiment(
+    args: &EvalArgs,
+    model: &vigie_model::SentimentModel,
+) -> anyhow::Result<BTreeMap<String, Figures>> {
+    let rows = read(&args.data)?;
     let progress = ProgressBar::new(rows.len() as u64).with_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} texts ({per_sec}, eta {eta})")
             .expect("valid template"),
@@ -107,18 +147,15 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         .map(|(k, v)| (k.clone(), figures(v)))
         .collect();
     report.insert("all".into(), figures(&all));
+    Ok(report)
+}
 
-    if args.json {
-        let doc = serde_json::json!({ "model": model.version(), "groups": report });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
-        return Ok(());
-    }
-    println!("model {}", model.version());
+fn print_sentiment(report: &BTreeMap<String, Figures>) {
     println!(
         "{:<28} {:>6} {:>8} {:>9} {:>8} {:>7}",
         "group", "n", "accuracy", "macro-F1", "binary", "ECE"
     );
-    for (name, f) in &report {
+    for (name, f) in report {
         let binary = f
             .binary_accuracy
             .map(|b| format!("{b:.3}"))
@@ -129,12 +166,11 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         );
     }
     println!("\nconfusion (rows gold, columns predicted: negative neutral positive)");
-    for (name, f) in &report {
+    for (name, f) in report {
         let c = f.confusion;
         println!(
             "{name:<28} neg [{:>5} {:>5} {:>5}]  neu [{:>5} {:>5} {:>5}]  pos [{:>5} {:>5} {:>5}]",
             c[0][0], c[0][1], c[0][2], c[1][0], c[1][1], c[1][2], c[2][0], c[2][1], c[2][2]
         );
     }
-    Ok(())
 }

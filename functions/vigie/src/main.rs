@@ -4,6 +4,7 @@ mod bench;
 mod check_config;
 mod classify;
 mod eval;
+mod eval_signals;
 mod http;
 mod load;
 mod replay;
@@ -25,10 +26,13 @@ struct Cli {
 enum Command {
     /// Classify texts: arguments, lines on stdin, or a JSONL file; JSONL out.
     Classify(classify::ClassifyArgs),
-    /// Accuracy, macro-F1 and confusion matrices of labelled JSONL, per language.
+    /// Accuracy, macro-F1 and confusion matrices of labelled JSONL, per language; with
+    /// --signals, urgency, risk signals and intent beside the phrase list alone.
     Eval(eval::EvalArgs),
     /// Throughput, latency, load time and memory, beside the Python onnxruntime baseline.
     Bench(bench::BenchArgs),
+    /// The cost of the risk-signal and intent heads and of urgency beyond the encoder.
+    BenchHeads(bench::BenchHeadsArgs),
     /// The whole pipeline in one process: webhooks, classification, escalation, review API.
     Serve(serve::ServeArgs),
     /// Send sample webhook deliveries to a running vigie.
@@ -80,6 +84,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Classify(args) => classify::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::BenchHeads(args) => bench::run_heads(args),
         Command::Serve(args) => serve::run(args).await,
         Command::Replay(args) => replay::run(args).await,
         Command::CheckConfig(args) => check_config::run(args).await,

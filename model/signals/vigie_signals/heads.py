@@ -26,6 +26,27 @@ class Linear:
         return x @ self.weight.T + self.bias
 
 
+@dataclass
+class Standardizer:
+    """Per-feature centring and scaling learned on the training rows: the embedding's
+    dimensions have very different spreads, and one L2 strength then suits them all."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+
+    @staticmethod
+    def fit(x: np.ndarray) -> "Standardizer":
+        return Standardizer(x.mean(0), x.std(0) + 1e-6)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return ((x - self.mean) / self.scale).astype(np.float32)
+
+    def fold(self, head: Linear) -> Linear:
+        """The same head on raw (unscaled) inputs: what the Rust crate applies."""
+        w = head.weight / self.scale
+        return Linear(w.astype(np.float32), (head.bias - w @ self.mean).astype(np.float32))
+
+
 def _fit(x: np.ndarray, y: np.ndarray, l2: float, multilabel: bool, pos_weight: np.ndarray | None = None, iters: int = 200) -> Linear:
     torch.manual_seed(0)
     xt = torch.from_numpy(x.astype(np.float32))
@@ -83,9 +104,10 @@ def out_of_fold(x: np.ndarray, y_sig: np.ndarray, y_int: np.ndarray, l2_sig: flo
     intent = np.zeros((len(y_int), n_int), dtype=np.float32)
     for test in parts:
         train = np.setdiff1d(np.arange(len(x)), test)
-        sig[test] = fit_signals(x[train], y_sig[train], l2_sig).logits(x[test])
-        head = fit_intent(x[train], y_int[train], l2_int)
-        lg = head.logits(x[test])
+        z = Standardizer.fit(x[train])
+        sig[test] = fit_signals(z(x[train]), y_sig[train], l2_sig).logits(z(x[test]))
+        head = fit_intent(z(x[train]), y_int[train], l2_int)
+        lg = head.logits(z(x[test]))
         if lg.shape[1] < n_int:
             lg = np.pad(lg, ((0, 0), (0, n_int - lg.shape[1])), constant_values=-1e4)
         intent[test] = lg
