@@ -1,6 +1,8 @@
 //! The classify function: the sentiment model as a [`SentimentScorer`], and the SQS
 //! handler that runs the domain's classification on a batch and reports partial failures.
 
+pub mod labelled;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;

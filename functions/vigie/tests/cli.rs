@@ -90,6 +90,28 @@ fn classify_arguments_prints_one_json_line_per_text() {
                 .unwrap()
                 .starts_with("vigie-sentiment-tiny-")
         );
+        // the tiny model has heads: an intent, and the signals that count with evidence
+        let intent = row["intent"].as_str().unwrap();
+        assert!(
+            vigie_core::understanding::Intent::parse(intent).is_some(),
+            "{row}"
+        );
+        let p = row["intent_probability"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&p));
+        let signals = row["signals"].as_array().unwrap();
+        for s in signals {
+            let r: vigie_core::understanding::SignalReading =
+                serde_json::from_value(s.clone()).unwrap();
+            assert!(r.strength() > 0.0 && !r.examples.is_empty(), "{s}");
+        }
+        let probs: Vec<f64> = signals
+            .iter()
+            .map(|s| s["probability"].as_f64().unwrap())
+            .collect();
+        assert!(
+            probs.windows(2).all(|w| w[0] >= w[1]),
+            "most probable first"
+        );
     }
 }
 
@@ -212,6 +234,96 @@ fn eval_reports_figures_per_language() {
         text.contains("macro-F1") && text.contains("confusion"),
         "{text}"
     );
+}
+
+#[test]
+fn eval_signals_reports_urgency_signals_and_intent_beside_the_phrase_list() {
+    let data = root().join("model/testdata/signals-data/heldout");
+    let out = vigie(
+        &["eval", "--signals", data.to_str().unwrap(), "--json"],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(doc.get("groups").is_none(), "no sentiment data was given");
+    assert!(doc["heads"].as_str().unwrap().starts_with("vigie-signals-"));
+    let all = &doc["signals"]["all"];
+    let n = all["comments"].as_u64().unwrap();
+    assert_eq!(
+        n,
+        doc["signals"]["fr"]["comments"].as_u64().unwrap()
+            + doc["signals"]["en"]["comments"].as_u64().unwrap()
+    );
+    assert_eq!(all["signals_learned"].as_object().unwrap().len(), 10);
+    assert_eq!(all["signals_phrases"].as_object().unwrap().len(), 10);
+    // every labelled urgent comment counted once on each side
+    assert_eq!(
+        all["urgent_learned"]["support"],
+        all["urgent_phrases"]["support"]
+    );
+    let acc = all["intent_accuracy"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&acc));
+    let table = vigie(&["eval", "--signals", data.to_str().unwrap()], None);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.contains("phrases P") && text.contains("violence_threat"),
+        "{text}"
+    );
+}
+
+#[test]
+fn eval_signals_names_the_line_of_an_unknown_intent() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("bad.jsonl");
+    std::fs::write(
+        &data,
+        "{\"text\":\"x y\",\"lang\":\"fr\",\"intent\":\"joy\",\"signals\":[]}\n",
+    )
+    .unwrap();
+    let out = vigie(&["eval", "--signals", data.to_str().unwrap()], None);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.jsonl:1") && err.contains("unknown intent \"joy\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_config_warns_when_a_critical_signal_cannot_escalate_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("brands.toml");
+    std::fs::write(
+        &config,
+        r#"
+[[brands]]
+id = "acme"
+name = "Acme"
+[brands.urgency]
+escalate_at = 50
+weights = { legal_threat = 30 }
+"#,
+    )
+    .unwrap();
+    let out = vigie(
+        &["check-config", "--config", config.to_str().unwrap()],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("warning: acme: a confident legal_threat reading alone scores 30"),
+        "{text}"
+    );
+    assert!(!text.contains("safety_risk reading"), "{text}");
 }
 
 #[test]
