@@ -171,6 +171,30 @@ async fn sample_deliveries_are_classified_escalated_notified_and_listed() {
         "{first}"
     );
     assert_eq!(first["triage"]["urgency"]["tier"], "P1");
+    // read by the model's heads: an intent, a confident risk signal with its nearest
+    // labelled examples, the learned probability in the evidence, the embedding kept
+    let understanding = &first["triage"]["understanding"];
+    assert!(understanding["intent"].is_string(), "{understanding}");
+    assert!(
+        understanding["signals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| {
+                s["probability"].as_f64().unwrap() >= s["threshold"].as_f64().unwrap()
+                    && s["examples"].as_array().is_some_and(|e| !e.is_empty())
+            }),
+        "{understanding}"
+    );
+    assert!(
+        first["triage"]["urgency"]["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["evidence"].as_str().unwrap().contains("learned P = ")),
+        "{first}"
+    );
+    assert!(first["triage"]["embedding"]["q"].is_string(), "{first}");
     let scores: Vec<u64> = acme
         .iter()
         .map(|c| c["triage"]["urgency"]["score"].as_u64().unwrap())
