@@ -8,6 +8,8 @@
 pub mod classify;
 pub mod comment;
 pub mod config;
+pub mod content;
+pub mod drafts;
 pub mod escalation;
 pub mod events;
 pub mod intake;

@@ -110,6 +110,43 @@ pub trait SeenEvents: Send + Sync {
     async fn release(&self, event_id: &str, holder: &str) -> Result<(), StoreError>;
 }
 
+/// Brand content (voice, approved replies, facts, words), versioned.
+#[async_trait]
+pub trait BrandContentStore: Send + Sync {
+    /// Stores `content` as the brand's next version and returns that version, unless the
+    /// current version is not `expected` (`None`: no content yet): then `Conflict`.
+    async fn put_content(
+        &self,
+        content: &crate::content::BrandContent,
+        expected: Option<u32>,
+    ) -> Result<u32, StoreError>;
+    /// The brand's current content.
+    async fn content(
+        &self,
+        brand: &BrandId,
+    ) -> Result<Option<crate::content::BrandContent>, StoreError>;
+    /// One earlier version, as a draft recorded it.
+    async fn content_version(
+        &self,
+        brand: &BrandId,
+        version: u32,
+    ) -> Result<Option<crate::content::BrandContent>, StoreError>;
+}
+
+/// Reply suggestions, one record per comment (its latest version).
+#[async_trait]
+pub trait DraftStore: Send + Sync {
+    /// Stores drafts for their comment version unless drafts for this version or a later
+    /// one are already there (a repeat): returns what is stored after the call.
+    async fn put_drafts(
+        &self,
+        drafts: &crate::drafts::Drafts,
+    ) -> Result<crate::drafts::Drafts, StoreError>;
+    async fn drafts(&self, key: &CommentKey) -> Result<Option<crate::drafts::Drafts>, StoreError>;
+    /// Marks the comment's drafts withdrawn (the comment was deleted); false when none.
+    async fn withdraw_drafts(&self, key: &CommentKey) -> Result<bool, StoreError>;
+}
+
 /// Everything a store adapter implements.
 pub trait CommentStore:
     CommentWrite + CommentRead + OpenComments + PendingComments + RawArchive + SeenEvents
