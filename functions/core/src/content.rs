@@ -200,6 +200,9 @@ pub struct ApprovedReply {
     pub action: Action,
     /// The body: the greeting goes before it, the sign-off after it.
     pub text: String,
+    /// A reply, in the brand's first language, for comments in a language it does not serve.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub for_other_languages: bool,
     /// Its embedding, computed when the content is imported (drafting needs no model).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub embedding: Option<Embedding>,
@@ -306,6 +309,8 @@ struct ReplyOut<'a> {
     intents: &'a [Intent],
     action: Action,
     text: &'a str,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    for_other_languages: bool,
 }
 
 #[derive(Serialize)]
@@ -404,6 +409,7 @@ impl BrandContent {
                     intents: &r.intents,
                     action: r.action,
                     text: &r.text,
+                    for_other_languages: r.for_other_languages,
                 })
                 .collect(),
         };

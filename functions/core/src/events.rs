@@ -114,6 +114,24 @@ impl InternalEvent for CommentQueued {
     }
 }
 
+/// A draft that failed a check and was not stored as a suggestion.
+pub struct DraftRejected<'a> {
+    pub brand: &'a BrandId,
+    pub engine: &'a str,
+    /// The first check it failed.
+    pub check: &'a str,
+}
+
+impl InternalEvent for DraftRejected<'_> {
+    fn emit(self) {
+        tracing::info!(brand = %self.brand, engine = self.engine, check = self.check, "draft rejected by its checks");
+        count(
+            "draft_rejected",
+            &[("engine", self.engine), ("check", self.check)],
+        );
+    }
+}
+
 pub struct CommentClassified<'a> {
     pub brand: &'a BrandId,
     pub label: &'static str,

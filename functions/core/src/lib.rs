@@ -5,14 +5,17 @@
 //! Architecture invariant: this crate knows nothing of AWS, SQLite, HTTP frameworks or
 //! ONNX Runtime. Adapters implement [`ports`] with domain types; functions wire them.
 
+pub mod checks;
 pub mod classify;
 pub mod comment;
 pub mod config;
 pub mod content;
+pub mod draft;
 pub mod drafts;
 pub mod escalation;
 pub mod events;
 pub mod intake;
+pub mod language;
 pub mod lexicon;
 pub mod notify;
 pub mod platforms;

@@ -1,0 +1,458 @@
+//! Drafting: the action a comment calls for, and reply suggestions in the brand's voice,
+//! each checked before it is stored ([`crate::checks`]).
+//!
+//! The comment's text is data, never instructions: the grounded engine takes from it only
+//! the author's first name, a product the brand's word list names, and an order reference
+//! (in a private reply). What the comment says cannot change the action, the sign-off or
+//! what the reply says; exposed personal data is never echoed.
+
+use std::sync::LazyLock;
+
+use async_trait::async_trait;
+use regex::Regex;
+
+use crate::checks::{self, Speller};
+use crate::comment::Comment;
+use crate::content::{Action, ApprovedReply, BrandContent, OtherLanguages, Slot, Topic};
+use crate::drafts::{DraftState, Drafts, Rejected, Suggestion};
+use crate::events::InternalEvent;
+use crate::time::Timestamp;
+use crate::understanding::{Embedding, Intent, RiskSignal, Understanding};
+
+/// Suggestions kept per comment.
+pub const MAX_SUGGESTIONS: usize = 3;
+
+/// What an engine drafts from.
+pub struct DraftInput<'a> {
+    pub comment: &'a Comment,
+    pub understanding: Option<&'a Understanding>,
+    pub embedding: Option<&'a Embedding>,
+    pub intent: Option<Intent>,
+    pub action: Action,
+    /// The reply's language.
+    pub lang: &'a str,
+    pub content: &'a BrandContent,
+    /// The approved replies retrieved for the comment, best first, with their similarity.
+    pub retrieved: &'a [(&'a ApprovedReply, f32)],
+}
+
+/// A reply an engine proposes, before the checks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub text: String,
+    pub reply_ids: Vec<String>,
+    pub similarity: f32,
+    /// The approved facts' texts it states.
+    pub facts: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("draft engine failed: {0}")]
+pub struct EngineError(pub String);
+
+/// Something that writes reply candidates: the grounded engine here, Bedrock's Converse in
+/// the draft function; a local generative model would be one more implementation.
+#[async_trait]
+pub trait DraftEngine: Send + Sync {
+    fn name(&self) -> &'static str;
+    async fn draft(&self, input: &DraftInput<'_>) -> Result<Vec<Candidate>, EngineError>;
+}
+
+/// The action for a comment, and why.
+pub fn decide_action(
+    understanding: Option<&Understanding>,
+    lang: Option<&str>,
+    content: &BrandContent,
+) -> (Action, String) {
+    let v = &content.voice;
+    let confident = |s: RiskSignal| {
+        understanding
+            .and_then(|u| u.signal(s))
+            .is_some_and(|r| r.confident())
+    };
+    let intent = understanding.map(|u| u.intent);
+    let topic_escalated = |t: Topic| v.policies.escalate_topics.contains(&t);
+    if confident(RiskSignal::ViolenceThreat) {
+        return (
+            Action::Escalate,
+            "a threat of violence: a person handles it".into(),
+        );
+    }
+    for (signal, wanted, topic, what) in [
+        (
+            RiskSignal::SafetyRisk,
+            Intent::SafetyRisk,
+            Topic::Safety,
+            "a safety risk",
+        ),
+        (
+            RiskSignal::LegalThreat,
+            Intent::LegalThreat,
+            Topic::LegalThreat,
+            "a legal threat",
+        ),
+        (
+            RiskSignal::PressMedia,
+            Intent::PressInfluencer,
+            Topic::Press,
+            "the press or an influencer",
+        ),
+    ] {
+        if (confident(signal) || intent == Some(wanted)) && topic_escalated(topic) {
+            return (
+                Action::Escalate,
+                format!("{what}: escalated, a holding reply may be posted"),
+            );
+        }
+    }
+    if confident(RiskSignal::Scam) || intent == Some(Intent::SpamScam) {
+        return (
+            Action::Hide,
+            "a scam or spam aimed at followers: hide it (and it is escalated)".into(),
+        );
+    }
+    if intent == Some(Intent::PersonalDataExposure)
+        || (confident(RiskSignal::DataLeak) && intent != Some(Intent::LegalThreat))
+    {
+        return (
+            Action::Hide,
+            "personal data exposed: hide it, answer in private".into(),
+        );
+    }
+    if confident(RiskSignal::HateAbuse) || intent == Some(Intent::AbuseInsult) {
+        return (
+            Action::Hide,
+            "abuse or hate: hide it (report it where the platform cannot hide)".into(),
+        );
+    }
+    if let Some(l) = lang.filter(|l| !v.serves(l)) {
+        return match v.other_languages {
+            OtherLanguages::NoReply => (
+                Action::NoReply,
+                format!("written in {l}, a language the brand does not serve"),
+            ),
+            OtherLanguages::PoliteReply => (
+                Action::ReplyPublic,
+                format!("written in {l}: a short reply in {}", v.default_language()),
+            ),
+        };
+    }
+    match intent {
+        Some(Intent::PromptInjection) => (
+            Action::NoReply,
+            "instructions posing as a comment: nothing to answer".into(),
+        ),
+        Some(Intent::OffTopic) => (Action::NoReply, "off topic".into()),
+        None => (Action::NoReply, "nothing the model could read".into()),
+        Some(i @ (Intent::OrderProblem | Intent::DeliveryDelay | Intent::RefundRequest))
+            if v.policies.private_topics.contains(&Topic::Order) =>
+        {
+            (
+                Action::ReplyPrivate,
+                format!("{i}: order details belong in a private reply"),
+            )
+        }
+        Some(i) => (Action::ReplyPublic, format!("{i}: a public reply")),
+    }
+}
+
+/// The author's first name, when the display name looks like a person's.
+pub fn first_name(name: Option<&str>) -> Option<String> {
+    let first = name?.split_whitespace().next()?;
+    let mut chars = first.chars();
+    let head = chars.next()?;
+    let ok = head.is_uppercase()
+        && first.chars().count() >= 2
+        && first.chars().count() <= 20
+        && chars.all(|c| c.is_lowercase() || c == '-' || c == '\'');
+    ok.then(|| first.to_owned())
+}
+
+static ORDER_REF: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(?:commande|order|cmd|n°|no\.|#)\s*(?:n°|no\.?|number|numéro)?\s*[:#]?\s*([A-Z]{0,4}[-]?\d[A-Z0-9-]{3,15})")
+        .expect("valid pattern")
+});
+
+fn product_in(comment: &str, words: &[String]) -> Option<String> {
+    let lower = comment.to_lowercase();
+    words
+        .iter()
+        .filter(|w| w.chars().count() >= 3)
+        .find(|w| {
+            let w = w.to_lowercase();
+            lower.match_indices(&w).any(|(i, _)| {
+                let before = lower[..i].chars().next_back();
+                let after = lower[i + w.len()..].chars().next();
+                !before.is_some_and(char::is_alphanumeric)
+                    && !after.is_some_and(char::is_alphanumeric)
+            })
+        })
+        .cloned()
+}
+
+/// Replaces each word to avoid with the brand's preferred word, keeping a leading capital.
+fn prefer_words(text: &str, content: &BrandContent) -> String {
+    let mut out = text.to_owned();
+    for (avoid, prefer) in &content.voice.preferred_words {
+        let re = Regex::new(&format!(
+            r"(?i)(^|[^\p{{L}}])({})($|[^\p{{L}}])",
+            regex::escape(avoid)
+        ))
+        .expect("escaped");
+        out = re
+            .replace_all(&out, |c: &regex::Captures<'_>| {
+                let found = &c[2];
+                let replacement = if found.chars().next().is_some_and(char::is_uppercase)
+                    && found != found.to_uppercase()
+                {
+                    let mut p = prefer.chars();
+                    p.next()
+                        .map(|f| f.to_uppercase().collect::<String>() + p.as_str())
+                        .unwrap_or_default()
+                } else {
+                    prefer.clone()
+                };
+                format!("{}{}{}", &c[1], replacement, &c[3])
+            })
+            .into_owned();
+    }
+    out
+}
+
+/// Greeting, body and sign-off in the brand's voice; `None` when a slot cannot be filled
+/// from the comment or the content.
+pub fn render(reply: &ApprovedReply, input: &DraftInput<'_>) -> Option<Candidate> {
+    let content = input.content;
+    let lang = input.lang;
+    let mut body = String::new();
+    let mut facts = Vec::new();
+    let mut rest = reply.text.as_str();
+    let found = crate::content::slots(&reply.text).ok()?;
+    for slot in found {
+        let start = rest.find('{')?;
+        let end = start + rest[start..].find('}')?;
+        body.push_str(&rest[..start]);
+        match slot {
+            Slot::Contact => body.push_str(content.voice.contact.get(lang)?),
+            Slot::Product => body.push_str(&product_in(
+                input.comment.text.as_ref()?.as_str(),
+                &content.words,
+            )?),
+            Slot::OrderRef => {
+                if input.action != Action::ReplyPrivate {
+                    return None;
+                }
+                let text = input.comment.text.as_ref()?;
+                body.push_str(ORDER_REF.captures(text.as_str())?.get(1)?.as_str());
+            }
+            Slot::Fact(id) => {
+                let fact = content.fact(&id, lang)?;
+                body.push_str(&fact.text);
+                facts.push(fact.text.clone());
+            }
+        }
+        rest = &rest[end + 1..];
+    }
+    body.push_str(rest);
+    let body = prefer_words(body.trim(), content);
+    let greeting = content.voice.greeting(
+        lang,
+        first_name(input.comment.author.name.as_deref()).as_deref(),
+    )?;
+    let mut text = format!("{greeting}\n\n{body}\n\n{}", content.voice.sign_off);
+    if lang == "fr" && content.voice.french_typography {
+        text = checks::french_typography(&text);
+        facts = facts.iter().map(|f| checks::french_typography(f)).collect();
+    }
+    Some(Candidate {
+        text,
+        reply_ids: vec![reply.id.clone()],
+        similarity: input
+            .retrieved
+            .iter()
+            .find(|(r, _)| r.id == reply.id)
+            .map_or(0.0, |(_, s)| *s),
+        facts,
+    })
+}
+
+/// Approved replies for the comment: its language, its intent (for a language the brand
+/// does not serve, the replies meant for that), an action that fits; ranked by similarity
+/// of their embedding to the comment's.
+pub fn retrieve<'c>(
+    content: &'c BrandContent,
+    lang: &str,
+    intent: Intent,
+    action: Action,
+    other_language: bool,
+    embedding: Option<&Embedding>,
+) -> Vec<(&'c ApprovedReply, f32)> {
+    let fits = |r: &ApprovedReply| match action {
+        Action::Escalate => r.action == Action::Escalate,
+        Action::ReplyPrivate | Action::Hide => r.action == Action::ReplyPrivate,
+        Action::ReplyPublic => r.action != Action::Escalate,
+        Action::NoReply => false,
+    };
+    let mut out: Vec<(&ApprovedReply, f32)> = content
+        .replies
+        .iter()
+        .filter(|r| r.lang == lang && fits(r))
+        .filter(|r| {
+            if other_language {
+                r.for_other_languages
+            } else {
+                r.intents.contains(&intent) && !r.for_other_languages
+            }
+        })
+        .map(|r| {
+            let sim = match (embedding, &r.embedding) {
+                (Some(c), Some(e)) => c.cosine(&e.values()),
+                _ => 0.0,
+            };
+            (r, sim)
+        })
+        .collect();
+    out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.id.cmp(&b.0.id)));
+    out
+}
+
+/// The default engine: approved replies, retrieved and filled, in the brand's voice.
+pub struct GroundedEngine;
+
+#[async_trait]
+impl DraftEngine for GroundedEngine {
+    fn name(&self) -> &'static str {
+        "grounded"
+    }
+
+    async fn draft(&self, input: &DraftInput<'_>) -> Result<Vec<Candidate>, EngineError> {
+        Ok(input
+            .retrieved
+            .iter()
+            .filter_map(|(r, _)| render(r, input))
+            .take(MAX_SUGGESTIONS * 2)
+            .collect())
+    }
+}
+
+/// Drafts for one triaged comment: the action, then up to three checked suggestions from
+/// the engines in order (a later engine's candidates come first; the grounded ones stand
+/// when it fails or its drafts fail their checks).
+pub async fn draft_comment(
+    comment: &Comment,
+    content: &BrandContent,
+    engines: &[&dyn DraftEngine],
+    speller: &dyn Speller,
+    platform: &str,
+    now: Timestamp,
+) -> Drafts {
+    let triage = comment.triage.as_ref();
+    let understanding = triage.and_then(|t| t.understanding.as_ref());
+    let embedding = triage.and_then(|t| t.embedding.as_ref());
+    let detected = comment
+        .text
+        .as_ref()
+        .and_then(|t| crate::language::detect(t.as_str(), &content.voice.languages));
+    let comment_lang = detected
+        .as_ref()
+        .map(|d| d.code.clone())
+        .unwrap_or_else(|| content.voice.default_language().to_owned());
+    let (action, action_reason) = if comment.text.is_none() {
+        (
+            Action::NoReply,
+            "no text to answer (an attachment alone)".to_owned(),
+        )
+    } else {
+        decide_action(understanding, Some(&comment_lang), content)
+    };
+    let other_language = !content.voice.serves(&comment_lang);
+    let reply_lang = if other_language {
+        content.voice.default_language().to_owned()
+    } else {
+        comment_lang.clone()
+    };
+    let intent = understanding.map(|u| u.intent);
+    let mut suggestions = Vec::new();
+    let mut rejected = Vec::new();
+    if let (Some(i), true) = (intent, action != Action::NoReply) {
+        let retrieved = retrieve(content, &reply_lang, i, action, other_language, embedding);
+        let input = DraftInput {
+            comment,
+            understanding,
+            embedding,
+            intent,
+            action,
+            lang: &reply_lang,
+            content,
+            retrieved: &retrieved,
+        };
+        for engine in engines.iter().rev() {
+            let candidates = match engine.draft(&input).await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(engine = engine.name(), error = %e, "draft engine failed; the next one stands");
+                    continue;
+                }
+            };
+            for c in candidates {
+                if suggestions.len() >= MAX_SUGGESTIONS {
+                    break;
+                }
+                if suggestions.iter().any(|s: &Suggestion| s.text == c.text) {
+                    continue;
+                }
+                let facts: Vec<&str> = c.facts.iter().map(String::as_str).collect();
+                let outcomes = checks::check(
+                    &checks::Draft {
+                        text: &c.text,
+                        lang: &reply_lang,
+                        platform,
+                        facts: &facts,
+                        author_name: comment.author.name.as_deref(),
+                        comment: comment.text.as_ref().map_or("", |t| t.as_str()),
+                    },
+                    content,
+                    speller,
+                );
+                if outcomes.iter().all(|o| o.passed) {
+                    suggestions.push(Suggestion {
+                        text: c.text,
+                        engine: engine.name().into(),
+                        reply_ids: c.reply_ids,
+                        similarity: c.similarity,
+                        checks: outcomes,
+                    });
+                } else {
+                    crate::events::DraftRejected {
+                        brand: &comment.key.brand,
+                        engine: engine.name(),
+                        check: outcomes
+                            .iter()
+                            .find(|o| !o.passed)
+                            .map_or("", |o| o.check.as_str()),
+                    }
+                    .emit();
+                    rejected.push(Rejected {
+                        text: c.text,
+                        engine: engine.name().into(),
+                        reply_ids: c.reply_ids,
+                        failed: outcomes.into_iter().filter(|o| !o.passed).collect(),
+                    });
+                }
+            }
+        }
+    }
+    Drafts {
+        key: comment.key.clone(),
+        comment_version: comment.version,
+        state: DraftState::Proposed,
+        action,
+        action_reason,
+        intent,
+        lang: comment_lang,
+        suggestions,
+        rejected,
+        content_version: content.version,
+        created_at: now,
+    }
+}

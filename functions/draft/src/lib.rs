@@ -1,0 +1,6 @@
+//! The draft function: reply suggestions for triaged comments in the brand's voice, each
+//! checked before it is stored. Spelling is Hunspell's dictionaries read by `spellbook`
+//! (Debian `hunspell-fr-classical` and `hunspell-en-us`, installed by scripts/setup-system
+//! and packaged with the function).
+
+pub mod spelling;
