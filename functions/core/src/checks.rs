@@ -431,7 +431,9 @@ pub fn check(d: &Draft<'_>, content: &BrandContent, speller: &dyn Speller) -> Ve
     push("spelling", spelling);
 
     if d.lang == "fr" && v.french_typography {
-        push("typography", typography_fault(d.text));
+        // the sign-off is the brand's verbatim, as it wrote it
+        let before = d.text.strip_suffix(v.sign_off.as_str()).unwrap_or(d.text);
+        push("typography", typography_fault(before));
     }
     out
 }

@@ -259,11 +259,14 @@ pub fn render(reply: &ApprovedReply, input: &DraftInput<'_>) -> Option<Candidate
         lang,
         first_name(input.comment.author.name.as_deref()).as_deref(),
     )?;
-    let mut text = format!("{greeting}\n\n{body}\n\n{}", content.voice.sign_off);
+    let mut text = format!("{greeting}\n\n{body}");
     if lang == "fr" && content.voice.french_typography {
         text = checks::french_typography(&text);
         facts = facts.iter().map(|f| checks::french_typography(f)).collect();
     }
+    // the sign-off is verbatim, typography included
+    text.push_str("\n\n");
+    text.push_str(&content.voice.sign_off);
     Some(Candidate {
         text,
         reply_ids: vec![reply.id.clone()],

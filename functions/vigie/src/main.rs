@@ -3,6 +3,7 @@
 mod bench;
 mod check_config;
 mod classify;
+mod draft;
 mod eval;
 mod eval_signals;
 mod http;
@@ -39,6 +40,10 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Check the brand configuration (and its secrets).
     CheckConfig(check_config::CheckConfigArgs),
+    /// Reply suggestions for a comment (or JSONL on stdin): action, intent, language, checks.
+    Draft(draft::DraftArgs),
+    /// The drafter on a labelled set: action, intent, coverage, checks, forbidden text, speed.
+    EvalDrafts(draft::EvalDraftsArgs),
     /// Load-test the webhook intake of a running vigie (loopback only).
     Load(load::LoadArgs),
 }
@@ -89,5 +94,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Replay(args) => replay::run(args).await,
         Command::CheckConfig(args) => check_config::run(args).await,
         Command::Load(args) => load::run(args).await,
+        Command::Draft(args) => draft::run(args).await,
+        Command::EvalDrafts(args) => draft::eval(args).await,
     }
 }
