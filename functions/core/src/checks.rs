@@ -113,8 +113,9 @@ fn promise_patterns(topic: Topic) -> &'static [&'static str] {
             r"dédommag",
             r"indemni",
             r"compensat",
-            r"\bavoir\b",
-            r"\bcredit\b",
+            r"\bun avoir\b",
+            r"bon d.achat",
+            r"account credit",
         ],
         Topic::Discount => &[
             r"\bcode promo",
@@ -171,12 +172,26 @@ fn promise(text: &str, facts: &[&str], content: &BrandContent) -> Option<(Topic,
     for f in facts {
         rest = rest.replace(f, " ");
     }
+    static COMPILED: LazyLock<Vec<(Topic, Vec<Regex>)>> = LazyLock::new(|| {
+        Topic::ALL
+            .iter()
+            .map(|t| {
+                (
+                    *t,
+                    promise_patterns(*t)
+                        .iter()
+                        .map(|p| re(&format!("(?i){p}")))
+                        .collect(),
+                )
+            })
+            .collect()
+    });
     for topic in &content.voice.policies.never_promise {
-        for p in promise_patterns(*topic) {
-            if let Some(m) = Regex::new(&format!("(?i){p}"))
-                .expect("valid pattern")
-                .find(&rest)
-            {
+        let Some((_, patterns)) = COMPILED.iter().find(|(t, _)| t == topic) else {
+            continue;
+        };
+        for p in patterns {
+            if let Some(m) = p.find(&rest) {
                 return Some((*topic, m.as_str().to_owned()));
             }
         }

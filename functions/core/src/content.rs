@@ -679,7 +679,8 @@ text = "La livraison prend en général 3 à 5 jours ouvrés."
 
     #[test]
     fn errors_name_the_file_the_field_and_the_reason() {
-        let cases: Vec<(fn(&mut ContentFiles), &str)> = vec![
+        type Edit = fn(&mut ContentFiles);
+        let cases: Vec<(Edit, &str)> = vec![
             (
                 |f| {
                     f.voice = f

@@ -97,7 +97,7 @@ fn by_stopwords(text: &str) -> Option<&'static str> {
         .iter()
         .map(|(code, list)| (words.iter().filter(|w| list.contains(w)).count(), *code))
         .collect();
-    scores.sort_by(|a, b| b.0.cmp(&a.0));
+    scores.sort_by_key(|s| std::cmp::Reverse(s.0));
     (scores[0].0 >= 2 && scores[0].0 >= 2 * scores[1].0).then_some(scores[0].1)
 }
 
