@@ -3,12 +3,25 @@
 //! | item          | PK                                   | SK  | GSI1 (thread)             | GSI2 (open by urgency)            | GSI3 (pending)          |
 //! |---------------|--------------------------------------|-----|---------------------------|-----------------------------------|-------------------------|
 //! | comment       | `C#<brand>#<platform>#<comment id>`  | `C` | `T#<brand>#<platform>#<thread>`, `<received ms>#<id>` | `OPEN#<brand>`, `<urgency 000-100>#<received ms>` (triaged only) | `PENDING`, received ms (received only) |
+//! | drafts        | `C#<brand>#<platform>#<comment id>`  | `D` | -                         | -                                 | -                       |
 //! | raw delivery  | `R#<sha256 of body>`                 | `R` | -                         | -                                 | -                       |
 //! | seen event    | `E#<event id>`                       | `E` | -                         | -                                 | -                       |
+//! | brand content | `B#<brand>`                          | `V#<version, 6 digits>` | -               | -                                 | -                       |
+//! | content pointer | `B#<brand>`                        | `CURRENT` | -                   | -                                 | -                       |
 //!
 //! The comment itself is the JSON attribute `body`; `revision` carries optimistic
 //! concurrency (conditional puts). Raw deliveries and seen events expire through the
 //! `expires_at` TTL (epoch seconds).
+//!
+//! Each version of a brand's content is an item of its own (JSON `body`, `version`), kept
+//! for the drafts that name it; the pointer's `version` is the current one. Both are written
+//! in one transaction, the pointer's condition (`attribute_not_exists(PK)` or
+//! `version = :expected`) refusing a stale writer. A content body, embeddings included
+//! (~100 replies of ~600 B), stays well under DynamoDB's 400 KB item limit.
+//!
+//! A comment's drafts sit next to it (same PK): JSON `body`, numeric `comment_version`
+//! (a put replaces them only for a later comment version) and `state` (a withdrawal sets it
+//! alone; it overrides the body's).
 
 use std::collections::HashMap;
 
@@ -18,12 +31,15 @@ use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    KeyType, Projection, ProjectionType, Put, ScalarAttributeType, TimeToLiveSpecification,
+    TransactWriteItem,
 };
 use vigie_core::comment::{BrandId, Comment, CommentKey, CommentState, ThreadKey};
+use vigie_core::content::BrandContent;
+use vigie_core::drafts::{DraftState, Drafts};
 use vigie_core::ports::{
-    Claim, CommentRead, CommentWrite, Inserted, OpenComments, PendingComments, RawArchive,
-    RawDelivery, SeenEvents, StoreError,
+    BrandContentStore, Claim, CommentRead, CommentWrite, DraftStore, Inserted, OpenComments,
+    PendingComments, RawArchive, RawDelivery, SeenEvents, StoreError,
 };
 use vigie_core::time::Timestamp;
 
@@ -494,6 +510,233 @@ impl SeenEvents for DynamoStore {
                 let e = e.into_service_error();
                 if e.is_conditional_check_failed_exception() {
                     Ok(()) // delivered, or claimed by someone else since: theirs now
+                } else {
+                    Err(unavailable(e))
+                }
+            }
+        }
+    }
+}
+
+fn content_pk(brand: &BrandId) -> String {
+    format!("B#{brand}")
+}
+
+fn content_sk(version: u32) -> String {
+    format!("V#{version:06}")
+}
+
+/// The pointer to a brand's current content version.
+const CURRENT: &str = "CURRENT";
+
+fn decode_content(item: &Item) -> Result<BrandContent, StoreError> {
+    let body = item
+        .get("body")
+        .and_then(|v| v.as_s().ok())
+        .ok_or_else(|| StoreError::Corrupt("content item without body".into()))?;
+    serde_json::from_str(body).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+impl DynamoStore {
+    async fn content_item(&self, brand: &BrandId, sk: String) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", s(content_pk(brand)))
+            .key("SK", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        Ok(out.item)
+    }
+}
+
+#[async_trait]
+impl BrandContentStore for DynamoStore {
+    async fn put_content(
+        &self,
+        content: &BrandContent,
+        expected: Option<u32>,
+    ) -> Result<u32, StoreError> {
+        // Stored only if `expected` is current, so the new version is known now.
+        let version = expected
+            .unwrap_or(0)
+            .checked_add(1)
+            .ok_or(StoreError::Conflict)?;
+        let mut c = content.clone();
+        c.version = version;
+        let body = serde_json::to_string(&c).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let pk = content_pk(&c.brand);
+        let built = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Unavailable(e.to_string());
+        let item = Put::builder()
+            .table_name(&self.table)
+            .item("PK", s(&pk))
+            .item("SK", s(content_sk(version)))
+            .item("type", s("content"))
+            .item("version", n(version))
+            .item("updated_at", n(c.updated_at.millis()))
+            .item("body", s(body))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map_err(built)?;
+        let pointer = Put::builder()
+            .table_name(&self.table)
+            .item("PK", s(&pk))
+            .item("SK", s(CURRENT))
+            .item("type", s("content_pointer"))
+            .item("version", n(version));
+        let pointer = match expected {
+            None => pointer.condition_expression("attribute_not_exists(PK)"),
+            Some(v) => pointer
+                .condition_expression("version = :expected")
+                .expression_attribute_values(":expected", n(v)),
+        }
+        .build()
+        .map_err(built)?;
+        let written = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(item).build())
+            .transact_items(TransactWriteItem::builder().put(pointer).build())
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(version),
+            Err(e) => {
+                let e = e.into_service_error();
+                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+                let refused = matches!(&e, TransactWriteItemsError::TransactionCanceledException(t)
+                    if t.cancellation_reasons()
+                        .iter()
+                        .any(|r| r.code() == Some("ConditionalCheckFailed")));
+                if refused {
+                    Err(StoreError::Conflict)
+                } else {
+                    Err(unavailable(e))
+                }
+            }
+        }
+    }
+
+    async fn content(&self, brand: &BrandId) -> Result<Option<BrandContent>, StoreError> {
+        let Some(pointer) = self.content_item(brand, CURRENT.into()).await? else {
+            return Ok(None);
+        };
+        let version: u32 = pointer
+            .get("version")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| StoreError::Corrupt(format!("content pointer of {brand}")))?;
+        let item = self
+            .content_item(brand, content_sk(version))
+            .await?
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!("{brand}'s current content {version} is missing"))
+            })?;
+        decode_content(&item).map(Some)
+    }
+
+    async fn content_version(
+        &self,
+        brand: &BrandId,
+        version: u32,
+    ) -> Result<Option<BrandContent>, StoreError> {
+        self.content_item(brand, content_sk(version))
+            .await?
+            .as_ref()
+            .map(decode_content)
+            .transpose()
+    }
+}
+
+fn decode_drafts(item: &Item) -> Result<Drafts, StoreError> {
+    let body = item
+        .get("body")
+        .and_then(|v| v.as_s().ok())
+        .ok_or_else(|| StoreError::Corrupt("drafts item without body".into()))?;
+    let mut d: Drafts =
+        serde_json::from_str(body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    if let Some(state) = item.get("state").and_then(|v| v.as_s().ok()) {
+        d.state = serde_json::from_value(serde_json::Value::String(state.clone()))
+            .map_err(|e| StoreError::Corrupt(format!("drafts state: {e}")))?;
+    }
+    Ok(d)
+}
+
+fn draft_state(state: DraftState) -> AttributeValue {
+    match serde_json::to_value(state) {
+        Ok(serde_json::Value::String(v)) => s(v),
+        _ => unreachable!("a draft state serialises as a string"),
+    }
+}
+
+#[async_trait]
+impl DraftStore for DynamoStore {
+    async fn put_drafts(&self, drafts: &Drafts) -> Result<Drafts, StoreError> {
+        let body = serde_json::to_string(drafts).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("PK", s(comment_pk(&drafts.key)))
+            .item("SK", s("D"))
+            .item("type", s("drafts"))
+            .item("comment_version", n(drafts.comment_version))
+            .item("state", draft_state(drafts.state))
+            .item("body", s(body))
+            .condition_expression("attribute_not_exists(PK) OR comment_version < :v")
+            .expression_attribute_values(":v", n(drafts.comment_version))
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(drafts.clone()),
+            Err(e) => {
+                let e = e.into_service_error();
+                if e.is_conditional_check_failed_exception() {
+                    // Drafts for this version or a later one are there: they stay.
+                    self.drafts(&drafts.key).await?.ok_or(StoreError::Conflict)
+                } else {
+                    Err(unavailable(e))
+                }
+            }
+        }
+    }
+
+    async fn drafts(&self, key: &CommentKey) -> Result<Option<Drafts>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", s(comment_pk(key)))
+            .key("SK", s("D"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        out.item().map(decode_drafts).transpose()
+    }
+
+    async fn withdraw_drafts(&self, key: &CommentKey) -> Result<bool, StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(comment_pk(key)))
+            .key("SK", s("D"))
+            .update_expression("SET #state = :withdrawn")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":withdrawn", draft_state(DraftState::Withdrawn))
+            .send()
+            .await;
+        match update {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let e = e.into_service_error();
+                if e.is_conditional_check_failed_exception() {
+                    Ok(false)
                 } else {
                     Err(unavailable(e))
                 }

@@ -1,7 +1,8 @@
 //! SQLite adapters: the comment store and durable queues in one database file.
 //!
 //! Everything is on disk before a call returns (WAL journal): a crash loses no comment
-//! and no message. Queues follow SQS's rules: a received message is hidden for its
+//! and no message. The same store keeps brand content (every version) and reply drafts
+//! (one record per comment). Queues follow SQS's rules: a received message is hidden for its
 //! visibility timeout, counts its receives, and moves to `<queue>-dlq` when it is
 //! received again after `max_receives` attempts.
 
@@ -14,10 +15,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use vigie_core::comment::{BrandId, Comment, CommentKey, CommentState, ThreadKey};
+use vigie_core::content::BrandContent;
+use vigie_core::drafts::{DraftState, Drafts};
 use vigie_core::ports::{
-    Claim, CommentRead, CommentWrite, Delivery, Inserted, OpenComments, OutgoingMessage,
-    PendingComments, QueueError, QueueReceive, QueueSend, RawArchive, RawDelivery, SeenEvents,
-    StoreError,
+    BrandContentStore, Claim, CommentRead, CommentWrite, Delivery, DraftStore, Inserted,
+    OpenComments, OutgoingMessage, PendingComments, QueueError, QueueReceive, QueueSend,
+    RawArchive, RawDelivery, SeenEvents, StoreError,
 };
 use vigie_core::time::Timestamp;
 
@@ -73,6 +76,17 @@ CREATE TABLE IF NOT EXISTS queue_messages (
     sent_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS queue_ready ON queue_messages (queue, visible_at, seq);
+CREATE TABLE IF NOT EXISTS brand_content (
+    brand TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (brand, version)
+);
+CREATE TABLE IF NOT EXISTS drafts (
+    key TEXT PRIMARY KEY,
+    comment_version INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
 "#;
 
 /// One database file shared by the store and the queues.
@@ -319,7 +333,19 @@ fn key(k: &CommentKey) -> String {
 }
 
 fn decode(body: &str) -> Result<Comment, StoreError> {
-    serde_json::from_str(body).map_err(|e| StoreError::Corrupt(e.to_string()))
+    serde_json::from_str(body).map_err(corrupt)
+}
+
+fn corrupt(e: serde_json::Error) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+fn decode_content(body: &str) -> Result<BrandContent, StoreError> {
+    serde_json::from_str(body).map_err(corrupt)
+}
+
+fn decode_drafts(body: &str) -> Result<Drafts, StoreError> {
+    serde_json::from_str(body).map_err(corrupt)
 }
 
 fn decode_all(rows: Vec<String>) -> Result<Vec<Comment>, StoreError> {
@@ -599,6 +625,146 @@ impl SeenEvents for SqliteStore {
             .await
             .map(|_| ())
             .map_err(unavailable)
+    }
+}
+
+#[async_trait]
+impl BrandContentStore for SqliteStore {
+    async fn put_content(
+        &self,
+        content: &BrandContent,
+        expected: Option<u32>,
+    ) -> Result<u32, StoreError> {
+        // Stored only if `expected` is current, so the new version is known now.
+        let version = expected
+            .unwrap_or(0)
+            .checked_add(1)
+            .ok_or(StoreError::Conflict)?;
+        let mut c = content.clone();
+        c.version = version;
+        let body = serde_json::to_string(&c).map_err(corrupt)?;
+        let brand = c.brand.to_string();
+        let stored = self
+            .db
+            .write(move |conn| -> rusqlite::Result<bool> {
+                // The writer runs one write at a time: nothing comes between the check and
+                // the insert.
+                let current: Option<i64> = conn.query_row(
+                    "SELECT MAX(version) FROM brand_content WHERE brand = ?1",
+                    params![brand],
+                    |r| r.get(0),
+                )?;
+                if current != expected.map(i64::from) {
+                    return Ok(false);
+                }
+                conn.execute(
+                    "INSERT INTO brand_content (brand, version, body) VALUES (?1, ?2, ?3)",
+                    params![brand, version, body],
+                )?;
+                Ok(true)
+            })
+            .await
+            .map_err(unavailable)?;
+        if stored {
+            Ok(version)
+        } else {
+            Err(StoreError::Conflict)
+        }
+    }
+
+    async fn content(&self, brand: &BrandId) -> Result<Option<BrandContent>, StoreError> {
+        let rows = self
+            .rows(
+                "SELECT body FROM brand_content WHERE brand = ?1 ORDER BY version DESC LIMIT 1",
+                vec![brand.to_string().into()],
+            )
+            .await?;
+        rows.first().map(|b| decode_content(b)).transpose()
+    }
+
+    async fn content_version(
+        &self,
+        brand: &BrandId,
+        version: u32,
+    ) -> Result<Option<BrandContent>, StoreError> {
+        let rows = self
+            .rows(
+                "SELECT body FROM brand_content WHERE brand = ?1 AND version = ?2",
+                vec![brand.to_string().into(), i64::from(version).into()],
+            )
+            .await?;
+        rows.first().map(|b| decode_content(b)).transpose()
+    }
+}
+
+#[async_trait]
+impl DraftStore for SqliteStore {
+    async fn put_drafts(&self, drafts: &Drafts) -> Result<Drafts, StoreError> {
+        let body = serde_json::to_string(drafts).map_err(corrupt)?;
+        let (k, version) = (key(&drafts.key), drafts.comment_version);
+        let kept = self
+            .db
+            .write(move |conn| -> rusqlite::Result<Option<String>> {
+                let n = conn.execute(
+                    "INSERT INTO drafts (key, comment_version, body) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (key) DO UPDATE SET comment_version = excluded.comment_version, body = excluded.body
+                     WHERE drafts.comment_version < excluded.comment_version",
+                    params![k, version, body],
+                )?;
+                if n == 1 {
+                    return Ok(None);
+                }
+                // Drafts for this version or a later one are there: they stay.
+                conn.query_row("SELECT body FROM drafts WHERE key = ?1", params![k], |r| r.get(0))
+                    .optional()
+            })
+            .await
+            .map_err(unavailable)?;
+        match kept {
+            None => Ok(drafts.clone()),
+            Some(body) => decode_drafts(&body),
+        }
+    }
+
+    async fn drafts(&self, k: &CommentKey) -> Result<Option<Drafts>, StoreError> {
+        let rows = self
+            .rows(
+                "SELECT body FROM drafts WHERE key = ?1",
+                vec![key(k).into()],
+            )
+            .await?;
+        rows.first().map(|b| decode_drafts(b)).transpose()
+    }
+
+    async fn withdraw_drafts(&self, k: &CommentKey) -> Result<bool, StoreError> {
+        let k = key(k);
+        self.db
+            .write(move |conn| -> rusqlite::Result<Result<bool, StoreError>> {
+                let body: Option<String> = conn
+                    .query_row("SELECT body FROM drafts WHERE key = ?1", params![k], |r| {
+                        r.get(0)
+                    })
+                    .optional()?;
+                let Some(body) = body else {
+                    return Ok(Ok(false));
+                };
+                let mut drafts: Drafts = match decode_drafts(&body) {
+                    Ok(d) => d,
+                    Err(e) => return Ok(Err(e)),
+                };
+                drafts.state = DraftState::Withdrawn;
+                let body = match serde_json::to_string(&drafts) {
+                    Ok(b) => b,
+                    Err(e) => return Ok(Err(corrupt(e))),
+                };
+                conn.execute(
+                    "UPDATE drafts SET body = ?2 WHERE key = ?1",
+                    params![k, body],
+                )?;
+                Ok(Ok(true))
+            })
+            .await
+            .map_err(unavailable)?
     }
 }
 
