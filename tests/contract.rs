@@ -7,9 +7,11 @@ use vigie_core::comment::{
     Author, BrandId, Comment, CommentKey, CommentState, CommentText, Platform, Sentiment,
     SentimentScore, Triage,
 };
+use vigie_core::content::{Action, BrandContent, ContentFiles};
+use vigie_core::drafts::{CheckOutcome, DraftState, Drafts, Rejected, Suggestion};
 use vigie_core::ports::{
-    Claim, CommentStore, Inserted, OutgoingMessage, QueueReceive, QueueSend, RawDelivery,
-    SeenEvents, StoreError,
+    BrandContentStore, Claim, CommentStore, DraftStore, Inserted, OutgoingMessage, QueueReceive,
+    QueueSend, RawDelivery, SeenEvents, StoreError,
 };
 use vigie_core::time::Timestamp;
 use vigie_core::understanding::{Embedding, Intent, RiskSignal, SignalReading, Understanding};
@@ -343,6 +345,231 @@ pub async fn concurrent_claims_contract<S: SeenEvents>(s: &S) {
         all.iter()
             .all(|c| matches!(c, Claim::Claimed | Claim::Held))
     );
+}
+
+/// A sample brand's content (samples/brands/<brand>), every reply with a 384-wide
+/// embedding as an import computes it: a body of the size the store must hold.
+pub fn sample_content(brand_id: &str) -> BrandContent {
+    let dir = crate::workspace_root()
+        .join("samples/brands")
+        .join(brand_id);
+    let read = |name: &str| {
+        std::fs::read_to_string(dir.join(name))
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.join(name).display()))
+    };
+    let files = ContentFiles {
+        voice: read("voice.toml"),
+        replies: read("replies.toml"),
+        facts: read("facts.toml"),
+        words: read("words.txt"),
+    };
+    let mut content = BrandContent::from_files(
+        &brand(brand_id),
+        &files,
+        Timestamp(1_764_000_000_000),
+        "import",
+    )
+    .unwrap();
+    for (i, reply) in content.replies.iter_mut().enumerate() {
+        let v: Vec<f32> = (0..384)
+            .map(|d| (((d * 31 + i * 17) % 97) as f32 - 48.0) / 200.0)
+            .collect();
+        reply.embedding = Some(Embedding::quantize(&v));
+    }
+    content
+}
+
+fn at_version(content: &BrandContent, version: u32) -> BrandContent {
+    let mut c = content.clone();
+    c.version = version;
+    c
+}
+
+/// Every brand content store passes this. `s` must hold no content.
+pub async fn content_store_contract<S: BrandContentStore>(s: &S) {
+    let acme = brand("acme");
+    assert_eq!(s.content(&acme).await.unwrap(), None);
+    assert_eq!(s.content_version(&acme, 1).await.unwrap(), None);
+
+    // Versions 1, 2, 3, each stored on the one before; the version given is the store's.
+    let v1 = sample_content("acme");
+    assert!(
+        serde_json::to_string(&v1).unwrap().len() > 50_000,
+        "a body of a real brand's size"
+    );
+    assert_eq!(s.put_content(&at_version(&v1, 42), None).await.unwrap(), 1);
+    assert!(
+        matches!(s.put_content(&v1, None).await, Err(StoreError::Conflict)),
+        "a second first import is refused"
+    );
+    let mut v2 = v1.clone();
+    v2.words.push("Nouveauté".into());
+    v2.updated_by = "camille".into();
+    v2.updated_at = Timestamp(1_764_000_060_000);
+    assert_eq!(s.put_content(&v2, Some(1)).await.unwrap(), 2);
+    let mut stale = v1.clone();
+    stale.updated_by = "stale".into();
+    assert!(
+        matches!(
+            s.put_content(&stale, Some(1)).await,
+            Err(StoreError::Conflict)
+        ),
+        "a write on a stale version is refused"
+    );
+    assert!(
+        matches!(
+            s.put_content(&stale, Some(7)).await,
+            Err(StoreError::Conflict)
+        ),
+        "a write on a version that does not exist is refused"
+    );
+    assert_eq!(
+        s.content(&acme).await.unwrap(),
+        Some(at_version(&v2, 2)),
+        "a refused write leaves the current version"
+    );
+    let mut v3 = v2.clone();
+    v3.replies.pop();
+    v3.updated_by = "import".into();
+    assert_eq!(s.put_content(&v3, Some(2)).await.unwrap(), 3);
+
+    // The latest is current; every earlier version stays readable, whole.
+    let current = s.content(&acme).await.unwrap().unwrap();
+    assert_eq!(current, at_version(&v3, 3));
+    assert_eq!(current.replies.len(), v1.replies.len() - 1);
+    assert_eq!(
+        s.content_version(&acme, 1).await.unwrap(),
+        Some(at_version(&v1, 1))
+    );
+    let first = s.content_version(&acme, 1).await.unwrap().unwrap();
+    assert_eq!(first.updated_by, "import");
+    assert_eq!(first.replies[0].embedding, v1.replies[0].embedding);
+    assert_eq!(
+        s.content_version(&acme, 2).await.unwrap(),
+        Some(at_version(&v2, 2))
+    );
+    assert_eq!(s.content_version(&acme, 4).await.unwrap(), None);
+    assert_eq!(s.content_version(&acme, 0).await.unwrap(), None);
+
+    // Brands are apart: their own versions from 1, their own current content.
+    let globex = brand("globex");
+    assert_eq!(s.content(&globex).await.unwrap(), None);
+    assert!(
+        matches!(
+            s.put_content(&sample_content("globex"), Some(3)).await,
+            Err(StoreError::Conflict)
+        ),
+        "acme's version is not globex's"
+    );
+    let g1 = sample_content("globex");
+    assert_eq!(s.put_content(&g1, None).await.unwrap(), 1);
+    assert_eq!(s.content(&globex).await.unwrap(), Some(at_version(&g1, 1)));
+    assert_eq!(s.content_version(&globex, 2).await.unwrap(), None);
+    assert_eq!(s.content(&acme).await.unwrap(), Some(at_version(&v3, 3)));
+    assert_eq!(s.content(&brand("initech")).await.unwrap(), None);
+}
+
+fn drafts_for(key: &CommentKey, comment_version: u32, text: &str) -> Drafts {
+    let check = |name: &str, passed: bool, detail: &str| CheckOutcome {
+        check: name.into(),
+        passed,
+        detail: detail.into(),
+    };
+    Drafts {
+        key: key.clone(),
+        comment_version,
+        state: DraftState::Proposed,
+        action: Action::ReplyPublic,
+        action_reason: "une question sur une livraison, sans risque relevé".into(),
+        intent: Some(Intent::DeliveryDelay),
+        lang: "fr".into(),
+        suggestions: vec![Suggestion {
+            text: format!("Bonjour Camille, {text} L'équipe Acme 🙂"),
+            engine: "grounded".into(),
+            reply_ids: vec!["fr-livraison-retard".into(), "fr-livraison-suivi".into()],
+            similarity: 0.8125,
+            checks: vec![check("length", true, ""), check("sign_off", true, "")],
+        }],
+        rejected: vec![Rejected {
+            text: "Vous serez remboursé demain !".into(),
+            engine: "grounded".into(),
+            reply_ids: vec!["fr-remboursement".into()],
+            failed: vec![check("promise", false, "refund")],
+        }],
+        content_version: 3,
+        created_at: Timestamp(1_764_000_000_000 + i64::from(comment_version)),
+    }
+}
+
+/// Every draft store passes this: one record per comment, for its latest version.
+/// `s` must hold no drafts.
+pub async fn draft_store_contract<S: DraftStore + CommentStore>(s: &S) {
+    let c = insert(
+        s,
+        &comment("acme", "d1", "post-9", "Toujours pas reçu", 20_000),
+    )
+    .await;
+    let key = c.key.clone();
+    assert_eq!(s.drafts(&key).await.unwrap(), None);
+    assert!(
+        !s.withdraw_drafts(&key).await.unwrap(),
+        "nothing to withdraw"
+    );
+    assert_eq!(s.drafts(&key).await.unwrap(), None);
+
+    // A repeat for the same comment version returns what is stored, unchanged.
+    let v1 = drafts_for(&key, 1, "votre colis arrive.");
+    assert_eq!(s.put_drafts(&v1).await.unwrap(), v1);
+    assert_eq!(s.drafts(&key).await.unwrap(), Some(v1.clone()));
+    let repeat = drafts_for(&key, 1, "un autre texte.");
+    assert_eq!(
+        s.put_drafts(&repeat).await.unwrap(),
+        v1,
+        "the first drafts stay"
+    );
+    assert_eq!(s.drafts(&key).await.unwrap(), Some(v1.clone()));
+
+    // A later comment version replaces them; an earlier one comes too late.
+    let v2 = drafts_for(&key, 2, "votre colis est en route.");
+    assert_eq!(s.put_drafts(&v2).await.unwrap(), v2);
+    assert_eq!(s.drafts(&key).await.unwrap(), Some(v2.clone()));
+    assert_eq!(s.put_drafts(&v1).await.unwrap(), v2, "a late v1 keeps v2");
+    assert_eq!(s.drafts(&key).await.unwrap(), Some(v2.clone()));
+
+    // Withdrawn: only this comment's drafts, only their state.
+    let other_key = CommentKey::new(brand("acme"), Platform::Facebook, "d2").unwrap();
+    let other = drafts_for(&other_key, 1, "merci !");
+    assert_eq!(s.put_drafts(&other).await.unwrap(), other);
+    let globex_key = CommentKey::new(brand("globex"), Platform::Facebook, "d1").unwrap();
+    let globex = drafts_for(&globex_key, 5, "thanks!");
+    assert_eq!(s.put_drafts(&globex).await.unwrap(), globex);
+    assert!(s.withdraw_drafts(&key).await.unwrap());
+    let mut withdrawn = v2.clone();
+    withdrawn.state = DraftState::Withdrawn;
+    assert_eq!(s.drafts(&key).await.unwrap(), Some(withdrawn.clone()));
+    assert!(
+        s.withdraw_drafts(&key).await.unwrap(),
+        "still there, still withdrawn"
+    );
+    assert_eq!(s.drafts(&key).await.unwrap(), Some(withdrawn.clone()));
+    assert_eq!(s.drafts(&other_key).await.unwrap(), Some(other.clone()));
+    assert_eq!(s.drafts(&globex_key).await.unwrap(), Some(globex));
+    assert_eq!(
+        s.put_drafts(&v2).await.unwrap(),
+        withdrawn,
+        "a repeat does not bring withdrawn drafts back"
+    );
+    // The comment, next to its drafts, is untouched.
+    assert_eq!(s.get(&key).await.unwrap(), Some(c));
+
+    // An edit drafted again replaces withdrawn drafts.
+    let v3 = drafts_for(&key, 3, "voici le suivi.");
+    assert_eq!(s.put_drafts(&v3).await.unwrap(), v3);
+    assert_eq!(s.drafts(&key).await.unwrap(), Some(v3));
+    assert_eq!(s.drafts(&other_key).await.unwrap(), Some(other));
+    let missing = CommentKey::new(brand("acme"), Platform::Instagram, "d1").unwrap();
+    assert!(!s.withdraw_drafts(&missing).await.unwrap());
+    assert_eq!(s.drafts(&missing).await.unwrap(), None);
 }
 
 fn message(i: usize) -> OutgoingMessage {

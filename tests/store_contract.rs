@@ -4,7 +4,10 @@ use std::sync::Arc;
 
 use vigie_core::time::Timestamp;
 use vigie_sqlite::ManualClock;
-use vigie_tests::contract::{concurrent_claims_contract, queue_contract, store_contract};
+use vigie_tests::contract::{
+    concurrent_claims_contract, content_store_contract, draft_store_contract, queue_contract,
+    store_contract,
+};
 use vigie_tests::moto::{moto, queue_with_dlq, table};
 
 #[tokio::test]
@@ -40,6 +43,54 @@ async fn dynamodb_store_passes_the_contract() {
     let Some(moto) = moto() else { return };
     let store = table(&moto.sdk_config().await).await;
     store_contract(&store).await;
+}
+
+#[tokio::test]
+async fn sqlite_content_and_draft_stores_pass_the_contract() {
+    let db = vigie_sqlite::Database::in_memory().unwrap();
+    content_store_contract(&db.store()).await;
+    draft_store_contract(&db.store()).await;
+}
+
+#[tokio::test]
+async fn sqlite_content_and_draft_stores_on_disk_pass_the_contract_and_keep_data_across_reopen() {
+    use vigie_core::ports::{BrandContentStore, DraftStore};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vigie.db");
+    let store = vigie_sqlite::Database::open(&path).unwrap().store();
+    content_store_contract(&store).await;
+    draft_store_contract(&store).await;
+    let reopened = vigie_sqlite::Database::open(&path).unwrap().store();
+    let acme = vigie_tests::contract::brand("acme");
+    assert_eq!(
+        reopened.content(&acme).await.unwrap(),
+        store.content(&acme).await.unwrap()
+    );
+    assert_eq!(reopened.content(&acme).await.unwrap().unwrap().version, 3);
+    let key = vigie_core::CommentKey::new(acme, vigie_core::Platform::Facebook, "d1").unwrap();
+    assert_eq!(
+        reopened
+            .drafts(&key)
+            .await
+            .unwrap()
+            .unwrap()
+            .comment_version,
+        3
+    );
+}
+
+#[tokio::test]
+async fn dynamodb_content_store_passes_the_contract() {
+    let Some(moto) = moto() else { return };
+    let store = table(&moto.sdk_config().await).await;
+    content_store_contract(&store).await;
+}
+
+#[tokio::test]
+async fn dynamodb_draft_store_passes_the_contract() {
+    let Some(moto) = moto() else { return };
+    let store = table(&moto.sdk_config().await).await;
+    draft_store_contract(&store).await;
 }
 
 #[tokio::test]
