@@ -111,6 +111,7 @@ impl World {
             store: &self.store,
             scorer: &self.scorer,
             escalations: &self.escalations,
+            drafts: None,
         }
     }
 

@@ -139,6 +139,7 @@ async fn signed_delivery_to_escalation_to_chat_on_dynamodb_and_sqs() {
         store: &store,
         scorer: &scorer,
         escalations: &escalation_q,
+        drafts: None,
     };
     let batch = receive_all(&classify_q).await;
     assert_eq!(batch.len(), 2);

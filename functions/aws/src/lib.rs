@@ -2,6 +2,7 @@
 //! Table layout and access patterns: ARCHITECTURE.md, "DynamoDB single table".
 
 mod dynamo;
+pub mod event;
 pub mod function;
 mod secrets;
 mod sqs;

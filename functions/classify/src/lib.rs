@@ -6,7 +6,7 @@ pub mod labelled;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use vigie_core::classify::Classifier;
 use vigie_core::comment::{Sentiment, SentimentScore};
 use vigie_core::ports::{
@@ -114,24 +114,7 @@ pub fn sentiment(p: &vigie_model::Prediction, model: &str) -> SentimentScore {
     }
 }
 
-/// An SQS record as the domain's queue delivery.
-pub fn delivery(m: &SqsMessage) -> Delivery {
-    Delivery {
-        message_id: m.message_id.clone().unwrap_or_default(),
-        receipt: m.receipt_handle.clone().unwrap_or_default(),
-        body: m.body.clone().unwrap_or_default(),
-        attributes: m
-            .message_attributes
-            .iter()
-            .map(|(k, v)| (k.clone(), v.string_value.clone().unwrap_or_default()))
-            .collect(),
-        receive_count: m
-            .attributes
-            .get("ApproximateReceiveCount")
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(1),
-    }
-}
+pub use vigie_aws::event::delivery;
 
 /// The Lambda handler, as a plain function: classify the batch, report what to retry.
 pub async fn handle<S, M, Q>(

@@ -30,11 +30,17 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let store = DynamoStore::from_conf(&aws, required("VIGIE_TABLE")?);
     let escalations = SqsQueue::from_conf(&aws, required("VIGIE_ESCALATION_QUEUE_URL")?);
     let scorer = ModelScorer::new(Arc::new(model));
+    // Reply suggestions: triaged comments go on to the draft function's queue, when set.
+    let drafts: Option<&'static SqsQueue> = std::env::var("VIGIE_DRAFT_QUEUE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .map(|url| leak(SqsQueue::from_conf(&aws, url)));
     let classifier: &'static Classifier<'static, _, _, _> = leak(Classifier {
         brands: leak(brands),
         store: leak(store),
         scorer: leak(scorer),
         escalations: leak(escalations),
+        drafts: drafts.map(|q| q as &dyn vigie_core::ports::QueueSend),
     });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
         Ok::<_, std::convert::Infallible>(handle(classifier, event.payload).await)

@@ -41,12 +41,17 @@ pub struct Classifier<'a, S, M, Q> {
     pub store: &'a S,
     pub scorer: &'a M,
     pub escalations: &'a Q,
+    /// Where triaged comments are sent for reply suggestions (none: no drafting).
+    pub drafts: Option<&'a dyn QueueSend>,
 }
 
 enum Work {
     /// To score, with the author's earlier comments in its thread.
     Score(Comment, Vec<Earlier>),
     EscalateOnly(Comment),
+    /// Triaged already (a repeat request): only its draft request is sent again, in case
+    /// the first attempt stopped before sending it (the drafter keeps what it has).
+    DraftOnly(Comment),
 }
 
 /// An earlier comment of the same author in the same thread, as a repeat complaint.
@@ -187,6 +192,10 @@ where
         for (m, w) in work {
             let comment = match w {
                 Work::EscalateOnly(c) => c,
+                Work::DraftOnly(c) => {
+                    outcome.skipped += 1;
+                    c
+                }
                 Work::Score(c, earlier) => {
                     let reading = texts.slot(&c).map(|i| scores[i].clone());
                     let earlier_complaints = earlier
@@ -212,6 +221,21 @@ where
                     }
                 }
             };
+            if let Some(q) = self.drafts.filter(|_| comment.text.is_some()) {
+                // drafted before the message is acknowledged: a failure retries the message
+                if let Err(e) = q
+                    .send(&[crate::drafting::DraftRequest::message(&comment)])
+                    .await
+                {
+                    fail(
+                        &mut outcome,
+                        m,
+                        &format!("draft request not sent: {e}"),
+                        false,
+                    );
+                    continue;
+                }
+            }
             let escalate = comment.triage.as_ref().is_some_and(|t| t.urgency.escalate);
             if escalate
                 && comment
@@ -272,7 +296,13 @@ where
             Some(t) if t.version == c.version => {
                 let pending =
                     t.urgency.escalate && c.escalated_version.is_none_or(|v| v < c.version);
-                pending.then_some(Work::EscalateOnly(c))
+                if pending {
+                    Some(Work::EscalateOnly(c))
+                } else if self.drafts.is_some() && c.text.is_some() {
+                    Some(Work::DraftOnly(c))
+                } else {
+                    None
+                }
             }
             _ => Some(Work::Score(c, Vec::new())),
         }

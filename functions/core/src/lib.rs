@@ -11,6 +11,7 @@ pub mod comment;
 pub mod config;
 pub mod content;
 pub mod draft;
+pub mod drafting;
 pub mod drafts;
 pub mod escalation;
 pub mod events;

@@ -9,7 +9,8 @@
 
 use std::time::Duration;
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use vigie_aws::event::delivery;
 use vigie_core::comment::BrandId;
 use vigie_core::config::Brands;
 use vigie_core::config::NotifyFormat;
@@ -239,20 +240,6 @@ impl<E: SeenEvents> Notifier<E> {
             }
         }
         failed
-    }
-}
-
-fn delivery(m: &SqsMessage) -> Delivery {
-    Delivery {
-        message_id: m.message_id.clone().unwrap_or_default(),
-        receipt: m.receipt_handle.clone().unwrap_or_default(),
-        body: m.body.clone().unwrap_or_default(),
-        attributes: Vec::new(),
-        receive_count: m
-            .attributes
-            .get("ApproximateReceiveCount")
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(1),
     }
 }
 

@@ -144,6 +144,7 @@ async fn a_photo_comment_is_triaged_without_the_model_and_listed_with_its_photo(
         store: &app.store,
         scorer: &scorer,
         escalations: &app.escalations,
+        drafts: None,
     };
     let batch = app.classify_q.receive(10, 30).await.unwrap();
     assert_eq!(batch.len(), 2);
