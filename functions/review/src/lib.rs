@@ -1,7 +1,8 @@
 //! The review API, read side: what managers look at first.
 //!
 //! `GET /api/brands/{brand}/comments?limit=N`: open (triaged) comments, most urgent first.
-//! `GET /api/brands/{brand}/comments/{platform}/{id}`: one comment with its triage.
+//! `GET /api/brands/{brand}/comments/{platform}/{id}`: one comment with its triage and its
+//! reply suggestions (`drafts`: action, suggestions with their checks, rejected drafts).
 //! A comment without text has no `text` but an `attachment` (`kind`, `url`); a shortened
 //! text has a `truncation` with its original length.
 
@@ -16,7 +17,17 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use vigie_core::comment::{BrandId, Comment, CommentKey, Platform};
 use vigie_core::config::Brands;
-use vigie_core::ports::{CommentRead, OpenComments, StoreError};
+use vigie_core::drafts::Drafts;
+use vigie_core::ports::{CommentRead, DraftStore, OpenComments, StoreError};
+
+/// A comment with what vigie proposes for it.
+#[derive(serde::Serialize)]
+pub struct CommentWithDrafts {
+    #[serde(flatten)]
+    pub comment: Comment,
+    /// `None` until drafted (or when the brand has no content).
+    pub drafts: Option<Drafts>,
+}
 
 pub struct ReviewState<S> {
     pub brands: Arc<Brands>,
@@ -127,26 +138,32 @@ async fn open<S: OpenComments>(
         .map_err(ReviewError::Store)
 }
 
-async fn one<S: CommentRead>(
+async fn one<S: CommentRead + DraftStore>(
     State(state): State<Arc<ReviewState<S>>>,
     path: Result<Path<(String, String, String)>, PathRejection>,
-) -> Result<Json<Comment>, ReviewError> {
+) -> Result<Json<CommentWithDrafts>, ReviewError> {
     let Path((name, platform, id)) = path?;
     let brand = brand(&state.brands, &name)?;
     let platform =
         Platform::parse(&platform).map_err(|e| ReviewError::BadRequest(e.to_string()))?;
     let key =
         CommentKey::new(brand, platform, id).map_err(|e| ReviewError::BadRequest(e.to_string()))?;
-    match state.store.get(&key).await.map_err(ReviewError::Store)? {
-        Some(c) => Ok(Json(c)),
-        None => Err(ReviewError::NotFound),
-    }
+    let Some(comment) = state.store.get(&key).await.map_err(ReviewError::Store)? else {
+        return Err(ReviewError::NotFound);
+    };
+    let drafts = state
+        .store
+        .drafts(&key)
+        .await
+        .map_err(ReviewError::Store)?
+        .filter(|d| d.comment_version == comment.version);
+    Ok(Json(CommentWithDrafts { comment, drafts }))
 }
 
 /// The review routes; any other path or method is a JSON error of this surface.
 pub fn router<S>(state: Arc<ReviewState<S>>) -> Router
 where
-    S: OpenComments + CommentRead + Send + Sync + 'static,
+    S: OpenComments + CommentRead + DraftStore + Send + Sync + 'static,
 {
     Router::new()
         .route("/api/brands/{brand}/comments", get(open::<S>))

@@ -1,6 +1,7 @@
 //! `vigie`: the command line and, later, the local all-in-one server.
 
 mod bench;
+mod brand;
 mod check_config;
 mod classify;
 mod draft;
@@ -40,6 +41,9 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Check the brand configuration (and its secrets).
     CheckConfig(check_config::CheckConfigArgs),
+    /// Brand content (voice, approved replies, facts) between folders and the store.
+    #[command(subcommand)]
+    Brand(brand::BrandCommand),
     /// Reply suggestions for a comment (or JSONL on stdin): action, intent, language, checks.
     Draft(draft::DraftArgs),
     /// The drafter on a labelled set: action, intent, coverage, checks, forbidden text, speed.
@@ -95,6 +99,7 @@ async fn main() -> anyhow::Result<()> {
         Command::CheckConfig(args) => check_config::run(args).await,
         Command::Load(args) => load::run(args).await,
         Command::Draft(args) => draft::run(args).await,
+        Command::Brand(command) => brand::run(command).await,
         Command::EvalDrafts(args) => draft::eval(args).await,
     }
 }

@@ -151,7 +151,9 @@ async fn drained(http: &reqwest::Client, url: &str, limit: Duration) -> anyhow::
             .json()
             .await?;
         let waiting = &m["queues"]["classify"]["waiting"];
-        if waiting.as_u64() == Some(0) {
+        // drafts follow classification: done when both queues are empty
+        let drafts = m["queues"]["drafts"]["waiting"].as_u64().unwrap_or(0);
+        if waiting.as_u64() == Some(0) && drafts == 0 {
             return Ok(());
         }
         anyhow::ensure!(
@@ -196,11 +198,42 @@ async fn show(http: &reqwest::Client, url: &str, brands: &Brands) -> anyhow::Res
                 c.key.platform.as_str(),
                 t.sentiment.as_ref().map_or("-", |s| s.label.as_str())
             );
-            for r in t.urgency.reasons.iter().take(3) {
+            if let Some(u) = &t.understanding {
                 println!(
-                    "              +{:<3} {:?}: {}",
-                    r.points, r.signal, r.evidence
+                    "              intent {} ({:.2})",
+                    u.intent, u.intent_probability
                 );
+            }
+            for r in t.urgency.reasons.iter().take(3) {
+                let evidence: String = r.evidence.chars().take(140).collect();
+                println!("              +{:<3} {:?}: {evidence}", r.points, r.signal);
+            }
+            let detail: serde_json::Value = http
+                .get(format!(
+                    "{base}/api/brands/{}/comments/{}/{}",
+                    brand.id,
+                    c.key.platform.as_str(),
+                    c.key.external_id
+                ))
+                .send()
+                .await?
+                .json()
+                .await?;
+            let d = &detail["drafts"];
+            if d.is_object() {
+                println!(
+                    "              action {}: {}",
+                    d["action"].as_str().unwrap_or("-"),
+                    d["action_reason"].as_str().unwrap_or("")
+                );
+                if let Some(s) = d["suggestions"].as_array().and_then(|s| s.first()) {
+                    let text = s["text"].as_str().unwrap_or("").replace('\n', " / ");
+                    println!(
+                        "              draft ({}, {} checks passed): {text}",
+                        s["reply_ids"][0].as_str().unwrap_or("-"),
+                        s["checks"].as_array().map_or(0, |c| c.len())
+                    );
+                }
             }
         }
     }

@@ -60,6 +60,9 @@ pub struct ServeArgs {
 
 pub const CLASSIFY_QUEUE: &str = "classify";
 pub const ESCALATION_QUEUE: &str = "escalations";
+pub const DRAFT_QUEUE: &str = "drafts";
+/// Comments per drafting batch.
+const DRAFT_BATCH: usize = 16;
 /// Texts per classification batch taken from the queue.
 const CLASSIFY_BATCH: usize = 64;
 
@@ -70,7 +73,9 @@ pub struct Pipeline {
     pub store: SqliteStore,
     pub intake: SqliteQueue,
     pub escalations: SqliteQueue,
+    pub drafts: SqliteQueue,
     pub scorer: ModelScorer,
+    pub speller: Arc<vigie_draft::spelling::HunspellSpeller>,
     pub visibility_seconds: u32,
 }
 
@@ -96,13 +101,16 @@ impl Pipeline {
             })?;
         let model = model.await??;
         tracing::info!(model = model.version(), "model loaded");
+        let speller = vigie_draft::spelling::HunspellSpeller::from_env()?;
         Ok(Self {
             brands: Arc::new(brands),
             secrets: Arc::new(secrets),
             store: db.store(),
             intake: db.queue(CLASSIFY_QUEUE, args.max_receives),
             escalations: db.queue(ESCALATION_QUEUE, args.max_receives),
+            drafts: db.queue(DRAFT_QUEUE, args.max_receives),
             scorer: ModelScorer::new(Arc::new(model)),
+            speller: Arc::new(speller),
             visibility_seconds: args.visibility_timeout,
         })
     }
@@ -119,9 +127,14 @@ impl Pipeline {
             brands: Arc::clone(&self.brands),
             store: self.store.clone(),
         }));
-        let (intake, escalations) = (self.intake.clone(), self.escalations.clone());
+        let (intake, escalations, drafts) = (
+            self.intake.clone(),
+            self.escalations.clone(),
+            self.drafts.clone(),
+        );
         let metrics = get(move || {
-            let (intake, escalations) = (intake.clone(), escalations.clone());
+            let (intake, escalations, drafts) =
+                (intake.clone(), escalations.clone(), drafts.clone());
             async move {
                 let depth = |q: Result<(usize, usize), _>| {
                     q.map(|(a, b)| serde_json::json!({"waiting": a, "dead_letters": b}))
@@ -132,6 +145,7 @@ impl Pipeline {
                     "queues": {
                         CLASSIFY_QUEUE: depth(intake.depth().await),
                         ESCALATION_QUEUE: depth(escalations.depth().await),
+                        DRAFT_QUEUE: depth(drafts.depth().await),
                     }
                 }))
             }
@@ -164,9 +178,33 @@ impl Pipeline {
             store: &self.store,
             scorer: &self.scorer,
             escalations: &self.escalations,
+            drafts: Some(&self.drafts),
         };
         let outcome = classifier.handle(&batch, Timestamp::now()).await;
         settle(&self.intake, &batch, &outcome.failed).await?;
+        Ok(batch.len())
+    }
+
+    /// One round of the draft worker; returns how many messages it took.
+    pub async fn draft_once(&self) -> anyhow::Result<usize> {
+        let batch = self
+            .drafts
+            .receive(DRAFT_BATCH, self.visibility_seconds)
+            .await?;
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        let grounded = vigie_core::draft::GroundedEngine;
+        let engines: [&dyn vigie_core::draft::DraftEngine; 1] = [&grounded];
+        let drafter = vigie_core::drafting::Drafter {
+            store: &self.store,
+            content: &self.store,
+            drafts: &self.store,
+            engines: &engines,
+            speller: &*self.speller,
+        };
+        let outcome = drafter.handle(&batch, Timestamp::now()).await;
+        settle(&self.drafts, &batch, &outcome.failed).await?;
         Ok(batch.len())
     }
 
@@ -188,7 +226,7 @@ impl Pipeline {
     /// at once, instead of after their visibility timeout: this process is the only
     /// consumer of its database, so nothing else is working on them.
     pub async fn release_in_flight(&self) -> anyhow::Result<()> {
-        for queue in [&self.intake, &self.escalations] {
+        for queue in [&self.intake, &self.escalations, &self.drafts] {
             let released = queue.release_in_flight().await?;
             if released > 0 {
                 tracing::warn!(
@@ -297,6 +335,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     tokio::spawn(worker("notify", Duration::from_millis(200), move || {
         let (p, n) = (Arc::clone(&p), Arc::clone(&n));
         async move { p.notify_once(&n).await }
+    }));
+    let p = Arc::clone(&pipeline);
+    tokio::spawn(worker("draft", Duration::from_millis(100), move || {
+        let p = Arc::clone(&p);
+        async move { p.draft_once().await }
     }));
     let p = Arc::clone(&pipeline);
     tokio::spawn(async move {

@@ -106,6 +106,27 @@ async fn sample_deliveries_are_classified_escalated_notified_and_listed() {
     let mut env = demo_env();
     env.push(("ACME_NOTIFY_URL".into(), hook));
     let db = dir.path().join("vigie.db");
+    // the sample brands' content, as a manager imports it
+    let import = std::process::Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args(["brand", "import", "samples/brands", "--db"])
+        .arg(&db)
+        .arg("--model-dir")
+        .arg(&model)
+        .current_dir(root())
+        .envs(demo_env())
+        .output()
+        .unwrap();
+    assert!(
+        import.status.success(),
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+    let imported = String::from_utf8_lossy(&import.stdout);
+    assert!(
+        imported.contains("acme: content version 1")
+            && imported.contains("globex: content version 1"),
+        "{imported}"
+    );
     let (server, base) = serve(
         &[
             "--config".as_ref(),
@@ -205,6 +226,36 @@ async fn sample_deliveries_are_classified_escalated_notified_and_listed() {
         .find(|c| c["text"].as_str().unwrap().contains("dimanche"))
         .unwrap();
     assert_eq!(question["triage"]["urgency"]["escalate"], false);
+
+    // reply suggestions: drafted once classified, in the brand's voice, every check passed
+    let detail = |c: &serde_json::Value| {
+        format!(
+            "{base}/api/brands/acme/comments/{}/{}",
+            c["key"]["platform"].as_str().unwrap(),
+            c["key"]["external_id"].as_str().unwrap()
+        )
+    };
+    let q = get(&detail(question)).await.unwrap();
+    let drafts = &q["drafts"];
+    assert_eq!(drafts["action"], "reply_public", "{q}");
+    assert_eq!(drafts["content_version"], 1);
+    assert_eq!(drafts["comment_version"], q["version"]);
+    let suggestions = drafts["suggestions"].as_array().unwrap();
+    assert!(!suggestions.is_empty(), "{drafts}");
+    for s in suggestions {
+        let text = s["text"].as_str().unwrap();
+        assert!(text.ends_with("\n\nL'équipe Acme Mode"), "{text}");
+        assert!(
+            s["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| c["passed"] == true),
+            "{s}"
+        );
+    }
+    let fire = get(&detail(first)).await.unwrap();
+    assert_eq!(fire["drafts"]["action"], "escalate", "{fire}");
     let globex = get(&format!("{base}/api/brands/globex/comments"))
         .await
         .unwrap();

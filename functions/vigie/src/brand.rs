@@ -1,0 +1,141 @@
+//! `vigie brand import` / `vigie brand export`: a brand's content (voice, approved replies,
+//! facts, words) between plain folders (docs/brand-content.md) and the store, versioned.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use vigie_core::comment::BrandId;
+use vigie_core::content::ContentFiles;
+use vigie_core::ports::BrandContentStore;
+use vigie_sqlite::Database;
+
+use crate::ModelArgs;
+
+#[derive(Subcommand)]
+pub enum BrandCommand {
+    /// Validate brand folders and store each as its brand's next content version (the
+    /// approved replies get their embeddings here, so drafting needs no model).
+    Import(ImportArgs),
+    /// Write a brand's current content version to a folder.
+    Export(ExportArgs),
+}
+
+#[derive(Args)]
+pub struct ImportArgs {
+    /// Brand folders (named after the brand id), or folders of them.
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    #[arg(long, env = "VIGIE_DB", default_value = ".vigie/vigie.db")]
+    pub db: PathBuf,
+    /// Who imports (recorded with the version).
+    #[arg(long, default_value = "import")]
+    pub by: String,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    pub dir: PathBuf,
+    #[arg(long)]
+    pub brand: String,
+    #[arg(long, env = "VIGIE_DB", default_value = ".vigie/vigie.db")]
+    pub db: PathBuf,
+}
+
+fn open(db: &Path) -> anyhow::Result<Database> {
+    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    Database::open(db).with_context(|| format!("cannot open {}", db.display()))
+}
+
+fn brand_dirs(dirs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for d in dirs {
+        if d.join("voice.toml").is_file() {
+            out.push(d.clone());
+            continue;
+        }
+        let mut inner: Vec<PathBuf> = std::fs::read_dir(d)
+            .with_context(|| {
+                format!(
+                    "{} is neither a brand folder (voice.toml) nor a folder of them",
+                    d.display()
+                )
+            })?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.join("voice.toml").is_file())
+            .collect();
+        if inner.is_empty() {
+            anyhow::bail!("{}: no voice.toml in it or in its folders", d.display());
+        }
+        inner.sort();
+        out.extend(inner);
+    }
+    Ok(out)
+}
+
+pub async fn run(command: BrandCommand) -> anyhow::Result<()> {
+    match command {
+        BrandCommand::Import(args) => {
+            let dirs = brand_dirs(&args.dirs)?;
+            // every folder valid before anything is stored
+            let mut contents = Vec::new();
+            for dir in &dirs {
+                let name = dir
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned();
+                let brand = BrandId::parse(&name).map_err(|e| {
+                    anyhow::anyhow!("{}: the folder name is the brand id: {e}", dir.display())
+                })?;
+                let mut c = crate::draft::read_folder(dir, &brand)?;
+                c.updated_by = args.by.clone();
+                contents.push(c);
+            }
+            let model = args.model.load()?;
+            let store = open(&args.db)?.store();
+            for mut c in contents {
+                crate::draft::embed_replies(&mut c, &model)?;
+                let current = store.content(&c.brand).await?.map(|c| c.version);
+                let version = store.put_content(&c, current).await?;
+                println!(
+                    "{}: content version {version} ({} replies, {} facts, {} words)",
+                    c.brand,
+                    c.replies.len(),
+                    c.facts.len(),
+                    c.words.len()
+                );
+            }
+            Ok(())
+        }
+        BrandCommand::Export(args) => {
+            let brand = BrandId::parse(&args.brand).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let store = open(&args.db)?.store();
+            let c = store
+                .content(&brand)
+                .await?
+                .with_context(|| format!("no content stored for {brand} (vigie brand import)"))?;
+            let files = c.to_files();
+            std::fs::create_dir_all(&args.dir)?;
+            for (name, text) in ContentFiles::NAMES.iter().zip([
+                &files.voice,
+                &files.replies,
+                &files.facts,
+                &files.words,
+            ]) {
+                std::fs::write(args.dir.join(name), text)
+                    .with_context(|| format!("cannot write {}", args.dir.join(name).display()))?;
+            }
+            println!(
+                "{brand}: content version {} written to {}",
+                c.version,
+                args.dir.display()
+            );
+            Ok(())
+        }
+    }
+}
