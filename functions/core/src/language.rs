@@ -179,3 +179,39 @@ mod tests {
         assert!(!d.reliable);
     }
 }
+
+#[cfg(test)]
+mod accuracy {
+    /// On the labelled French and English comments of model/signals/data (2,453, many of
+    /// a few words), for a brand serving both: the share detected right, short and long
+    /// (measured: 37 of 44 up to 8 words, 2,403 of 2,409 longer).
+    #[test]
+    fn reads_the_language_of_labelled_comments() {
+        let root =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../model/signals/data");
+        let served = vec!["fr".to_string(), "en".to_string()];
+        let (mut short, mut short_ok, mut long, mut long_ok) = (0, 0, 0, 0);
+        for split in ["train", "heldout"] {
+            for entry in std::fs::read_dir(root.join(split)).unwrap() {
+                let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+                for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                    let (t, lang) = (v["text"].as_str().unwrap(), v["lang"].as_str().unwrap());
+                    let ok = super::detect(t, &served).is_some_and(|d| d.code == lang);
+                    if t.split_whitespace().count() <= 8 {
+                        short += 1;
+                        short_ok += usize::from(ok);
+                    } else {
+                        long += 1;
+                        long_ok += usize::from(ok);
+                    }
+                }
+            }
+        }
+        let (s, l) = (short_ok as f64 / short as f64, long_ok as f64 / long as f64);
+        eprintln!(
+            "language: {short_ok}/{short} right up to 8 words ({s:.3}), {long_ok}/{long} longer ({l:.3})"
+        );
+        assert!(s >= 0.8 && l >= 0.97, "short {s:.3}, long {l:.3}");
+    }
+}

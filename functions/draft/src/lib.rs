@@ -3,4 +3,5 @@
 //! (Debian `hunspell-fr-classical` and `hunspell-en-us`, installed by scripts/setup-system
 //! and packaged with the function).
 
+pub mod handler;
 pub mod spelling;
