@@ -468,3 +468,123 @@ fn replay_show_fails_when_the_queue_does_not_drain() {
     assert_eq!(stdout.matches(" 200 OK ").count(), 4, "{stdout}");
     assert!(!stdout.contains("open comments"), "{stdout}");
 }
+
+#[test]
+fn draft_prints_the_action_and_checked_suggestions_for_any_comment() {
+    let out = vigie(
+        &[
+            "draft",
+            "--brand",
+            "acme",
+            "--platform",
+            "x",
+            "--author",
+            "Julie Martin",
+            "Bonjour, ma commande n'est toujours pas arrivée, ça fait dix jours.",
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = jsonl(&out);
+    assert_eq!(rows.len(), 1);
+    let d = &rows[0];
+    assert_eq!(d["brand"], "acme");
+    assert_eq!(d["lang"], "fr");
+    assert!(
+        d["intent"].is_string() && d["action"].is_string() && d["action_reason"].is_string(),
+        "{d}"
+    );
+    for s in d["suggestions"].as_array().unwrap() {
+        let text = s["text"].as_str().unwrap();
+        assert!(
+            text.ends_with("L'équipe Acme Mode") && !text.contains("Martin"),
+            "{text}"
+        );
+        assert!(text.chars().count() <= 280, "X's limit");
+        assert!(
+            s["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| c["passed"] == true)
+        );
+    }
+    for r in d["rejected"].as_array().map_or(&[][..], |r| r.as_slice()) {
+        assert!(
+            r["failed"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| c["passed"] == false && c["detail"].is_string())
+        );
+    }
+    // JSONL on stdin, one object per comment
+    let out = vigie(
+        &["draft"],
+        Some(
+            "{\"brand\":\"globex\",\"platform\":\"facebook\",\"text\":\"My fibre has been down since this morning, any news?\"}\n{\"brand\":\"acme\",\"text\":\"Merci pour la robe, elle est parfaite !\"}\n",
+        ),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = jsonl(&out);
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        (rows[0]["brand"].as_str(), rows[0]["lang"].as_str()),
+        (Some("globex"), Some("en"))
+    );
+}
+
+#[test]
+fn brand_import_names_the_file_and_field_of_a_mistake_and_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let acme = dir.path().join("acme");
+    std::fs::create_dir(&acme).unwrap();
+    for f in ["voice.toml", "replies.toml", "facts.toml", "words.txt"] {
+        std::fs::copy(root().join("samples/brands/acme").join(f), acme.join(f)).unwrap();
+    }
+    let replies = std::fs::read_to_string(acme.join("replies.toml")).unwrap();
+    std::fs::write(
+        acme.join("replies.toml"),
+        replies.replacen("écrivez-nous {contact}", "écrivez-nous {email}", 1),
+    )
+    .unwrap();
+    let db = dir.path().join("v.db");
+    let out = vigie(
+        &[
+            "brand",
+            "import",
+            dir.path().to_str().unwrap(),
+            "--db",
+            db.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("replies.toml: field `replies[") && err.contains("unknown slot {email}"),
+        "{err}"
+    );
+    let export = vigie(
+        &[
+            "brand",
+            "export",
+            dir.path().join("out").to_str().unwrap(),
+            "--brand",
+            "acme",
+            "--db",
+            db.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(!export.status.success());
+    assert!(String::from_utf8_lossy(&export.stderr).contains("no content stored for acme"));
+}
