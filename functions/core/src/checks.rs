@@ -32,6 +32,23 @@ fn re(pattern: &str) -> Regex {
     Regex::new(pattern).expect("valid pattern")
 }
 
+/// A pattern built from brand content (banned words, preferred words, names), compiled
+/// once per process: drafting checks the same few dozen patterns on every comment.
+pub fn cached(pattern: &str) -> std::sync::Arc<Regex> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+    static CACHE: LazyLock<Mutex<HashMap<String, Arc<Regex>>>> = LazyLock::new(Default::default);
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if cache.len() > 10_000 {
+        cache.clear(); // names of authors come and go: bounded
+    }
+    Arc::clone(
+        cache
+            .entry(pattern.to_owned())
+            .or_insert_with(|| Arc::new(Regex::new(pattern).expect("escaped pattern"))),
+    )
+}
+
 static URL: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)\b(?:https?://|www\.)[^\s)»\]]+"));
 static EMAIL: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)\b[\w.+-]+@[\w-]+\.[\w.-]+\b"));
 static PHONE: LazyLock<Regex> =
@@ -223,7 +240,7 @@ fn personal_data(d: &Draft<'_>) -> Option<String> {
         parts.next();
         for surname in parts.filter(|p| p.chars().count() >= 3) {
             let pattern = format!(r"(?i)(?:^|\W){}(?:$|\W)", regex::escape(surname));
-            if Regex::new(&pattern).expect("escaped").is_match(&scan) {
+            if cached(&pattern).is_match(&scan) {
                 return Some(format!("the author's surname ({surname})"));
             }
         }
@@ -390,11 +407,10 @@ pub fn check(d: &Draft<'_>, content: &BrandContent, speller: &dyn Speller) -> Ve
     let lower = d.text.to_lowercase().replace('’', "'");
     let banned = v.banned_words.iter().find(|w| {
         let w = w.to_lowercase().replace('’', "'");
-        Regex::new(&format!(
+        cached(&format!(
             r"(?:^|[^\p{{L}}]){}(?:$|[^\p{{L}}])",
             regex::escape(&w)
         ))
-        .expect("escaped")
         .is_match(&lower)
     });
     push("banned_word", banned.map(|w| format!("\"{w}\"")));

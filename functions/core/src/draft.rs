@@ -201,11 +201,10 @@ fn product_in(comment: &str, words: &[String]) -> Option<String> {
 fn prefer_words(text: &str, content: &BrandContent) -> String {
     let mut out = text.to_owned();
     for (avoid, prefer) in &content.voice.preferred_words {
-        let re = Regex::new(&format!(
+        let re = checks::cached(&format!(
             r"(?i)(^|[^\p{{L}}])({})($|[^\p{{L}}])",
             regex::escape(avoid)
-        ))
-        .expect("escaped");
+        ));
         out = re
             .replace_all(&out, |c: &regex::Captures<'_>| {
                 let found = &c[2];
