@@ -103,6 +103,7 @@ async fn signed_delivery_to_escalation_to_chat_on_dynamodb_and_sqs() {
     let store: DynamoStore = table(&conf).await;
     let (classify_q, classify_dlq) = queue_with_dlq(&conf, 3).await;
     let (escalation_q, _escalation_dlq) = queue_with_dlq(&conf, 3).await;
+    let (draft_q, _draft_dlq) = queue_with_dlq(&conf, 3).await;
     let (brands, mut secrets) =
         acme_world("[brands.notify]\nurl = { env = \"UNUSED\" }\nformat = \"slack\"\n");
     let (hook_url, posted) = receiver().await;
@@ -132,14 +133,14 @@ async fn signed_delivery_to_escalation_to_chat_on_dynamodb_and_sqs() {
     );
 
     // 2. classify: the queue's messages as an SqsEvent, real model, partial batch response.
-    let model = SentimentModel::load(&ModelOptions::new(model_dir)).unwrap();
-    let scorer = ModelScorer::new(Arc::new(model));
+    let model = Arc::new(SentimentModel::load(&ModelOptions::new(model_dir)).unwrap());
+    let scorer = ModelScorer::new(Arc::clone(&model));
     let classifier = Classifier {
         brands: &brands,
         store: &store,
         scorer: &scorer,
         escalations: &escalation_q,
-        drafts: None,
+        drafts: Some(&draft_q),
     };
     let batch = receive_all(&classify_q).await;
     assert_eq!(batch.len(), 2);
@@ -199,6 +200,68 @@ async fn signed_delivery_to_escalation_to_chat_on_dynamodb_and_sqs() {
         "{}",
         got[0]
     );
+
+    // 3b. draft: the brand's content in DynamoDB, the draft requests classify sent, the
+    // draft function's handler; drafts stored with the comment, grounded and checked.
+    {
+        use vigie_core::content::{BrandContent, ContentFiles};
+        use vigie_core::ports::{BrandContentStore, DraftStore};
+        let dir = vigie_tests::workspace_root().join("samples/brands/acme");
+        let read = |n: &str| std::fs::read_to_string(dir.join(n)).unwrap();
+        let mut content = BrandContent::from_files(
+            &acme(),
+            &ContentFiles {
+                voice: read("voice.toml"),
+                replies: read("replies.toml"),
+                facts: read("facts.toml"),
+                words: read("words.txt"),
+            },
+            vigie_core::time::Timestamp(0),
+            "test",
+        )
+        .unwrap();
+        let bodies: Vec<String> = content.replies.iter().map(|r| r.text.clone()).collect();
+        for (r, p) in content
+            .replies
+            .iter_mut()
+            .zip(model.classify(&bodies).unwrap())
+        {
+            r.embedding = Some(vigie_core::understanding::Embedding::quantize(&p.embedding));
+        }
+        assert_eq!(store.put_content(&content, None).await.unwrap(), 1);
+        let requests = receive_all(&draft_q).await;
+        assert_eq!(requests.len(), 2, "one per triaged comment");
+        let speller = vigie_draft::spelling::HunspellSpeller::from_env().unwrap();
+        let engines: [&dyn vigie_core::draft::DraftEngine; 1] =
+            [&vigie_core::draft::GroundedEngine];
+        let drafter = vigie_core::drafting::Drafter {
+            store: &store,
+            content: &store,
+            drafts: &store,
+            engines: &engines,
+            speller: &speller,
+        };
+        let response = vigie_draft::handler::handle(&drafter, sqs_event(&requests)).await;
+        assert!(response.batch_item_failures.is_empty());
+        complete(&draft_q, &requests, &[]).await;
+        let fire_drafts = store.drafts(&key("5_1")).await.unwrap().unwrap();
+        assert_eq!(
+            fire_drafts.action,
+            vigie_core::content::Action::Escalate,
+            "{fire_drafts:?}"
+        );
+        let thanks = store.drafts(&key("5_2")).await.unwrap().unwrap();
+        assert_eq!(thanks.content_version, 1);
+        assert_eq!(
+            thanks.action,
+            vigie_core::content::Action::ReplyPublic,
+            "{thanks:?}"
+        );
+        assert!(!thanks.suggestions.is_empty(), "{thanks:?}");
+        for s in &thanks.suggestions {
+            assert!(s.text.ends_with("L'équipe Acme Mode") && s.checks.iter().all(|c| c.passed));
+        }
+    }
 
     // 4. a poison message: failed by the handler each time, dead-lettered by SQS after 3 receives.
     classify_q
