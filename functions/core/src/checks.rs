@@ -124,15 +124,24 @@ fn contraction(text: &str) -> Option<String> {
 /// Words that state a topic a brand never promises publicly, per language.
 fn promise_patterns(topic: Topic) -> &'static [&'static str] {
     match topic {
-        Topic::Refund => &[r"rembours", r"\brefund", r"money back"],
+        // A promise commits to the outcome; naming the topic ("your refund request") is not one.
+        Topic::Refund => &[
+            r"(?:serez|sera|êtes|est|soit|seront|serai)\s+(?:intégralement\s+|bien\s+|entièrement\s+)?rembours",
+            r"(?:vous|te|t')\s*rembourser(?:ons|a|ont)\b",
+            r"\brembourserons\b",
+            r"remboursement\s+(?:intégral|total|complet)",
+            r"remboursement\s+(?:est\s+|a été\s+|sera\s+)?(?:validé|effectué|accordé|garanti|confirmé|approuvé)",
+            r"(?:will|'ll|’ll|shall)\s+(?:be\s+)?refund",
+            r"(?:be|been|is|are|get)\s+(?:fully\s+)?refunded",
+            r"refund\s+(?:is|has been|was|will be)\s+(?:approved|processed|issued|confirmed|on its way)",
+            r"full refund",
+            r"(?:get|have) your money back",
+        ],
         Topic::Compensation => &[
-            r"geste commercial",
-            r"dédommag",
-            r"indemni",
-            r"compensat",
-            r"\bun avoir\b",
-            r"bon d.achat",
-            r"account credit",
+            r"(?:offr|accord|propos|verser|attribu)\p{L}*\s+(?:un\s+|une\s+)?(?:geste commercial|dédommagement|indemnisation|avoir|bon d.achat|compensation)",
+            r"(?:serez|sera|êtes)\s+(?:dédommag|indemnis)",
+            r"(?:will|'ll|’ll)\s+(?:be\s+)?compensat",
+            r"(?:offer|give|credit)\p{L}*\s+(?:you\s+)?(?:a\s+|an\s+)?(?:compensation|goodwill gesture|account credit|credit of)",
         ],
         Topic::Discount => &[
             r"\bcode promo",

@@ -411,7 +411,20 @@ pub async fn draft_comment(
     let mut suggestions = Vec::new();
     let mut rejected = Vec::new();
     if let (Some(i), true) = (intent, action != Action::NoReply) {
-        let retrieved = retrieve(content, &reply_lang, i, action, other_language, embedding);
+        // an insult with a grievance is answered as the angry complaint it also is
+        let answered = if i == Intent::AbuseInsult && action == Action::ReplyPrivate {
+            Intent::ComplaintAngry
+        } else {
+            i
+        };
+        let retrieved = retrieve(
+            content,
+            &reply_lang,
+            answered,
+            action,
+            other_language,
+            embedding,
+        );
         let input = DraftInput {
             comment,
             understanding,
