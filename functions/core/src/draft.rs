@@ -25,6 +25,10 @@ pub const MAX_SUGGESTIONS: usize = 3;
 /// Probability from which a risk signal alone sets the action (escalate, hide).
 pub const STRONG: f32 = 0.8;
 
+/// Probability from which a risk intent alone (safety, legal, press, scam, exposed data)
+/// sets the action; below it the comment is answered as the complaint it also is.
+pub const SURE_INTENT: f32 = 0.5;
+
 /// What an engine drafts from.
 pub struct DraftInput<'a> {
     pub comment: &'a Comment,
@@ -76,6 +80,9 @@ pub fn decide_action(
             .is_some_and(|r| r.confident() && r.probability >= STRONG)
     };
     let intent = understanding.map(|u| u.intent);
+    // a risk intent alone (no strong signal behind it) acts only when the model is sure
+    let sure = understanding.is_some_and(|u| u.intent_probability >= SURE_INTENT);
+    let risk_intent = |i: Intent| intent == Some(i) && sure;
     let topic_escalated = |t: Topic| v.policies.escalate_topics.contains(&t);
     if strong(RiskSignal::ViolenceThreat) {
         return (
@@ -103,20 +110,22 @@ pub fn decide_action(
             "the press or an influencer",
         ),
     ] {
-        if (strong(signal) || intent == Some(wanted)) && topic_escalated(topic) {
+        if (strong(signal) || risk_intent(wanted)) && topic_escalated(topic) {
             return (
                 Action::Escalate,
                 format!("{what}: escalated, a holding reply may be posted"),
             );
         }
     }
-    if strong(RiskSignal::Scam) || intent == Some(Intent::SpamScam) {
+    if strong(RiskSignal::Scam) || risk_intent(Intent::SpamScam) {
         return (
             Action::Hide,
             "a scam or spam aimed at followers: hide it (and it is escalated)".into(),
         );
     }
-    if intent == Some(Intent::PersonalDataExposure) {
+    if risk_intent(Intent::PersonalDataExposure)
+        || (intent == Some(Intent::PersonalDataExposure) && strong(RiskSignal::DataLeak))
+    {
         return (
             Action::Hide,
             "personal data exposed: hide it, answer in private".into(),
@@ -412,10 +421,17 @@ pub async fn draft_comment(
     let mut rejected = Vec::new();
     if let (Some(i), true) = (intent, action != Action::NoReply) {
         // an insult with a grievance is answered as the angry complaint it also is
-        let answered = if i == Intent::AbuseInsult && action == Action::ReplyPrivate {
-            Intent::ComplaintAngry
-        } else {
-            i
+        let answered = match (i, action) {
+            (Intent::AbuseInsult, Action::ReplyPrivate) => Intent::ComplaintAngry,
+            (
+                Intent::SafetyRisk
+                | Intent::LegalThreat
+                | Intent::PressInfluencer
+                | Intent::SpamScam
+                | Intent::PersonalDataExposure,
+                Action::ReplyPublic,
+            ) => Intent::ComplaintMild,
+            _ => i,
         };
         let retrieved = retrieve(
             content,
