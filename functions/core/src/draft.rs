@@ -234,6 +234,33 @@ fn prefer_words(text: &str, content: &BrandContent) -> String {
     out
 }
 
+/// Whether a reply in `lang` takes French typography (and so do the facts it quotes).
+pub fn uses_french_typography(lang: &str, content: &BrandContent) -> bool {
+    lang == "fr" && content.voice.french_typography
+}
+
+/// A finished reply around a body: the greeting (with the author's first name when the
+/// display name looks like a person's), the body with the brand's preferred words, French
+/// typography where the brand uses it, then the sign-off verbatim. `None` when the voice
+/// has no greeting for the reply's language.
+pub fn wrap_body(body: &str, input: &DraftInput<'_>) -> Option<String> {
+    let content = input.content;
+    let lang = input.lang;
+    let body = prefer_words(body.trim(), content);
+    let greeting = content.voice.greeting(
+        lang,
+        first_name(input.comment.author.name.as_deref()).as_deref(),
+    )?;
+    let mut text = format!("{greeting}\n\n{body}");
+    if uses_french_typography(lang, content) {
+        text = checks::french_typography(&text);
+    }
+    // the sign-off is verbatim, typography included
+    text.push_str("\n\n");
+    text.push_str(&content.voice.sign_off);
+    Some(text)
+}
+
 /// Greeting, body and sign-off in the brand's voice; `None` when a slot cannot be filled
 /// from the comment or the content.
 pub fn render(reply: &ApprovedReply, input: &DraftInput<'_>) -> Option<Candidate> {
@@ -269,19 +296,10 @@ pub fn render(reply: &ApprovedReply, input: &DraftInput<'_>) -> Option<Candidate
         rest = &rest[end + 1..];
     }
     body.push_str(rest);
-    let body = prefer_words(body.trim(), content);
-    let greeting = content.voice.greeting(
-        lang,
-        first_name(input.comment.author.name.as_deref()).as_deref(),
-    )?;
-    let mut text = format!("{greeting}\n\n{body}");
-    if lang == "fr" && content.voice.french_typography {
-        text = checks::french_typography(&text);
+    let text = wrap_body(&body, input)?;
+    if uses_french_typography(lang, content) {
         facts = facts.iter().map(|f| checks::french_typography(f)).collect();
     }
-    // the sign-off is verbatim, typography included
-    text.push_str("\n\n");
-    text.push_str(&content.voice.sign_off);
     Some(Candidate {
         text,
         reply_ids: vec![reply.id.clone()],
