@@ -17,6 +17,10 @@
 //! [brands.notify]
 //! url = { env = "ACME_SLACK_WEBHOOK" }
 //! format = "slack"                         # or "teams"
+//! [brands.drafting]                        # optional: the grounded engine alone by default
+//! engine = "bedrock"                       # or "grounded"
+//! bedrock_model = "eu.anthropic.claude-sonnet-4-20250514-v1:0"
+//! bedrock_region = "eu-west-3"             # optional: the function's region otherwise
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -91,6 +95,38 @@ pub struct UrgencyConfig {
     pub tiers: Option<Vec<TierConfig>>,
 }
 
+/// Which engine drafts beside the grounded one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKind {
+    #[default]
+    Grounded,
+    Bedrock,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DraftingConfig {
+    #[serde(default)]
+    pub engine: EngineKind,
+    pub bedrock_model: Option<String>,
+    pub bedrock_region: Option<String>,
+}
+
+/// A brand's drafting engines, checked: the grounded engine always drafts; Bedrock's
+/// drafts come first when the brand chooses it (and the grounded ones stand when it fails).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Drafting {
+    #[default]
+    Grounded,
+    Bedrock {
+        /// Model id or inference profile.
+        model: String,
+        /// The function's region when `None`.
+        region: Option<String>,
+    },
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BrandConfig {
@@ -106,6 +142,8 @@ pub struct BrandConfig {
     #[serde(default)]
     pub urgency: UrgencyConfig,
     pub notify: Option<NotifyConfig>,
+    #[serde(default)]
+    pub drafting: DraftingConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -155,6 +193,7 @@ pub struct Brand {
     pub generic_secret: Option<SecretRef>,
     pub urgency: UrgencyPolicy,
     pub notify: Option<NotifyConfig>,
+    pub drafting: Drafting,
 }
 
 /// Every brand, and which platform account belongs to which brand.
@@ -341,6 +380,7 @@ fn validate(file: ConfigFile) -> Result<Brands, Vec<ConfigIssue>> {
         {
             issue(at("notify.url"), "names no variable or parameter");
         }
+        let drafting = drafting(&b.drafting, &at, &mut issue);
         brands.insert(
             id.clone(),
             Brand {
@@ -354,6 +394,7 @@ fn validate(file: ConfigFile) -> Result<Brands, Vec<ConfigIssue>> {
                     vip,
                 },
                 notify: b.notify,
+                drafting,
             },
         );
     }
@@ -381,6 +422,63 @@ fn validate(file: ConfigFile) -> Result<Brands, Vec<ConfigIssue>> {
         brands,
         accounts,
     })
+}
+
+/// A region name as AWS spells them: `eu-west-3`, `us-gov-west-1`.
+fn valid_region(r: &str) -> bool {
+    let parts: Vec<&str> = r.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn drafting(
+    d: &DraftingConfig,
+    at: &dyn Fn(&str) -> String,
+    issue: &mut dyn FnMut(String, &str),
+) -> Drafting {
+    if let Some(r) = &d.bedrock_region
+        && !valid_region(r)
+    {
+        issue(
+            at("drafting.bedrock_region"),
+            "must be an AWS region, e.g. eu-west-3",
+        );
+    }
+    match d.engine {
+        EngineKind::Grounded => {
+            if d.bedrock_model.is_some() || d.bedrock_region.is_some() {
+                issue(
+                    at("drafting.engine"),
+                    "bedrock_model and bedrock_region need engine = \"bedrock\"",
+                );
+            }
+            Drafting::Grounded
+        }
+        EngineKind::Bedrock => match d.bedrock_model.as_deref().map(str::trim) {
+            Some(m) if !m.is_empty() && !m.contains(char::is_whitespace) => Drafting::Bedrock {
+                model: m.to_owned(),
+                region: d.bedrock_region.clone(),
+            },
+            Some(m) if !m.is_empty() => {
+                issue(at("drafting.bedrock_model"), "a model id has no spaces");
+                Drafting::Grounded
+            }
+            _ => {
+                issue(
+                    at("drafting.bedrock_model"),
+                    "required with engine = \"bedrock\" (a model id or inference profile)",
+                );
+                Drafting::Grounded
+            }
+        },
+    }
 }
 
 #[cfg(test)]
@@ -470,6 +568,42 @@ facebook_page_ids = ["2002"]
         assert!(e.contains("conf/brands.toml: line "), "{e}");
         let e = issues("");
         assert!(e.contains("brands: at least one"), "{e}");
+    }
+
+    #[test]
+    fn drafting_defaults_to_grounded_and_bedrock_needs_a_model() {
+        let brands = Brands::parse(Path::new("brands.toml"), GOOD).unwrap();
+        assert!(brands.iter().all(|b| b.drafting == Drafting::Grounded));
+        let bedrock = GOOD.replace(
+            "format = \"teams\"\n",
+            "format = \"teams\"\n[brands.drafting]\nengine = \"bedrock\"\nbedrock_model = \"eu.anthropic.claude-sonnet-4-20250514-v1:0\"\nbedrock_region = \"eu-west-3\"\n",
+        );
+        let brands = Brands::parse(Path::new("brands.toml"), &bedrock).unwrap();
+        let acme = brands.owner(Platform::Facebook, "1001").unwrap();
+        assert_eq!(
+            acme.drafting,
+            Drafting::Bedrock {
+                model: "eu.anthropic.claude-sonnet-4-20250514-v1:0".into(),
+                region: Some("eu-west-3".into()),
+            }
+        );
+        let e = issues(&bedrock.replace(
+            "bedrock_model = \"eu.anthropic.claude-sonnet-4-20250514-v1:0\"\n",
+            "",
+        ));
+        assert!(
+            e.contains("conf/brands.toml: brands[0].drafting.bedrock_model: required with engine = \"bedrock\""),
+            "{e}"
+        );
+        let e = issues(&bedrock.replace("eu-west-3", "Paris"));
+        assert!(
+            e.contains("brands[0].drafting.bedrock_region: must be an AWS region"),
+            "{e}"
+        );
+        let e = issues(&bedrock.replace("engine = \"bedrock\"", "engine = \"grounded\""));
+        assert!(e.contains("brands[0].drafting.engine: "), "{e}");
+        let e = issues(&bedrock.replace("engine = \"bedrock\"", "engine = \"gpt\""));
+        assert!(e.contains("conf/brands.toml: line "), "{e}");
     }
 
     #[test]
