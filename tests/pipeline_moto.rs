@@ -232,8 +232,7 @@ async fn signed_delivery_to_escalation_to_chat_on_dynamodb_and_sqs() {
         let requests = receive_all(&draft_q).await;
         assert_eq!(requests.len(), 2, "one per triaged comment");
         let speller = vigie_draft::spelling::HunspellSpeller::from_env().unwrap();
-        let engines: [&dyn vigie_core::draft::DraftEngine; 1] =
-            [&vigie_core::draft::GroundedEngine];
+        let engines = vigie_core::drafting::EngineSet::grounded(&vigie_core::draft::GroundedEngine);
         let drafter = vigie_core::drafting::Drafter {
             store: &store,
             content: &store,

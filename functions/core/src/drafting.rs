@@ -6,7 +6,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::checks::Speller;
-use crate::comment::{Comment, CommentKey, CommentState, Platform};
+use std::collections::BTreeMap;
+
+use crate::comment::{BrandId, Comment, CommentKey, CommentState, Platform};
 use crate::content::PLATFORM_NAMES;
 use crate::draft::{self, DraftEngine};
 use crate::events::{InternalEvent, MessageFailed};
@@ -57,11 +59,35 @@ pub fn platform_name(c: &Comment) -> &str {
     }
 }
 
+/// The engines a brand drafts with: the grounded one always (it stands when another
+/// fails), and the one its configuration chooses (`[brands.drafting]`), if any.
+pub struct EngineSet<'a> {
+    pub grounded: &'a dyn DraftEngine,
+    pub per_brand: BTreeMap<BrandId, &'a dyn DraftEngine>,
+}
+
+impl<'a> EngineSet<'a> {
+    /// Only the grounded engine, for every brand.
+    pub fn grounded(grounded: &'a dyn DraftEngine) -> Self {
+        Self {
+            grounded,
+            per_brand: BTreeMap::new(),
+        }
+    }
+
+    /// In the order `draft_comment` takes them: the chosen engine is tried first.
+    pub fn for_brand(&self, brand: &BrandId) -> Vec<&'a dyn DraftEngine> {
+        let mut v = vec![self.grounded];
+        v.extend(self.per_brand.get(brand).copied());
+        v
+    }
+}
+
 pub struct Drafter<'a, S, C, D> {
     pub store: &'a S,
     pub content: &'a C,
     pub drafts: &'a D,
-    pub engines: &'a [&'a dyn DraftEngine],
+    pub engines: &'a EngineSet<'a>,
     pub speller: &'a dyn Speller,
 }
 
@@ -134,10 +160,11 @@ where
                     continue;
                 }
             };
+            let engines = self.engines.for_brand(&comment.key.brand);
             let d = draft::draft_comment(
                 &comment,
                 &content,
-                self.engines,
+                &engines,
                 self.speller,
                 platform_name(&comment),
                 now,
@@ -149,5 +176,41 @@ where
             }
         }
         outcome
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::draft::GroundedEngine;
+
+    struct Other;
+
+    #[async_trait::async_trait]
+    impl DraftEngine for Other {
+        fn name(&self) -> &'static str {
+            "other"
+        }
+        async fn draft(
+            &self,
+            _: &crate::draft::DraftInput<'_>,
+        ) -> Result<Vec<crate::draft::Candidate>, crate::draft::EngineError> {
+            Ok(vec![])
+        }
+    }
+
+    #[test]
+    fn a_brand_gets_the_grounded_engine_and_the_one_it_chooses() {
+        let mut set = EngineSet::grounded(&GroundedEngine);
+        set.per_brand
+            .insert(BrandId::parse("globex").unwrap(), &Other);
+        let names = |b: &str| {
+            set.for_brand(&BrandId::parse(b).unwrap())
+                .iter()
+                .map(|e| e.name())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names("acme"), ["grounded"]);
+        assert_eq!(names("globex"), ["grounded", "other"]);
     }
 }

@@ -10,7 +10,7 @@ use vigie_core::comment::{
     Author, BrandId, Comment, CommentKey, CommentState, CommentText, Platform, Triage,
 };
 use vigie_core::content::{Action, BrandContent, ContentFiles};
-use vigie_core::draft::{DraftEngine, GroundedEngine};
+use vigie_core::draft::GroundedEngine;
 use vigie_core::drafting::{DraftRequest, Drafter};
 use vigie_core::drafts::DraftState;
 use vigie_core::ports::{BrandContentStore, CommentRead, CommentWrite, DraftStore, Inserted};
@@ -143,7 +143,7 @@ async fn drafts_are_stored_once_per_version_and_withdrawn_on_delete() {
         ),
     )
     .await;
-    let engines: [&dyn DraftEngine; 1] = [&GroundedEngine];
+    let engines = vigie_core::drafting::EngineSet::grounded(&GroundedEngine);
     let drafter = Drafter {
         store: &store,
         content: &store,
@@ -207,7 +207,7 @@ async fn a_comment_not_triaged_yet_is_retried_and_a_brand_without_content_skippe
     c.triage = None;
     c.state = CommentState::Queued;
     let c = insert(&store, &c).await;
-    let engines: [&dyn DraftEngine; 1] = [&GroundedEngine];
+    let engines = vigie_core::drafting::EngineSet::grounded(&GroundedEngine);
     let drafter = Drafter {
         store: &store,
         content: &store,

@@ -195,7 +195,7 @@ impl Pipeline {
             return Ok(0);
         }
         let grounded = vigie_core::draft::GroundedEngine;
-        let engines: [&dyn vigie_core::draft::DraftEngine; 1] = [&grounded];
+        let engines = vigie_core::drafting::EngineSet::grounded(&grounded);
         let drafter = vigie_core::drafting::Drafter {
             store: &self.store,
             content: &self.store,
