@@ -156,7 +156,12 @@ async fn one<S: CommentRead + DraftStore>(
         .drafts(&key)
         .await
         .map_err(ReviewError::Store)?
-        .filter(|d| d.comment_version == comment.version);
+        // drafts of an earlier version, or of a deleted comment, are not proposed
+        .filter(|d| {
+            d.comment_version == comment.version
+                && comment.state != vigie_core::comment::CommentState::Deleted
+                && d.state == vigie_core::drafts::DraftState::Proposed
+        });
     Ok(Json(CommentWithDrafts { comment, drafts }))
 }
 
