@@ -362,6 +362,7 @@ pub fn sample_content(brand_id: &str) -> BrandContent {
         replies: read("replies.toml"),
         facts: read("facts.toml"),
         words: read("words.txt"),
+        products: read("products.txt"),
     };
     let mut content = BrandContent::from_files(
         &brand(brand_id),

@@ -215,6 +215,7 @@ async fn signed_delivery_to_escalation_to_chat_on_dynamodb_and_sqs() {
                 replies: read("replies.toml"),
                 facts: read("facts.toml"),
                 words: read("words.txt"),
+                products: read("products.txt"),
             },
             vigie_core::time::Timestamp(0),
             "test",

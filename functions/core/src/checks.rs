@@ -454,6 +454,7 @@ pub fn check(d: &Draft<'_>, content: &BrandContent, speller: &dyn Speller) -> Ve
         content
             .words
             .iter()
+            .chain(&content.products)
             .any(|b| b.split_whitespace().any(|p| p.eq_ignore_ascii_case(w)))
             || d.author_name
                 .is_some_and(|n| n.split_whitespace().any(|p| p == w))

@@ -226,8 +226,12 @@ pub struct BrandContent {
     pub voice: VoiceProfile,
     pub replies: Vec<ApprovedReply>,
     pub facts: Vec<Fact>,
-    /// Brand, product and place names: the spelling check accepts them.
+    /// Brand and place names: the spelling check accepts them.
     pub words: Vec<String>,
+    /// Product names: the only words a `{product}` slot is filled with (from the comment);
+    /// the spelling check accepts them too.
+    #[serde(default)]
+    pub products: Vec<String>,
     pub updated_at: Timestamp,
     /// Who stored this version (a user, or "import").
     pub updated_by: String,
@@ -240,10 +244,25 @@ pub struct ContentFiles {
     pub replies: String,
     pub facts: String,
     pub words: String,
+    pub products: String,
 }
 
 impl ContentFiles {
-    pub const NAMES: [&'static str; 4] = ["voice.toml", "replies.toml", "facts.toml", "words.txt"];
+    pub const NAMES: [&'static str; 5] = [
+        "voice.toml",
+        "replies.toml",
+        "facts.toml",
+        "words.txt",
+        "products.txt",
+    ];
+}
+
+fn lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// What is wrong with a content file: the file, the field, the reason.
@@ -376,13 +395,8 @@ impl BrandContent {
             .map_err(|e| toml_error("replies.toml", &files.replies, &e))?;
         let facts: FactsFile =
             toml::from_str(&files.facts).map_err(|e| toml_error("facts.toml", &files.facts, &e))?;
-        let words = files
-            .words
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .map(str::to_owned)
-            .collect();
+        let words = lines(&files.words);
+        let products = lines(&files.products);
         let content = Self {
             brand: brand.clone(),
             version: 0,
@@ -390,6 +404,7 @@ impl BrandContent {
             replies: replies.replies,
             facts: facts.facts,
             words,
+            products,
             updated_at,
             updated_by: updated_by.to_owned(),
         };
@@ -418,6 +433,7 @@ impl BrandContent {
             replies: toml::to_string(&replies).expect("replies serialise"),
             facts: toml::to_string(&FactsOut { facts: &self.facts }).expect("facts serialise"),
             words: self.words.iter().map(|w| format!("{w}\n")).collect(),
+            products: self.products.iter().map(|w| format!("{w}\n")).collect(),
         }
     }
 
@@ -657,7 +673,8 @@ lang = "fr"
 text = "La livraison prend en général 3 à 5 jours ouvrés."
 "#
             .into(),
-            words: "Acme\n# a comment\n\nLina\n".into(),
+            words: "Acme\n# a comment\n\nLyon\n".into(),
+            products: "Lina\n".into(),
         }
     }
 
@@ -669,7 +686,8 @@ text = "La livraison prend en général 3 à 5 jours ouvrés."
     fn a_valid_folder_parses_and_round_trips_through_its_files() {
         let c = parse(&files()).unwrap();
         assert_eq!(c.replies.len(), 1);
-        assert_eq!(c.words, ["Acme", "Lina"]);
+        assert_eq!(c.words, ["Acme", "Lyon"]);
+        assert_eq!(c.products, ["Lina"]);
         assert_eq!(c.voice.reply_limit("x"), 280);
         assert_eq!(c.voice.greeting("fr", Some("Léa")).unwrap(), "Bonjour Léa,");
         assert_eq!(c.voice.greeting("fr", None).unwrap(), "Bonjour,");
@@ -779,6 +797,7 @@ mod samples {
                 replies: read("replies.toml"),
                 facts: read("facts.toml"),
                 words: read("words.txt"),
+                products: read("products.txt"),
             };
             let c = BrandContent::from_files(
                 &BrandId::parse(brand).unwrap(),

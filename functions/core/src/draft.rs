@@ -278,7 +278,7 @@ pub fn render(reply: &ApprovedReply, input: &DraftInput<'_>) -> Option<Candidate
             Slot::Contact => body.push_str(content.voice.contact.get(lang)?),
             Slot::Product => body.push_str(&product_in(
                 input.comment.text.as_ref()?.as_str(),
-                &content.words,
+                &content.products,
             )?),
             Slot::OrderRef => {
                 if input.action != Action::ReplyPrivate {
@@ -575,6 +575,7 @@ mod tests {
             replies: read("replies.toml"),
             facts: read("facts.toml"),
             words: read("words.txt"),
+            products: read("products.txt"),
         };
         let mut c = BrandContent::from_files(
             &BrandId::parse(brand).unwrap(),
@@ -842,6 +843,29 @@ mod tests {
         );
         let d = run(&c, &globex, &Words(&[])).await;
         assert_eq!((d.lang.as_str(), d.action), ("es", Action::NoReply));
+    }
+
+    #[test]
+    fn a_product_slot_takes_only_a_product_the_comment_names() {
+        let content = sample("acme");
+        assert_eq!(
+            product_in(
+                "Au magasin de Lyon, la robe Lina existe en 38 ?",
+                &content.products
+            )
+            .as_deref(),
+            Some("Lina")
+        );
+        assert_eq!(
+            product_in("Le magasin de Lyon ouvre quand ?", &content.products),
+            None,
+            "a city is not a product"
+        );
+        assert_eq!(
+            product_in("Carolina m'a conseillé", &content.products),
+            None,
+            "whole words only"
+        );
     }
 
     #[test]

@@ -42,6 +42,7 @@ fn acme() -> BrandContent {
         replies: read("replies.toml"),
         facts: read("facts.toml"),
         words: read("words.txt"),
+        products: read("products.txt"),
     };
     let mut c = BrandContent::from_files(
         &BrandId::parse("acme").unwrap(),

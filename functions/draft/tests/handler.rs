@@ -35,6 +35,7 @@ fn content() -> BrandContent {
         replies: read("replies.toml"),
         facts: read("facts.toml"),
         words: read("words.txt"),
+        products: read("products.txt"),
     };
     BrandContent::from_files(
         &BrandId::parse("acme").unwrap(),

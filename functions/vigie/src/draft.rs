@@ -35,6 +35,7 @@ pub fn read_folder(dir: &Path, brand: &BrandId) -> anyhow::Result<BrandContent> 
         replies: read("replies.toml")?,
         facts: read("facts.toml")?,
         words: read("words.txt").unwrap_or_default(),
+        products: read("products.txt").unwrap_or_default(),
     };
     BrandContent::from_files(brand, &files, Timestamp::now(), "import")
         .map_err(|e| anyhow::anyhow!("{}/{e}", dir.display()))
