@@ -38,6 +38,8 @@ pub struct DraftInput<'a> {
     pub action: Action,
     /// The reply's language.
     pub lang: &'a str,
+    /// Platform name for the reply's length limit (facebook, instagram, x, tiktok...).
+    pub platform: &'a str,
     pub content: &'a BrandContent,
     /// The approved replies retrieved for the comment, best first, with their similarity.
     pub retrieved: &'a [(&'a ApprovedReply, f32)],
@@ -251,14 +253,27 @@ pub fn wrap_body(body: &str, input: &DraftInput<'_>) -> Option<String> {
         lang,
         first_name(input.comment.author.name.as_deref()).as_deref(),
     )?;
-    let mut text = format!("{greeting}\n\n{body}");
-    if uses_french_typography(lang, content) {
-        text = checks::french_typography(&text);
+    let assemble = |head: Option<&str>| {
+        let mut text = match head {
+            Some(g) => format!("{g}\n\n{body}"),
+            None => body.clone(),
+        };
+        if uses_french_typography(lang, content) {
+            text = checks::french_typography(&text);
+        }
+        // the sign-off is verbatim, typography included
+        text.push_str("\n\n");
+        text.push_str(&content.voice.sign_off);
+        text
+    };
+    let full = assemble(Some(&greeting));
+    // where the whole reply would pass the platform's limit (TikTok's 150 characters), the
+    // greeting goes first; the sign-off never does
+    let limit = content.voice.reply_limit(input.platform);
+    if checks::weighted_len(&full, input.platform) > limit {
+        return Some(assemble(None));
     }
-    // the sign-off is verbatim, typography included
-    text.push_str("\n\n");
-    text.push_str(&content.voice.sign_off);
-    Some(text)
+    Some(full)
 }
 
 /// Greeting, body and sign-off in the brand's voice; `None` when a slot cannot be filled
@@ -460,6 +475,7 @@ pub async fn draft_comment(
             embedding,
         );
         let input = DraftInput {
+            platform,
             comment,
             understanding,
             embedding,
@@ -843,6 +859,55 @@ mod tests {
         );
         let d = run(&c, &globex, &Words(&[])).await;
         assert_eq!((d.lang.as_str(), d.action), ("es", Action::NoReply));
+    }
+
+    #[tokio::test]
+    async fn on_tiktok_the_greeting_gives_way_to_the_limit_and_the_sign_off_stays() {
+        let content = sample("acme");
+        let c = comment(
+            "acme",
+            "Vous ouvrez le dimanche ?",
+            "Julie Martin",
+            Intent::AvailabilityHours,
+            &[],
+        );
+        let long = draft_comment(
+            &c,
+            &content,
+            &[&GroundedEngine],
+            &Words(&[]),
+            "facebook",
+            Timestamp(5),
+        )
+        .await;
+        let short = draft_comment(
+            &c,
+            &content,
+            &[&GroundedEngine],
+            &Words(&[]),
+            "tiktok",
+            Timestamp(5),
+        )
+        .await;
+        assert!(
+            long.suggestions
+                .iter()
+                .all(|s| s.text.starts_with("Bonjour Julie,"))
+        );
+        assert!(!short.suggestions.is_empty(), "{short:?}");
+        for s in &short.suggestions {
+            assert!(checks::weighted_len(&s.text, "tiktok") <= 150, "{}", s.text);
+            assert!(s.text.ends_with("L'équipe Acme Mode"));
+        }
+        // what did not fit with its greeting was tried without it (kept aside if still over)
+        assert!(!short.rejected.is_empty());
+        assert!(
+            short
+                .rejected
+                .iter()
+                .all(|r| !r.text.starts_with("Bonjour")),
+            "{short:?}"
+        );
     }
 
     #[test]

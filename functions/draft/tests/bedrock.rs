@@ -214,6 +214,7 @@ async fn an_answer_becomes_a_candidate_in_the_brand_voice_from_a_grounded_reques
         intent: Some(Intent::ProductQuestion),
         action: vigie_core::content::Action::ReplyPublic,
         lang: "fr",
+        platform: "facebook",
         content: &content,
         retrieved: &retrieved,
     };
