@@ -353,17 +353,7 @@ pub fn sample_content(brand_id: &str) -> BrandContent {
     let dir = crate::workspace_root()
         .join("samples/brands")
         .join(brand_id);
-    let read = |name: &str| {
-        std::fs::read_to_string(dir.join(name))
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.join(name).display()))
-    };
-    let files = ContentFiles {
-        voice: read("voice.toml"),
-        replies: read("replies.toml"),
-        facts: read("facts.toml"),
-        words: read("words.txt"),
-        products: read("products.txt"),
-    };
+    let files = ContentFiles::read_dir(&dir).unwrap();
     let mut content = BrandContent::from_files(
         &brand(brand_id),
         &files,

@@ -207,16 +207,9 @@ async fn signed_delivery_to_escalation_to_chat_on_dynamodb_and_sqs() {
         use vigie_core::content::{BrandContent, ContentFiles};
         use vigie_core::ports::{BrandContentStore, DraftStore};
         let dir = vigie_tests::workspace_root().join("samples/brands/acme");
-        let read = |n: &str| std::fs::read_to_string(dir.join(n)).unwrap();
         let mut content = BrandContent::from_files(
             &acme(),
-            &ContentFiles {
-                voice: read("voice.toml"),
-                replies: read("replies.toml"),
-                facts: read("facts.toml"),
-                words: read("words.txt"),
-                products: read("products.txt"),
-            },
+            &ContentFiles::read_dir(&dir).unwrap(),
             vigie_core::time::Timestamp(0),
             "test",
         )

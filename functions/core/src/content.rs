@@ -257,6 +257,29 @@ impl ContentFiles {
     ];
 }
 
+impl ContentFiles {
+    /// The files of a brand folder; `words.txt` and `products.txt` may be missing.
+    pub fn read_dir(dir: &std::path::Path) -> Result<Self, ContentError> {
+        let read = |name: &str, optional: bool| match std::fs::read_to_string(dir.join(name)) {
+            Ok(text) => Ok(text),
+            Err(e) if optional && e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+            Err(e) => Err(ContentError {
+                file: dir.join(name).display().to_string(),
+                line: None,
+                field: None,
+                reason: format!("cannot read it: {e}"),
+            }),
+        };
+        Ok(Self {
+            voice: read("voice.toml", false)?,
+            replies: read("replies.toml", false)?,
+            facts: read("facts.toml", false)?,
+            words: read("words.txt", true)?,
+            products: read("products.txt", true)?,
+        })
+    }
+}
+
 fn lines(text: &str) -> Vec<String> {
     text.lines()
         .map(str::trim)
@@ -766,6 +789,24 @@ text = "La livraison prend en général 3 à 5 jours ouvrés."
     }
 
     #[test]
+    fn a_folder_needs_its_three_toml_files_and_may_lack_the_word_lists() {
+        let dir = std::env::temp_dir().join(format!("vigie-content-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = files();
+        std::fs::write(dir.join("voice.toml"), &f.voice).unwrap();
+        std::fs::write(dir.join("replies.toml"), &f.replies).unwrap();
+        let e = ContentFiles::read_dir(&dir).unwrap_err().to_string();
+        assert!(
+            e.contains("facts.toml") && e.contains("cannot read it"),
+            "{e}"
+        );
+        std::fs::write(dir.join("facts.toml"), &f.facts).unwrap();
+        let read = ContentFiles::read_dir(&dir).unwrap();
+        assert_eq!((read.words.as_str(), read.products.as_str()), ("", ""));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn slots_are_read_in_order_and_unknown_ones_refused() {
         assert_eq!(
             slots("a {contact} b {fact:x-1} {product}{order_ref}").unwrap(),
@@ -791,14 +832,7 @@ mod samples {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/brands");
         for brand in ["acme", "globex"] {
             let dir = root.join(brand);
-            let read = |n: &str| std::fs::read_to_string(dir.join(n)).unwrap();
-            let files = ContentFiles {
-                voice: read("voice.toml"),
-                replies: read("replies.toml"),
-                facts: read("facts.toml"),
-                words: read("words.txt"),
-                products: read("products.txt"),
-            };
+            let files = ContentFiles::read_dir(&dir).unwrap();
             let c = BrandContent::from_files(
                 &BrandId::parse(brand).unwrap(),
                 &files,

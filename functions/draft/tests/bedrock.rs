@@ -36,14 +36,7 @@ impl Speller for AllWords {
 
 fn acme() -> BrandContent {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/brands/acme");
-    let read = |n: &str| std::fs::read_to_string(dir.join(n)).unwrap();
-    let files = ContentFiles {
-        voice: read("voice.toml"),
-        replies: read("replies.toml"),
-        facts: read("facts.toml"),
-        words: read("words.txt"),
-        products: read("products.txt"),
-    };
+    let files = ContentFiles::read_dir(&dir).unwrap();
     let mut c = BrandContent::from_files(
         &BrandId::parse("acme").unwrap(),
         &files,

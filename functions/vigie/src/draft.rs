@@ -26,17 +26,7 @@ use crate::ModelArgs;
 
 /// Reads a brand's content folder (docs/brand-content.md).
 pub fn read_folder(dir: &Path, brand: &BrandId) -> anyhow::Result<BrandContent> {
-    let read = |name: &str| {
-        std::fs::read_to_string(dir.join(name))
-            .with_context(|| format!("{}: cannot read {name}", dir.display()))
-    };
-    let files = ContentFiles {
-        voice: read("voice.toml")?,
-        replies: read("replies.toml")?,
-        facts: read("facts.toml")?,
-        words: read("words.txt").unwrap_or_default(),
-        products: read("products.txt").unwrap_or_default(),
-    };
+    let files = ContentFiles::read_dir(dir)?;
     BrandContent::from_files(brand, &files, Timestamp::now(), "import")
         .map_err(|e| anyhow::anyhow!("{}/{e}", dir.display()))
 }
