@@ -4,7 +4,6 @@
 //! by [`BrandContent::from_files`] and [`BrandContent::to_files`].
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
@@ -12,29 +11,7 @@ use crate::comment::BrandId;
 use crate::time::Timestamp;
 use crate::understanding::{Embedding, Intent};
 
-macro_rules! names {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
-names! {
+named_enum! {
     /// What a reply may touch, for the policies.
     Topic {
         Refund => "refund",
@@ -54,7 +31,7 @@ names! {
     }
 }
 
-names! {
+named_enum! {
     /// What to do with a comment.
     Action {
         ReplyPublic => "reply_public",

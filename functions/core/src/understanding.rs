@@ -3,38 +3,9 @@
 //!
 //! The labels and how they were decided: model/signals/data/GUIDE.md.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
-macro_rules! labels {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-
-            pub fn parse(s: &str) -> Option<Self> {
-                match s { $($text => Some($name::$variant),)+ _ => None }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
-labels! {
+named_enum! {
     /// A risk a community manager has to act on today.
     RiskSignal {
         SafetyRisk => "safety_risk",
@@ -69,7 +40,7 @@ impl RiskSignal {
     }
 }
 
-labels! {
+named_enum! {
     /// What the comment wants, one per comment; when several fit, the first of this order.
     Intent {
         SafetyRisk => "safety_risk",
