@@ -368,7 +368,7 @@ pub fn retrieve<'c>(
         })
         .map(|r| {
             let sim = match (embedding, &r.embedding) {
-                (Some(c), Some(e)) => c.cosine(&e.values()),
+                (Some(c), Some(e)) => c.cosine_to(e),
                 _ => 0.0,
             };
             (r, sim)

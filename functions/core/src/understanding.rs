@@ -154,21 +154,38 @@ impl Embedding {
 
     /// Cosine similarity with another vector of the same width (0 when widths differ).
     pub fn cosine(&self, other: &[f32]) -> f32 {
-        if other.len() != self.q.len() {
-            return 0.0;
-        }
-        let (mut dot, mut a, mut b) = (0.0f32, 0.0f32, 0.0f32);
-        for (&x, &y) in self.q.iter().zip(other) {
-            let x = f32::from(x);
-            dot += x * y;
-            a += x * x;
-            b += y * y;
-        }
-        if a == 0.0 || b == 0.0 {
-            0.0
-        } else {
-            dot / (a.sqrt() * b.sqrt())
-        }
+        cosine(
+            self.q.iter().map(|&x| f32::from(x)),
+            other.iter().copied(),
+            other.len() == self.q.len(),
+        )
+    }
+
+    /// Cosine similarity with another kept embedding (the scales cancel out): what
+    /// retrieval ranks replies by, without decoding either vector.
+    pub fn cosine_to(&self, other: &Embedding) -> f32 {
+        cosine(
+            self.q.iter().map(|&x| f32::from(x)),
+            other.q.iter().map(|&y| f32::from(y)),
+            other.q.len() == self.q.len(),
+        )
+    }
+}
+
+fn cosine(a: impl Iterator<Item = f32>, b: impl Iterator<Item = f32>, same_width: bool) -> f32 {
+    if !same_width {
+        return 0.0;
+    }
+    let (mut dot, mut na, mut nb) = (0.0f32, 0.0f32, 0.0f32);
+    for (x, y) in a.zip(b) {
+        dot += x * y;
+        na += x * x;
+        nb += y * y;
+    }
+    if na == 0.0 || nb == 0.0 {
+        0.0
+    } else {
+        dot / (na.sqrt() * nb.sqrt())
     }
 }
 
@@ -228,6 +245,11 @@ mod tests {
         let dot: f32 = restored.iter().zip(&v).map(|(a, b)| a * b).sum();
         assert!((dot - 1.0).abs() < 0.01);
         assert_eq!(back.cosine(&v[..10]), 0.0);
+        // between two kept embeddings, the same cosine as with the decoded values
+        let w: Vec<f32> = v.iter().rev().copied().collect();
+        let other = Embedding::quantize(&w);
+        assert!((back.cosine_to(&other) - back.cosine(&other.values())).abs() < 1e-5);
+        assert!((back.cosine_to(&back) - 1.0).abs() < 1e-5);
         assert!(serde_json::from_str::<Embedding>(r#"{"scale":0,"q":""}"#).is_err());
         assert!(serde_json::from_str::<Embedding>(r#"{"scale":1,"q":"%%"}"#).is_err());
     }
