@@ -561,12 +561,10 @@ impl BrandContentStore for DynamoStore {
         expected: Option<u32>,
     ) -> Result<u32, StoreError> {
         // Stored only if `expected` is current, so the new version is known now.
-        let version = expected
-            .unwrap_or(0)
-            .checked_add(1)
+        let c = content
+            .as_next_version(expected)
             .ok_or(StoreError::Conflict)?;
-        let mut c = content.clone();
-        c.version = version;
+        let version = c.version;
         let body = serde_json::to_string(&c).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let pk = content_pk(&c.brand);
         let built = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Unavailable(e.to_string());

@@ -618,6 +618,16 @@ impl BrandContent {
         Ok(())
     }
 
+    /// This content as the version that follows `expected` (`None`: the first), as a
+    /// store keeps it; `None` when the version number would overflow.
+    pub fn as_next_version(&self, expected: Option<u32>) -> Option<BrandContent> {
+        let version = expected.unwrap_or(0).checked_add(1)?;
+        Some(Self {
+            version,
+            ..self.clone()
+        })
+    }
+
     pub fn fact(&self, id: &str, lang: &str) -> Option<&Fact> {
         self.facts.iter().find(|f| f.id == id && f.lang == lang)
     }

@@ -636,12 +636,10 @@ impl BrandContentStore for SqliteStore {
         expected: Option<u32>,
     ) -> Result<u32, StoreError> {
         // Stored only if `expected` is current, so the new version is known now.
-        let version = expected
-            .unwrap_or(0)
-            .checked_add(1)
+        let c = content
+            .as_next_version(expected)
             .ok_or(StoreError::Conflict)?;
-        let mut c = content.clone();
-        c.version = version;
+        let version = c.version;
         let body = serde_json::to_string(&c).map_err(corrupt)?;
         let brand = c.brand.to_string();
         let stored = self
