@@ -39,6 +39,7 @@ struct World {
     intake_q: SqliteQueue,
     escalations: SwitchQueue<SqliteQueue>,
     escalation_q: SqliteQueue,
+    drafts_q: SqliteQueue,
     scorer: KeywordScorer,
 }
 
@@ -58,6 +59,7 @@ fn world_with(extra: &str, secrets: impl FnOnce(&mut Secrets)) -> World {
         intake_q: db.queue("classify", 3),
         escalations: SwitchQueue::new(db.queue("escalations", 3)),
         escalation_q: db.queue("escalations", 3),
+        drafts_q: db.queue("drafts", 3),
         scorer: KeywordScorer::default(),
     }
 }
@@ -117,8 +119,24 @@ impl World {
 
     /// One worker round: receive, classify, ack what succeeded, release the rest at once.
     async fn round(&self) -> vigie_core::classify::BatchOutcome {
+        self.round_with(None).await
+    }
+
+    /// A round whose triaged comments are sent on to the drafter's queue.
+    async fn round_drafting(&self) -> vigie_core::classify::BatchOutcome {
+        self.round_with(Some(&self.drafts_q)).await
+    }
+
+    async fn round_with(
+        &self,
+        drafts: Option<&dyn QueueSend>,
+    ) -> vigie_core::classify::BatchOutcome {
         let batch = self.intake_q.receive(32, 30).await.unwrap();
-        let outcome = self.classifier().handle(&batch, Timestamp::now()).await;
+        let classifier = Classifier {
+            drafts,
+            ..self.classifier()
+        };
+        let outcome = classifier.handle(&batch, Timestamp::now()).await;
         settle(&self.intake_q, &batch, &outcome.failed).await;
         outcome
     }
@@ -455,6 +473,9 @@ async fn an_edit_after_a_delete_changes_nothing() {
     w.round().await;
     let delete = r#"{"object":"page","entry":[{"id":"1001","time":1764086500,"changes":[{"field":"feed","value":{"item":"comment","verb":"remove","post_id":"1001_9","comment_id":"c1","parent_id":"1001_9","from":{"id":"77"}}}]}]}"#;
     w.deliver(delete).await.unwrap();
+    // the delete is passed on (for the drafter): nothing to do without one
+    let outcome = w.round().await;
+    assert_eq!((outcome.skipped, outcome.classified), (1, 0));
     // The edit was made before the delete, but arrives after it.
     let edited = feed(&[("c1", "77", ANGRY)]).replace("\"verb\":\"add\"", "\"verb\":\"edited\"");
     let report = w.deliver(&edited).await.unwrap();
@@ -471,6 +492,62 @@ async fn an_edit_after_a_delete_changes_nothing() {
         "nothing to classify"
     );
     assert!(w.escalation_events().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_delete_after_triage_reaches_the_drafter_and_escalates_nothing() {
+    let w = world();
+    w.deliver(&feed(&[("c1", "77", ANGRY)])).await.unwrap();
+    let outcome = w.round_drafting().await;
+    assert_eq!(outcome.classified, 1, "{outcome:?}");
+    assert_eq!(w.escalation_events().await.len(), 1);
+    let sent = w.drafts_q.receive(10, 30).await.unwrap();
+    assert_eq!(sent.len(), 1, "a draft request for the triaged comment");
+    w.drafts_q
+        .ack(&sent.iter().map(|d| d.receipt.clone()).collect::<Vec<_>>())
+        .await
+        .unwrap();
+
+    let delete = r#"{"object":"page","entry":[{"id":"1001","time":1764086500,"changes":[{"field":"feed","value":{"item":"comment","verb":"remove","post_id":"1001_9","comment_id":"c1","parent_id":"1001_9","from":{"id":"77"}}}]}]}"#;
+    let report = w.deliver(delete).await.unwrap();
+    assert_eq!((report.deleted, report.queued), (1, 1));
+    assert_eq!(
+        w.comment("c1").await.state,
+        CommentState::Deleted,
+        "stays deleted once queued"
+    );
+    let calls = w.scorer.calls.load(Ordering::SeqCst);
+    let outcome = w.round_drafting().await;
+    assert_eq!(
+        (outcome.skipped, outcome.failed.len()),
+        (1, 0),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        w.scorer.calls.load(Ordering::SeqCst),
+        calls,
+        "no model call"
+    );
+    let sent = w.drafts_q.receive(10, 30).await.unwrap();
+    assert_eq!(
+        sent.len(),
+        1,
+        "the drafter is told, and withdraws the drafts"
+    );
+    let request: vigie_core::drafting::DraftRequest = serde_json::from_str(&sent[0].body).unwrap();
+    assert_eq!(request.key, w.comment("c1").await.key);
+    assert_eq!(
+        w.escalation_events().await.len(),
+        1,
+        "nothing escalated again"
+    );
+    // deleted before any triage: nothing to withdraw, nothing queued
+    w.deliver(&feed(&[("c2", "78", "Ouvert dimanche ?")]))
+        .await
+        .unwrap();
+    let delete2 = delete.replace("\"c1\"", "\"c2\"");
+    let report = w.deliver(&delete2).await.unwrap();
+    assert_eq!((report.deleted, report.queued), (1, 0));
 }
 
 /// One thread: the same customer complains three times (and thanks once in between),

@@ -1,7 +1,8 @@
 //! Classification of queued comments: sentiment, urgency, escalation.
 //!
 //! Idempotent per comment version: a request for a version that is already triaged (or
-//! superseded by an edit, or deleted) changes nothing. A message that cannot be handled is
+//! superseded by an edit) changes nothing; one for a comment deleted after its triage is
+//! passed on to the drafter, which withdraws its drafts. A message that cannot be handled is
 //! reported failed, alone; the queue retries it and dead-letters it after its maximum
 //! receives. Escalation events are sent before they are recorded on the comment, so a
 //! crash in between sends a repeat with the same `event_id`, never a loss.
@@ -236,7 +237,8 @@ where
                     continue;
                 }
             }
-            let escalate = comment.triage.as_ref().is_some_and(|t| t.urgency.escalate);
+            let escalate = comment.state != CommentState::Deleted
+                && comment.triage.as_ref().is_some_and(|t| t.urgency.escalate);
             if escalate
                 && comment
                     .escalated_version
@@ -288,9 +290,12 @@ where
 
     /// What to do for a request of `version` given the stored comment.
     fn plan(&self, c: Comment, version: u32) -> Option<Work> {
-        if c.version != version || matches!(c.state, CommentState::Deleted | CommentState::OwnReply)
-        {
-            return None; // superseded by an edit, deleted, or the brand's own words
+        if c.version != version || c.state == CommentState::OwnReply {
+            return None; // superseded by an edit, or the brand's own words
+        }
+        if c.state == CommentState::Deleted {
+            // deleted after triage: the drafter withdraws its drafts
+            return (self.drafts.is_some() && c.triage.is_some()).then_some(Work::DraftOnly(c));
         }
         match &c.triage {
             Some(t) if t.version == c.version => {

@@ -177,6 +177,10 @@ pub struct ApprovedReply {
     pub action: Action,
     /// The body: the greeting goes before it, the sign-off after it.
     pub text: String,
+    /// A shorter body with the same meaning, for platforms whose reply limit the text
+    /// passes (TikTok's 150 characters); its slots are among the text's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub short: Option<String>,
     /// A reply, in the brand's first language, for comments in a language it does not serve.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub for_other_languages: bool,
@@ -209,6 +213,10 @@ pub struct BrandContent {
     /// the spelling check accepts them too.
     #[serde(default)]
     pub products: Vec<String>,
+    /// The model that computed the approved replies' embeddings: retrieval compares them
+    /// only with comments embedded by the same model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding_model: Option<String>,
     pub updated_at: Timestamp,
     /// Who stored this version (a user, or "import").
     pub updated_by: String,
@@ -328,6 +336,8 @@ struct ReplyOut<'a> {
     intents: &'a [Intent],
     action: Action,
     text: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    short: Option<&'a str>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     for_other_languages: bool,
 }
@@ -344,6 +354,17 @@ pub enum Slot {
     Product,
     OrderRef,
     Fact(String),
+}
+
+impl std::fmt::Display for Slot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Slot::Contact => f.write_str("{contact}"),
+            Slot::Product => f.write_str("{product}"),
+            Slot::OrderRef => f.write_str("{order_ref}"),
+            Slot::Fact(id) => write!(f, "{{fact:{id}}}"),
+        }
+    }
 }
 
 /// The slots of a body, in order; `Err` names an unknown one.
@@ -405,6 +426,7 @@ impl BrandContent {
             facts: facts.facts,
             words,
             products,
+            embedding_model: None,
             updated_at,
             updated_by: updated_by.to_owned(),
         };
@@ -424,6 +446,7 @@ impl BrandContent {
                     intents: &r.intents,
                     action: r.action,
                     text: &r.text,
+                    short: r.short.as_deref(),
                     for_other_languages: r.for_other_languages,
                 })
                 .collect(),
@@ -612,6 +635,21 @@ impl BrandContent {
                         ));
                     }
                     _ => {}
+                }
+            }
+            if let Some(short) = &r.short {
+                if short.trim().is_empty() {
+                    return Err(err(REPLIES, field("short"), "empty (leave it out instead)"));
+                }
+                let long = slots(&r.text).unwrap_or_default();
+                for s in slots(short).map_err(|e| err(REPLIES, field("short"), e))? {
+                    if !long.contains(&s) {
+                        return Err(err(
+                            REPLIES,
+                            field("short"),
+                            format!("{s} is not in the text: a short body says less, not more"),
+                        ));
+                    }
                 }
             }
         }

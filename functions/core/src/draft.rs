@@ -277,14 +277,26 @@ pub fn wrap_body(body: &str, input: &DraftInput<'_>) -> Option<String> {
 }
 
 /// Greeting, body and sign-off in the brand's voice; `None` when a slot cannot be filled
-/// from the comment or the content.
+/// from the comment or the content. Where the reply would pass the platform's limit, its
+/// short body stands in (when it has one).
 pub fn render(reply: &ApprovedReply, input: &DraftInput<'_>) -> Option<Candidate> {
+    let full = fill(&reply.text, reply, input)?;
+    let limit = input.content.voice.reply_limit(input.platform);
+    match &reply.short {
+        Some(short) if checks::weighted_len(&full.text, input.platform) > limit => {
+            fill(short, reply, input).or(Some(full))
+        }
+        _ => Some(full),
+    }
+}
+
+fn fill(template: &str, reply: &ApprovedReply, input: &DraftInput<'_>) -> Option<Candidate> {
     let content = input.content;
     let lang = input.lang;
     let mut body = String::new();
     let mut facts = Vec::new();
-    let mut rest = reply.text.as_str();
-    let found = crate::content::slots(&reply.text).ok()?;
+    let mut rest = template;
+    let found = crate::content::slots(template).ok()?;
     for slot in found {
         let start = rest.find('{')?;
         let end = start + rest[start..].find('}')?;
@@ -413,6 +425,28 @@ impl DraftEngine for GroundedEngine {
     }
 }
 
+/// Whether the comment's embedding and the approved replies' come from the same model
+/// (content imported before models were recorded is taken as comparable).
+fn comparable_embeddings(comment: &Comment, content: &BrandContent) -> bool {
+    let comment_model = comment
+        .triage
+        .as_ref()
+        .and_then(|t| t.sentiment.as_ref())
+        .map(|s| s.model.as_str());
+    match (content.embedding_model.as_deref(), comment_model) {
+        (Some(replies), Some(comment_model)) if replies != comment_model => {
+            crate::events::StaleReplyEmbeddings {
+                brand: &comment.key.brand,
+                replies_model: replies,
+                comment_model,
+            }
+            .emit();
+            false
+        }
+        _ => true,
+    }
+}
+
 /// Drafts for one triaged comment: the action, then up to three checked suggestions from
 /// the engines in order (a later engine's candidates come first; the grounded ones stand
 /// when it fails or its drafts fail their checks).
@@ -426,7 +460,9 @@ pub async fn draft_comment(
 ) -> Drafts {
     let triage = comment.triage.as_ref();
     let understanding = triage.and_then(|t| t.understanding.as_ref());
-    let embedding = triage.and_then(|t| t.embedding.as_ref());
+    let embedding = triage
+        .and_then(|t| t.embedding.as_ref())
+        .filter(|_| comparable_embeddings(comment, content));
     let detected = comment
         .text
         .as_ref()
@@ -693,6 +729,50 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn replies_are_ranked_by_similarity_only_against_the_same_model() {
+        let mut content = sample("acme");
+        let target = "fr-livraison-colis-introuvable";
+        let axis = |i: usize| {
+            let mut v = vec![0.0f32; 8];
+            v[i] = 1.0;
+            Embedding::quantize(&v)
+        };
+        for (i, r) in content.replies.iter_mut().enumerate() {
+            r.embedding = Some(if r.id == target {
+                axis(0)
+            } else {
+                axis(1 + i % 7)
+            });
+        }
+        content.embedding_model = Some("model-a".into());
+        let mut c = comment(
+            "acme",
+            "Mon colis n'est toujours pas arrivé.",
+            "Julie Martin",
+            Intent::DeliveryDelay,
+            &[],
+        );
+        let triage = c.triage.as_mut().unwrap();
+        triage.embedding = Some(axis(0));
+        triage.sentiment = Some(crate::comment::SentimentScore {
+            label: crate::comment::Sentiment::Negative,
+            negative: 0.8,
+            neutral: 0.1,
+            positive: 0.1,
+            model: "model-a".into(),
+        });
+        let d = run(&c, &content, &Words(&[])).await;
+        assert_eq!(d.suggestions[0].reply_ids, [target]);
+        assert!(d.suggestions[0].similarity > 0.99);
+
+        // a comment embedded by a newer model: its vector means nothing against these
+        content.embedding_model = Some("model-old".into());
+        let d = run(&c, &content, &Words(&[])).await;
+        assert!(!d.suggestions.is_empty());
+        assert!(d.suggestions.iter().all(|s| s.similarity == 0.0), "{d:?}");
+    }
+
+    #[tokio::test]
     async fn instructions_in_a_comment_change_nothing() {
         let content = sample("acme");
         let plain = comment(
@@ -900,6 +980,66 @@ mod tests {
                 .iter()
                 .all(|r| !r.text.starts_with("Bonjour")),
             "{short:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_reply_too_long_for_the_platform_gives_way_to_its_short_body() {
+        let mut content = sample("acme");
+        content
+            .replies
+            .retain(|r| r.intents.contains(&Intent::Praise));
+        let long = "Merci infiniment pour ce message qui fait plaisir à toute l'équipe : \
+            nous transmettons vos compliments aux conseillers et aux stylistes, qui seront ravis \
+            de savoir que la collection vous plaît autant.";
+        for r in &mut content.replies {
+            r.text = long.into();
+            r.short = Some(
+                "Merci pour ce message : nous transmettons vos compliments à l'équipe.".into(),
+            );
+        }
+        content.validate().unwrap();
+        let c = comment(
+            "acme",
+            "Super boutique, bravo !",
+            "Julie Martin",
+            Intent::Praise,
+            &[],
+        );
+        let on = |platform: &'static str| {
+            let (c, content) = (c.clone(), content.clone());
+            async move {
+                draft_comment(
+                    &c,
+                    &content,
+                    &[&GroundedEngine],
+                    &Words(&[]),
+                    platform,
+                    Timestamp(5),
+                )
+                .await
+            }
+        };
+        let facebook = on("facebook").await;
+        assert!(
+            facebook.suggestions[0].text.contains("stylistes"),
+            "{facebook:?}"
+        );
+        let tiktok = on("tiktok").await;
+        assert!(!tiktok.suggestions.is_empty(), "{tiktok:?}");
+        for s in &tiktok.suggestions {
+            assert!(s.text.contains("vos compliments à l’équipe"), "{}", s.text);
+            assert!(checks::weighted_len(&s.text, "tiktok") <= 150);
+            assert!(s.text.ends_with("L'équipe Acme Mode"));
+        }
+        assert!(tiktok.rejected.is_empty(), "{tiktok:?}");
+
+        // a short body says less, never more: a slot the text does not have is refused
+        content.replies[0].short = Some("Écrivez-nous {contact}.".into());
+        let e = content.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("short") && e.contains("{contact} is not in the text"),
+            "{e}"
         );
     }
 

@@ -132,6 +132,22 @@ impl InternalEvent for DraftRejected<'_> {
     }
 }
 
+/// A brand's approved replies were embedded by another model than the comment: drafting
+/// ranks them without similarity until the content is imported again.
+pub struct StaleReplyEmbeddings<'a> {
+    pub brand: &'a BrandId,
+    pub replies_model: &'a str,
+    pub comment_model: &'a str,
+}
+
+impl InternalEvent for StaleReplyEmbeddings<'_> {
+    fn emit(self) {
+        tracing::warn!(brand = %self.brand, replies_model = self.replies_model, comment_model = self.comment_model,
+            "approved replies embedded by another model: ranked without similarity (vigie brand import embeds them again)");
+        count("stale_reply_embeddings", &[]);
+    }
+}
+
 pub struct CommentClassified<'a> {
     pub brand: &'a BrandId,
     pub label: &'static str,

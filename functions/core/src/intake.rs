@@ -287,15 +287,18 @@ where
                     report.ignored += 1;
                     return Ok(None);
                 };
-                if existing.state != CommentState::Deleted {
-                    existing.state = CommentState::Deleted;
-                    self.update_retrying(existing, |c| c.state = CommentState::Deleted)
-                        .await?;
-                    report.deleted += 1;
-                } else {
+                if existing.state == CommentState::Deleted {
                     report.duplicates += 1;
+                    return Ok(None);
                 }
-                Ok(None)
+                existing.state = CommentState::Deleted;
+                let deleted = self
+                    .update_retrying(existing, |c| c.state = CommentState::Deleted)
+                    .await?;
+                report.deleted += 1;
+                // a triaged comment may have drafts: its request goes down the pipeline so
+                // that the drafter withdraws them
+                Ok(deleted.triage.is_some().then_some(deleted))
             }
             EventKind::Edited => match self.store.get(&key).await? {
                 Some(existing) => {
@@ -475,6 +478,9 @@ async fn enqueue<S: CommentWrite, Q: QueueSend>(
     }
     .emit();
     for mut c in comments {
+        if c.state == CommentState::Deleted {
+            continue; // forwarded so that its drafts are withdrawn; it stays deleted
+        }
         c.state = CommentState::Queued;
         match store.update(&c).await {
             // Classified already, or edited again: both fine, the request is in the queue.

@@ -1,7 +1,7 @@
 //! `vigie brand import` / `vigie brand export`: a brand's content (voice, approved replies,
 //! facts, words) between plain folders (docs/brand-content.md) and the store, versioned.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -26,8 +26,8 @@ pub struct ImportArgs {
     /// Brand folders (named after the brand id), or folders of them.
     #[arg(required = true)]
     pub dirs: Vec<PathBuf>,
-    #[arg(long, env = "VIGIE_DB", default_value = ".vigie/vigie.db")]
-    pub db: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// Who imports (recorded with the version).
     #[arg(long, default_value = "import")]
     pub by: String,
@@ -40,15 +40,36 @@ pub struct ExportArgs {
     pub dir: PathBuf,
     #[arg(long)]
     pub brand: String,
-    #[arg(long, env = "VIGIE_DB", default_value = ".vigie/vigie.db")]
-    pub db: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
-fn open(db: &Path) -> anyhow::Result<Database> {
-    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+/// Where brand content is kept: the SQLite file of `vigie serve`, or a deployment's
+/// DynamoDB table.
+#[derive(Args)]
+pub struct StoreArgs {
+    #[arg(long, env = "VIGIE_DB", default_value = ".vigie/vigie.db")]
+    pub db: PathBuf,
+    /// A deployment's DynamoDB table instead of --db (region and credentials from the
+    /// AWS environment, as for the AWS CLI).
+    #[arg(long)]
+    pub table: Option<String>,
+}
+
+impl StoreArgs {
+    async fn open(&self) -> anyhow::Result<Box<dyn BrandContentStore>> {
+        if let Some(table) = &self.table {
+            let client = aws_sdk_dynamodb::Client::new(&vigie_aws::sdk_config().await);
+            return Ok(Box::new(vigie_aws::DynamoStore::new(client, table)));
+        }
+        let db = &self.db;
+        if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let db = Database::open(db).with_context(|| format!("cannot open {}", db.display()))?;
+        Ok(Box::new(db.store()))
     }
-    Database::open(db).with_context(|| format!("cannot open {}", db.display()))
 }
 
 fn brand_dirs(dirs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
@@ -97,7 +118,7 @@ pub async fn run(command: BrandCommand) -> anyhow::Result<()> {
                 contents.push(c);
             }
             let model = args.model.load()?;
-            let store = open(&args.db)?.store();
+            let store = args.store.open().await?;
             for mut c in contents {
                 crate::draft::embed_replies(&mut c, &model)?;
                 let current = store.content(&c.brand).await?.map(|c| c.version);
@@ -114,7 +135,7 @@ pub async fn run(command: BrandCommand) -> anyhow::Result<()> {
         }
         BrandCommand::Export(args) => {
             let brand = BrandId::parse(&args.brand).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let store = open(&args.db)?.store();
+            let store = args.store.open().await?;
             let c = store
                 .content(&brand)
                 .await?
@@ -126,6 +147,7 @@ pub async fn run(command: BrandCommand) -> anyhow::Result<()> {
                 &files.replies,
                 &files.facts,
                 &files.words,
+                &files.products,
             ]) {
                 std::fs::write(args.dir.join(name), text)
                     .with_context(|| format!("cannot write {}", args.dir.join(name).display()))?;

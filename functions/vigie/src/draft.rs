@@ -59,7 +59,41 @@ pub fn embed_replies(content: &mut BrandContent, model: &SentimentModel) -> anyh
     for (r, p) in content.replies.iter_mut().zip(predictions) {
         r.embedding = Some(Embedding::quantize(&p.embedding));
     }
+    content.embedding_model = Some(model.version().to_owned());
     Ok(())
+}
+
+/// Embeds again, as each brand's next content version, approved replies that another
+/// model embedded (after a model upgrade): retrieval compares only vectors of one model.
+/// Returns the brands whose content was embedded again.
+pub async fn reembed_stale(
+    store: &dyn vigie_core::ports::BrandContentStore,
+    brands: &[BrandId],
+    model: &SentimentModel,
+) -> anyhow::Result<Vec<BrandId>> {
+    let mut done = Vec::new();
+    for brand in brands {
+        let Some(current) = store.content(brand).await? else {
+            continue;
+        };
+        if current.embedding_model.as_deref() == Some(model.version()) {
+            continue;
+        }
+        let mut next = current.clone();
+        embed_replies(&mut next, model)?;
+        next.updated_by = format!("re-embedded for model {}", model.version());
+        next.updated_at = Timestamp::now();
+        match store.put_content(&next, Some(current.version)).await {
+            Ok(version) => {
+                tracing::info!(%brand, version, model = model.version(), "approved replies embedded again for the loaded model");
+                done.push(brand.clone());
+            }
+            // a manager stored a version meanwhile: the next start embeds that one
+            Err(vigie_core::ports::StoreError::Conflict) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(done)
 }
 
 /// Content of every brand folder under `root`, embedded.
@@ -492,4 +526,52 @@ pub async fn eval(args: EvalDraftsArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use vigie_core::ports::BrandContentStore;
+
+    use super::*;
+
+    fn tiny() -> SentimentModel {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../model/testdata/tiny");
+        SentimentModel::load(&vigie_model::ModelOptions {
+            intra_threads: 1,
+            ..vigie_model::ModelOptions::new(dir)
+        })
+        .expect("the tiny model loads")
+    }
+
+    #[tokio::test]
+    async fn replies_embedded_by_another_model_are_embedded_again_once() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/brands");
+        let acme = BrandId::parse("acme").unwrap();
+        let globex = BrandId::parse("globex").unwrap();
+        let store = vigie_sqlite::Database::in_memory().unwrap().store();
+        let model = tiny();
+        let mut old = read_folder(&root.join("acme"), &acme).unwrap();
+        embed_replies(&mut old, &model).unwrap();
+        old.embedding_model = Some("an-earlier-model".into());
+        store.put_content(&old, None).await.unwrap();
+
+        let done = reembed_stale(&store, &[acme.clone(), globex], &model)
+            .await
+            .unwrap();
+        assert_eq!(done, [acme.clone()], "globex has no content: nothing to do");
+        let now = store.content(&acme).await.unwrap().unwrap();
+        assert_eq!(now.version, 2);
+        assert_eq!(now.embedding_model.as_deref(), Some(model.version()));
+        assert_eq!(now.replies.len(), old.replies.len());
+        assert!(now.replies.iter().all(|r| r.embedding.is_some()));
+        assert!(now.updated_by.contains(model.version()));
+        // the same text, the same vector: what changed is only the model recorded
+        assert_eq!(now.replies, old.replies);
+
+        let again = reembed_stale(&store, &[acme.clone()], &model)
+            .await
+            .unwrap();
+        assert!(again.is_empty());
+        assert_eq!(store.content(&acme).await.unwrap().unwrap().version, 2);
+    }
 }

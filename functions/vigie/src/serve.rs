@@ -101,11 +101,14 @@ impl Pipeline {
             })?;
         let model = model.await??;
         tracing::info!(model = model.version(), "model loaded");
+        let store = db.store();
+        let ids: Vec<_> = brands.iter().map(|b| b.id.clone()).collect();
+        crate::draft::reembed_stale(&store, &ids, &model).await?;
         let speller = vigie_draft::spelling::HunspellSpeller::from_env()?;
         Ok(Self {
             brands: Arc::new(brands),
             secrets: Arc::new(secrets),
-            store: db.store(),
+            store,
             intake: db.queue(CLASSIFY_QUEUE, args.max_receives),
             escalations: db.queue(ESCALATION_QUEUE, args.max_receives),
             drafts: db.queue(DRAFT_QUEUE, args.max_receives),

@@ -588,3 +588,142 @@ fn brand_import_names_the_file_and_field_of_a_mistake_and_stores_nothing() {
     assert!(!export.status.success());
     assert!(String::from_utf8_lossy(&export.stderr).contains("no content stored for acme"));
 }
+
+#[test]
+fn brand_export_writes_back_every_file_and_reads_back_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("v.db");
+    let db = db.to_str().unwrap();
+    let import = |folder: &Path| {
+        let out = vigie(
+            &["brand", "import", folder.to_str().unwrap(), "--db", db],
+            None,
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let export = |folder: &Path| {
+        let out = vigie(
+            &[
+                "brand",
+                "export",
+                folder.to_str().unwrap(),
+                "--brand",
+                "acme",
+                "--db",
+                db,
+            ],
+            None,
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    assert!(import(&root().join("samples/brands/acme")).contains("acme: content version 1"));
+    let first = dir.path().join("first/acme");
+    export(&first);
+    let files = [
+        "voice.toml",
+        "replies.toml",
+        "facts.toml",
+        "words.txt",
+        "products.txt",
+    ];
+    let products = |folder: &Path| -> Vec<String> {
+        std::fs::read_to_string(folder.join("products.txt"))
+            .unwrap()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(String::from)
+            .collect()
+    };
+    for f in files {
+        assert!(first.join(f).is_file(), "{f} exported");
+    }
+    let shipped = products(&root().join("samples/brands/acme"));
+    assert!(!shipped.is_empty());
+    assert_eq!(products(&first), shipped);
+
+    assert!(import(&first).contains("acme: content version 2"));
+    let second = dir.path().join("second/acme");
+    export(&second);
+    for f in files {
+        assert_eq!(
+            std::fs::read_to_string(first.join(f)).unwrap(),
+            std::fs::read_to_string(second.join(f)).unwrap(),
+            "{f} reads back the same"
+        );
+    }
+}
+
+/// `vigie brand import --table` stores a deployment's content in its DynamoDB table (moto
+/// here), where the draft function reads it; `export --table` reads it back.
+#[tokio::test]
+async fn brand_import_and_export_reach_a_deployments_dynamodb_table() {
+    use vigie_core::ports::BrandContentStore;
+    let Some(moto) = vigie_tests::moto::moto() else {
+        return;
+    };
+    let conf = moto.sdk_config().await;
+    let table = vigie_tests::moto::unique("vigie-content");
+    let client = aws_sdk_dynamodb::Client::new(&conf);
+    vigie_aws::TableSpec::create(&client, &table).await.unwrap();
+    let aws_env = [
+        ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ];
+    let run = |args: Vec<String>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigie"));
+        cmd.args(&args)
+            .current_dir(root())
+            .env("VIGIE_MODEL_DIR", root().join("model/testdata/tiny"))
+            .env("VIGIE_THREADS", "1");
+        for (k, v) in aws_env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let printed = run(s(&["brand", "import", "samples/brands", "--table", &table]));
+    assert!(printed.contains("acme: content version 1"), "{printed}");
+    assert!(printed.contains("globex: content version 1"), "{printed}");
+
+    let store = vigie_aws::DynamoStore::new(client, &table);
+    let acme = store
+        .content(&vigie_core::comment::BrandId::parse("acme").unwrap())
+        .await
+        .unwrap()
+        .expect("stored in the table");
+    assert_eq!(acme.version, 1);
+    assert!(acme.embedding_model.is_some());
+    assert!(acme.replies.iter().all(|r| r.embedding.is_some()));
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("acme");
+    run(s(&[
+        "brand",
+        "export",
+        out.to_str().unwrap(),
+        "--brand",
+        "acme",
+        "--table",
+        &table,
+    ]));
+    let exported = std::fs::read_to_string(out.join("replies.toml")).unwrap();
+    assert_eq!(exported.matches("[[replies]]").count(), acme.replies.len());
+}
