@@ -6,12 +6,15 @@
 //! ONNX Runtime. Adapters implement [`ports`] with domain types; functions wire them.
 
 /// A closed set of snake_case names as an enum: serde, `ALL`, `as_str`, `parse`, `Display`.
+/// Variants may carry doc comments; declaration order is the enum's order.
 macro_rules! named_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident {
+        $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)?
+    }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
         #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
@@ -49,6 +52,7 @@ pub mod lexicon;
 pub mod notify;
 pub mod platforms;
 pub mod ports;
+pub mod review;
 pub mod secrets;
 pub mod signature;
 pub mod time;

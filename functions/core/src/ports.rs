@@ -147,6 +147,23 @@ pub trait DraftStore: Send + Sync {
     async fn withdraw_drafts(&self, key: &CommentKey) -> Result<bool, StoreError>;
 }
 
+/// The managers' reviews, one per comment (its latest version), and their audit trail.
+#[async_trait]
+pub trait ReviewStore: Send + Sync {
+    async fn review(&self, key: &CommentKey) -> Result<Option<crate::review::Review>, StoreError>;
+    /// Stores `review` and appends `audit` in one atomic write, if the stored review's
+    /// revision is still `expected_revision` (`None`: no review is stored yet); otherwise
+    /// `Conflict`, and neither is written.
+    async fn put_review(
+        &self,
+        review: &crate::review::Review,
+        expected_revision: Option<u64>,
+        audit: &crate::review::AuditRecord,
+    ) -> Result<(), StoreError>;
+    /// The comment's audit records, every version's, oldest first.
+    async fn audit(&self, key: &CommentKey) -> Result<Vec<crate::review::AuditRecord>, StoreError>;
+}
+
 /// Everything a store adapter implements.
 pub trait CommentStore:
     CommentWrite + CommentRead + OpenComments + PendingComments + RawArchive + SeenEvents
