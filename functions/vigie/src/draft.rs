@@ -558,7 +558,11 @@ mod tests {
         let done = reembed_stale(&store, &[acme.clone(), globex], &model)
             .await
             .unwrap();
-        assert_eq!(done, [acme.clone()], "globex has no content: nothing to do");
+        assert_eq!(
+            done,
+            std::slice::from_ref(&acme),
+            "globex has no content: nothing to do"
+        );
         let now = store.content(&acme).await.unwrap().unwrap();
         assert_eq!(now.version, 2);
         assert_eq!(now.embedding_model.as_deref(), Some(model.version()));
@@ -568,7 +572,7 @@ mod tests {
         // the same text, the same vector: what changed is only the model recorded
         assert_eq!(now.replies, old.replies);
 
-        let again = reembed_stale(&store, &[acme.clone()], &model)
+        let again = reembed_stale(&store, std::slice::from_ref(&acme), &model)
             .await
             .unwrap();
         assert!(again.is_empty());
