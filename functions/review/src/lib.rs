@@ -134,8 +134,17 @@ async fn open<S: OpenComments>(
         .store
         .open_by_urgency(&brand, limit)
         .await
-        .map(Json)
+        .map(|list| Json(list.into_iter().map(shown).collect()))
         .map_err(ReviewError::Store)
+}
+
+/// A comment as the API shows it: without the embedding kept for drafting (384 numbers
+/// nobody reads, and a trace of the model's internals).
+fn shown(mut c: Comment) -> Comment {
+    if let Some(t) = c.triage.as_mut() {
+        t.embedding = None;
+    }
+    c
 }
 
 async fn one<S: CommentRead + DraftStore>(
@@ -162,7 +171,10 @@ async fn one<S: CommentRead + DraftStore>(
                 && comment.state != vigie_core::comment::CommentState::Deleted
                 && d.state == vigie_core::drafts::DraftState::Proposed
         });
-    Ok(Json(CommentWithDrafts { comment, drafts }))
+    Ok(Json(CommentWithDrafts {
+        comment: shown(comment),
+        drafts,
+    }))
 }
 
 /// The review routes; any other path or method is a JSON error of this surface.

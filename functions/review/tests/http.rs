@@ -49,8 +49,9 @@ impl SentimentScorer for RecordingScorer {
         self.texts.lock().unwrap().extend(texts.iter().cloned());
         Ok(texts
             .iter()
-            .map(|_| {
-                Reading::from(SentimentScore {
+            .map(|_| Reading {
+                embedding: Some(vigie_core::understanding::Embedding::quantize(&[0.6, 0.8])),
+                ..Reading::from(SentimentScore {
                     label: Sentiment::Negative,
                     negative: 0.9,
                     neutral: 0.07,
@@ -188,6 +189,17 @@ async fn a_photo_comment_is_triaged_without_the_model_and_listed_with_its_photo(
         Some(serde_json::Value::Null)
     );
     assert_eq!(&without_drafts, photo);
+
+    // the text comment's embedding is kept for drafting, never shown
+    let text_key =
+        CommentKey::new(BrandId::parse("acme").unwrap(), Platform::Facebook, "5_61").unwrap();
+    let stored = app.store.get(&text_key).await.unwrap().unwrap();
+    assert!(stored.triage.unwrap().embedding.is_some());
+    let (_, text_one) = get_json(&app.review, "/api/brands/acme/comments/facebook/5_61").await;
+    assert!(text_one["triage"]["urgency"].is_object(), "{text_one}");
+    for shown in [open.to_string(), text_one.to_string()] {
+        assert!(!shown.contains("embedding"), "{shown}");
+    }
 
     // The escalation event says what the comment is, without inventing a text.
     let events = app.escalations.receive(10, 30).await.unwrap();
