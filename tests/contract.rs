@@ -11,7 +11,7 @@ use vigie_core::content::{Action, BrandContent, ContentFiles};
 use vigie_core::drafts::{CheckOutcome, DraftState, Drafts, Rejected, Suggestion};
 use vigie_core::ports::{
     BrandContentStore, Claim, CommentStore, DraftStore, Inserted, OutgoingMessage, QueueReceive,
-    QueueSend, RawDelivery, SeenEvents, StoreError,
+    QueueSend, RawDelivery, ReviewStore, SeenEvents, StoreError,
 };
 use vigie_core::time::Timestamp;
 use vigie_core::understanding::{Embedding, Intent, RiskSignal, SignalReading, Understanding};
@@ -561,6 +561,77 @@ pub async fn draft_store_contract<S: DraftStore + CommentStore>(s: &S) {
     let missing = CommentKey::new(brand("acme"), Platform::Instagram, "d1").unwrap();
     assert!(!s.withdraw_drafts(&missing).await.unwrap());
     assert_eq!(s.drafts(&missing).await.unwrap(), None);
+}
+
+/// Reviews: stored only over the revision the writer read, each change with its audit
+/// record, atomically; the audit trail in order; one comment's never another's.
+pub async fn review_store_contract<S: ReviewStore>(s: &S) {
+    use vigie_core::review::{Actor, Command, Review, Role, apply};
+    let key = CommentKey::new(brand("acme"), Platform::Facebook, "r1").unwrap();
+    let other = CommentKey::new(brand("acme"), Platform::Facebook, "r2").unwrap();
+    assert_eq!(s.review(&key).await.unwrap(), None);
+    assert!(s.audit(&key).await.unwrap().is_empty());
+
+    let now = Timestamp(1_000_000);
+    let opened = Review::open(&drafts_for(&key, 1, "votre colis arrive."), now);
+    let camille = Actor::new("camille", Role::Responder);
+    let (claimed, claim_audit) = apply(&opened, &Command::Claim, &camille, 0, now).unwrap();
+    s.put_review(&claimed, None, &claim_audit).await.unwrap();
+    assert_eq!(s.review(&key).await.unwrap(), Some(claimed.clone()));
+
+    // a second first write (someone else opened it too) is refused, and writes nothing
+    let (other_claim, other_audit) = apply(
+        &opened,
+        &Command::Claim,
+        &Actor::new("lou", Role::Responder),
+        0,
+        now,
+    )
+    .unwrap();
+    assert!(matches!(
+        s.put_review(&other_claim, None, &other_audit).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(s.review(&key).await.unwrap(), Some(claimed.clone()));
+    assert_eq!(
+        s.audit(&key).await.unwrap(),
+        std::slice::from_ref(&claim_audit)
+    );
+
+    // the next change over the revision read; a stale one is refused
+    let later = Timestamp(now.0 + 1_000);
+    let (approved, approve_audit) = apply(
+        &claimed,
+        &Command::Approve { index: 0 },
+        &camille,
+        claimed.revision,
+        later,
+    )
+    .unwrap();
+    s.put_review(&approved, Some(claimed.revision), &approve_audit)
+        .await
+        .unwrap();
+    let (stale, stale_audit) = apply(
+        &claimed,
+        &Command::Ignore,
+        &camille,
+        claimed.revision,
+        later,
+    )
+    .unwrap();
+    assert!(matches!(
+        s.put_review(&stale, Some(claimed.revision), &stale_audit)
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(s.review(&key).await.unwrap(), Some(approved.clone()));
+    assert_eq!(
+        s.audit(&key).await.unwrap(),
+        [claim_audit, approve_audit],
+        "oldest first, nothing from the refused write"
+    );
+    assert_eq!(s.review(&other).await.unwrap(), None);
+    assert!(s.audit(&other).await.unwrap().is_empty());
 }
 
 fn message(i: usize) -> OutgoingMessage {

@@ -6,7 +6,7 @@ use vigie_core::time::Timestamp;
 use vigie_sqlite::ManualClock;
 use vigie_tests::contract::{
     concurrent_claims_contract, content_store_contract, draft_store_contract, queue_contract,
-    store_contract,
+    review_store_contract, store_contract,
 };
 use vigie_tests::moto::{moto, queue_with_dlq, table};
 
@@ -140,4 +140,17 @@ async fn sqlite_queue_keeps_messages_across_a_crash() {
     ids.sort_unstable();
     assert_eq!(ids, ["a", "b"]);
     assert_eq!(got.iter().map(|d| d.receive_count).max(), Some(2));
+}
+
+#[tokio::test]
+async fn sqlite_review_store_passes_the_contract() {
+    let db = vigie_sqlite::Database::in_memory().unwrap();
+    review_store_contract(&db.store()).await;
+}
+
+#[tokio::test]
+async fn dynamodb_review_store_passes_the_contract() {
+    let Some(moto) = moto() else { return };
+    let store = table(&moto.sdk_config().await).await;
+    review_store_contract(&store).await;
 }

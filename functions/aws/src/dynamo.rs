@@ -39,8 +39,9 @@ use vigie_core::content::BrandContent;
 use vigie_core::drafts::{DraftState, Drafts};
 use vigie_core::ports::{
     BrandContentStore, Claim, CommentRead, CommentWrite, DraftStore, Inserted, OpenComments,
-    PendingComments, RawArchive, RawDelivery, SeenEvents, StoreError,
+    PendingComments, RawArchive, RawDelivery, ReviewStore, SeenEvents, StoreError,
 };
+use vigie_core::review::{AuditRecord, Review};
 use vigie_core::time::Timestamp;
 
 type Item = HashMap<String, AttributeValue>;
@@ -738,6 +739,125 @@ impl DraftStore for DynamoStore {
                 } else {
                     Err(unavailable(e))
                 }
+            }
+        }
+    }
+}
+
+/// The review item (`SK = "R"`) and the audit records (`SK = "A#<revision>"`, in order) sit
+/// beside the comment, under its partition.
+const REVIEW_SK: &str = "R";
+
+fn audit_sk(revision: u64) -> String {
+    format!("A#{revision:020}")
+}
+
+fn body_of<T: serde::de::DeserializeOwned>(item: &Item, what: &str) -> Result<T, StoreError> {
+    let body = item
+        .get("body")
+        .and_then(|v| v.as_s().ok())
+        .ok_or_else(|| StoreError::Corrupt(format!("{what} item without body")))?;
+    serde_json::from_str(body).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+#[async_trait]
+impl ReviewStore for DynamoStore {
+    async fn review(&self, key: &CommentKey) -> Result<Option<Review>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", s(comment_pk(key)))
+            .key("SK", s(REVIEW_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        out.item().map(|i| body_of(i, "review")).transpose()
+    }
+
+    async fn put_review(
+        &self,
+        review: &Review,
+        expected_revision: Option<u64>,
+        audit: &AuditRecord,
+    ) -> Result<(), StoreError> {
+        let pk = comment_pk(&review.key);
+        let body = serde_json::to_string(review).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let audit_body =
+            serde_json::to_string(audit).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let built = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Unavailable(e.to_string());
+        let item = Put::builder()
+            .table_name(&self.table)
+            .item("PK", s(&pk))
+            .item("SK", s(REVIEW_SK))
+            .item("type", s("review"))
+            .item("revision", n(review.revision))
+            .item("body", s(body));
+        let item = match expected_revision {
+            None => item.condition_expression("attribute_not_exists(PK)"),
+            Some(v) => item
+                .condition_expression("revision = :expected")
+                .expression_attribute_values(":expected", n(v)),
+        }
+        .build()
+        .map_err(built)?;
+        let record = Put::builder()
+            .table_name(&self.table)
+            .item("PK", s(&pk))
+            .item("SK", s(audit_sk(review.revision)))
+            .item("type", s("audit"))
+            .item("body", s(audit_body))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map_err(built)?;
+        let written = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(item).build())
+            .transact_items(TransactWriteItem::builder().put(record).build())
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let e = e.into_service_error();
+                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+                let refused = matches!(&e, TransactWriteItemsError::TransactionCanceledException(t)
+                    if t.cancellation_reasons()
+                        .iter()
+                        .any(|r| r.code() == Some("ConditionalCheckFailed")));
+                if refused {
+                    Err(StoreError::Conflict)
+                } else {
+                    Err(unavailable(e))
+                }
+            }
+        }
+    }
+
+    async fn audit(&self, key: &CommentKey) -> Result<Vec<AuditRecord>, StoreError> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :a)")
+                .expression_attribute_values(":pk", s(comment_pk(key)))
+                .expression_attribute_values(":a", s("A#"))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| unavailable(e.into_service_error()))?;
+            for item in page.items() {
+                out.push(body_of(item, "audit")?);
+            }
+            match page.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => return Ok(out),
             }
         }
     }

@@ -20,8 +20,9 @@ use vigie_core::drafts::{DraftState, Drafts};
 use vigie_core::ports::{
     BrandContentStore, Claim, CommentRead, CommentWrite, Delivery, DraftStore, Inserted,
     OpenComments, OutgoingMessage, PendingComments, QueueError, QueueReceive, QueueSend,
-    RawArchive, RawDelivery, SeenEvents, StoreError,
+    RawArchive, RawDelivery, ReviewStore, SeenEvents, StoreError,
 };
+use vigie_core::review::{AuditRecord, Review};
 use vigie_core::time::Timestamp;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -87,6 +88,17 @@ CREATE TABLE IF NOT EXISTS drafts (
     comment_version INTEGER NOT NULL,
     body TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS reviews (
+    key TEXT PRIMARY KEY,
+    revision INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_by_key ON audit (key, seq);
 "#;
 
 /// One database file shared by the store and the queues.
@@ -763,6 +775,80 @@ impl DraftStore for SqliteStore {
             })
             .await
             .map_err(unavailable)?
+    }
+}
+
+#[async_trait]
+impl ReviewStore for SqliteStore {
+    async fn review(&self, k: &CommentKey) -> Result<Option<Review>, StoreError> {
+        let rows = self
+            .rows(
+                "SELECT body FROM reviews WHERE key = ?1",
+                vec![key(k).into()],
+            )
+            .await?;
+        rows.first()
+            .map(|b| serde_json::from_str(b).map_err(corrupt))
+            .transpose()
+    }
+
+    async fn put_review(
+        &self,
+        review: &Review,
+        expected_revision: Option<u64>,
+        audit: &AuditRecord,
+    ) -> Result<(), StoreError> {
+        let k = key(&review.key);
+        let revision =
+            i64::try_from(review.revision).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let expected = expected_revision
+            .map(i64::try_from)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let body = serde_json::to_string(review).map_err(corrupt)?;
+        let audit = serde_json::to_string(audit).map_err(corrupt)?;
+        let written = self
+            .db
+            .write(move |conn| -> rusqlite::Result<bool> {
+                // one writer: nothing comes between the check and the writes
+                let current: Option<i64> = conn
+                    .query_row("SELECT revision FROM reviews WHERE key = ?1", params![k], |r| {
+                        r.get(0)
+                    })
+                    .optional()?;
+                if current != expected {
+                    return Ok(false);
+                }
+                conn.execute(
+                    "INSERT INTO reviews (key, revision, body) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (key) DO UPDATE SET revision = excluded.revision, body = excluded.body",
+                    params![k, revision, body],
+                )?;
+                conn.execute(
+                    "INSERT INTO audit (key, body) VALUES (?1, ?2)",
+                    params![k, audit],
+                )?;
+                Ok(true)
+            })
+            .await
+            .map_err(unavailable)?;
+        if written {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict)
+        }
+    }
+
+    async fn audit(&self, k: &CommentKey) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows = self
+            .rows(
+                "SELECT body FROM audit WHERE key = ?1 ORDER BY seq",
+                vec![key(k).into()],
+            )
+            .await?;
+        rows.iter()
+            .map(|b| serde_json::from_str(b).map_err(corrupt))
+            .collect()
     }
 }
 
