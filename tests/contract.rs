@@ -11,7 +11,7 @@ use vigie_core::content::{Action, BrandContent, ContentFiles};
 use vigie_core::drafts::{CheckOutcome, DraftState, Drafts, Rejected, Suggestion};
 use vigie_core::ports::{
     BrandContentStore, Claim, CommentStore, DraftStore, Inserted, OutgoingMessage, QueueReceive,
-    QueueSend, RawDelivery, ReviewStore, SeenEvents, StoreError,
+    QueueSend, RawDelivery, ReviewStore, SeenEvents, StoreError, UserStore,
 };
 use vigie_core::time::Timestamp;
 use vigie_core::understanding::{Embedding, Intent, RiskSignal, SignalReading, Understanding};
@@ -632,6 +632,51 @@ pub async fn review_store_contract<S: ReviewStore>(s: &S) {
     );
     assert_eq!(s.review(&other).await.unwrap(), None);
     assert!(s.audit(&other).await.unwrap().is_empty());
+}
+
+/// Users: created once, changed only over the revision read, listed by name, removed.
+pub async fn user_store_contract<S: UserStore>(s: &S) {
+    use vigie_core::review::Role;
+    use vigie_core::users::{User, UserName};
+    let name = |n: &str| UserName::parse(n).unwrap();
+    let user = |n: &str, revision: u64, roles: &[(&str, Role)]| User {
+        name: name(n),
+        password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA${n}{revision}"),
+        roles: roles.iter().map(|(b, r)| (brand(b), *r)).collect(),
+        revision,
+    };
+    assert_eq!(s.user(&name("camille")).await.unwrap(), None);
+    assert!(s.users().await.unwrap().is_empty());
+    let camille = user(
+        "camille",
+        1,
+        &[("acme", Role::Admin), ("globex", Role::Viewer)],
+    );
+    s.put_user(&camille, None).await.unwrap();
+    assert!(matches!(
+        s.put_user(&user("camille", 1, &[]), None).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        s.user(&name("camille")).await.unwrap(),
+        Some(camille.clone())
+    );
+    let lou = user("lou", 1, &[("acme", Role::Responder)]);
+    s.put_user(&lou, None).await.unwrap();
+    assert_eq!(s.users().await.unwrap(), [camille.clone(), lou.clone()]);
+
+    let changed = user("camille", 2, &[("acme", Role::Admin)]);
+    s.put_user(&changed, Some(1)).await.unwrap();
+    assert!(matches!(
+        s.put_user(&user("camille", 2, &[]), Some(1)).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(s.user(&name("camille")).await.unwrap(), Some(changed));
+
+    assert!(s.remove_user(&name("lou")).await.unwrap());
+    assert!(!s.remove_user(&name("lou")).await.unwrap());
+    assert_eq!(s.user(&name("lou")).await.unwrap(), None);
+    assert_eq!(s.users().await.unwrap().len(), 1);
 }
 
 fn message(i: usize) -> OutgoingMessage {

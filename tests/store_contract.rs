@@ -6,7 +6,7 @@ use vigie_core::time::Timestamp;
 use vigie_sqlite::ManualClock;
 use vigie_tests::contract::{
     concurrent_claims_contract, content_store_contract, draft_store_contract, queue_contract,
-    review_store_contract, store_contract,
+    review_store_contract, store_contract, user_store_contract,
 };
 use vigie_tests::moto::{moto, queue_with_dlq, table};
 
@@ -153,4 +153,17 @@ async fn dynamodb_review_store_passes_the_contract() {
     let Some(moto) = moto() else { return };
     let store = table(&moto.sdk_config().await).await;
     review_store_contract(&store).await;
+}
+
+#[tokio::test]
+async fn sqlite_user_store_passes_the_contract() {
+    let db = vigie_sqlite::Database::in_memory().unwrap();
+    user_store_contract(&db.store()).await;
+}
+
+#[tokio::test]
+async fn dynamodb_user_store_passes_the_contract() {
+    let Some(moto) = moto() else { return };
+    let store = table(&moto.sdk_config().await).await;
+    user_store_contract(&store).await;
 }

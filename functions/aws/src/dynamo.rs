@@ -39,10 +39,11 @@ use vigie_core::content::BrandContent;
 use vigie_core::drafts::{DraftState, Drafts};
 use vigie_core::ports::{
     BrandContentStore, Claim, CommentRead, CommentWrite, DraftStore, Inserted, OpenComments,
-    PendingComments, RawArchive, RawDelivery, ReviewStore, SeenEvents, StoreError,
+    PendingComments, RawArchive, RawDelivery, ReviewStore, SeenEvents, StoreError, UserStore,
 };
 use vigie_core::review::{AuditRecord, Review};
 use vigie_core::time::Timestamp;
+use vigie_core::users::{User, UserName};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -854,6 +855,101 @@ impl ReviewStore for DynamoStore {
                 .map_err(|e| unavailable(e.into_service_error()))?;
             for item in page.items() {
                 out.push(body_of(item, "audit")?);
+            }
+            match page.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => return Ok(out),
+            }
+        }
+    }
+}
+
+/// Users share one partition (`PK = "USERS"`, `SK = "U#<name>"`): a team is small, and
+/// listing it is one `Query`.
+const USERS_PK: &str = "USERS";
+
+fn user_sk(name: &UserName) -> String {
+    format!("U#{name}")
+}
+
+#[async_trait]
+impl UserStore for DynamoStore {
+    async fn user(&self, name: &UserName) -> Result<Option<User>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", s(USERS_PK))
+            .key("SK", s(user_sk(name)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        out.item().map(|i| body_of(i, "user")).transpose()
+    }
+
+    async fn put_user(&self, user: &User, expected: Option<u64>) -> Result<(), StoreError> {
+        let body = serde_json::to_string(user).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("PK", s(USERS_PK))
+            .item("SK", s(user_sk(&user.name)))
+            .item("type", s("user"))
+            .item("revision", n(user.revision))
+            .item("body", s(body));
+        let put = match expected {
+            None => put.condition_expression("attribute_not_exists(PK)"),
+            Some(v) => put
+                .condition_expression("revision = :expected")
+                .expression_attribute_values(":expected", n(v)),
+        };
+        match put.send().await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let e = e.into_service_error();
+                if e.is_conditional_check_failed_exception() {
+                    Err(StoreError::Conflict)
+                } else {
+                    Err(unavailable(e))
+                }
+            }
+        }
+    }
+
+    async fn remove_user(&self, name: &UserName) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("PK", s(USERS_PK))
+            .key("SK", s(user_sk(name)))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        Ok(out.attributes().is_some_and(|a| !a.is_empty()))
+    }
+
+    async fn users(&self) -> Result<Vec<User>, StoreError> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :u)")
+                .expression_attribute_values(":pk", s(USERS_PK))
+                .expression_attribute_values(":u", s("U#"))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| unavailable(e.into_service_error()))?;
+            for item in page.items() {
+                out.push(body_of(item, "user")?);
             }
             match page.last_evaluated_key() {
                 Some(k) if !k.is_empty() => start = Some(k.clone()),

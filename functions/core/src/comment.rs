@@ -21,6 +21,8 @@ pub enum InvalidValue {
     EmptyId { field: &'static str },
     #[error("unknown platform {0:?}")]
     Platform(String),
+    #[error("user name {0:?} must be 1-64 characters of a-z, 0-9, '.', '-', '_' and '@'")]
+    UserName(String),
 }
 
 /// A brand's id, e.g. `acme`: lowercase ASCII letters, digits and dashes.

@@ -58,6 +58,7 @@ pub mod signature;
 pub mod time;
 pub mod understanding;
 pub mod urgency;
+pub mod users;
 
 pub use comment::{
     Author, BrandId, Comment, CommentKey, CommentState, CommentText, Platform, Sentiment,

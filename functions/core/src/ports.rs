@@ -164,6 +164,26 @@ pub trait ReviewStore: Send + Sync {
     async fn audit(&self, key: &CommentKey) -> Result<Vec<crate::review::AuditRecord>, StoreError>;
 }
 
+/// The people who review, and their roles per brand.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    async fn user(
+        &self,
+        name: &crate::users::UserName,
+    ) -> Result<Option<crate::users::User>, StoreError>;
+    /// Stores `user` if the stored one's revision is still `expected` (`None`: no such user
+    /// yet); otherwise `Conflict`, and nothing is written.
+    async fn put_user(
+        &self,
+        user: &crate::users::User,
+        expected: Option<u64>,
+    ) -> Result<(), StoreError>;
+    /// False when there was no such user.
+    async fn remove_user(&self, name: &crate::users::UserName) -> Result<bool, StoreError>;
+    /// Every user, by name.
+    async fn users(&self) -> Result<Vec<crate::users::User>, StoreError>;
+}
+
 /// Everything a store adapter implements.
 pub trait CommentStore:
     CommentWrite + CommentRead + OpenComments + PendingComments + RawArchive + SeenEvents

@@ -6,6 +6,8 @@
 //! A comment without text has no `text` but an `attachment` (`kind`, `url`); a shortened
 //! text has a `truncation` with its original length.
 
+pub mod auth;
+
 use std::sync::Arc;
 
 use axum::extract::rejection::{PathRejection, QueryRejection};

@@ -20,10 +20,11 @@ use vigie_core::drafts::{DraftState, Drafts};
 use vigie_core::ports::{
     BrandContentStore, Claim, CommentRead, CommentWrite, Delivery, DraftStore, Inserted,
     OpenComments, OutgoingMessage, PendingComments, QueueError, QueueReceive, QueueSend,
-    RawArchive, RawDelivery, ReviewStore, SeenEvents, StoreError,
+    RawArchive, RawDelivery, ReviewStore, SeenEvents, StoreError, UserStore,
 };
 use vigie_core::review::{AuditRecord, Review};
 use vigie_core::time::Timestamp;
+use vigie_core::users::{User, UserName};
 
 pub use clock::{Clock, ManualClock, SystemClock};
 
@@ -99,6 +100,11 @@ CREATE TABLE IF NOT EXISTS audit (
     body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_by_key ON audit (key, seq);
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY,
+    revision INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
 "#;
 
 /// One database file shared by the store and the queues.
@@ -845,6 +851,76 @@ impl ReviewStore for SqliteStore {
                 "SELECT body FROM audit WHERE key = ?1 ORDER BY seq",
                 vec![key(k).into()],
             )
+            .await?;
+        rows.iter()
+            .map(|b| serde_json::from_str(b).map_err(corrupt))
+            .collect()
+    }
+}
+
+#[async_trait]
+impl UserStore for SqliteStore {
+    async fn user(&self, name: &UserName) -> Result<Option<User>, StoreError> {
+        let rows = self
+            .rows(
+                "SELECT body FROM users WHERE name = ?1",
+                vec![name.to_string().into()],
+            )
+            .await?;
+        rows.first()
+            .map(|b| serde_json::from_str(b).map_err(corrupt))
+            .transpose()
+    }
+
+    async fn put_user(&self, user: &User, expected: Option<u64>) -> Result<(), StoreError> {
+        let to_i64 = |v: u64| i64::try_from(v).map_err(|e| StoreError::Corrupt(e.to_string()));
+        let revision = to_i64(user.revision)?;
+        let expected = expected.map(to_i64).transpose()?;
+        let name = user.name.to_string();
+        let body = serde_json::to_string(user).map_err(corrupt)?;
+        let written = self
+            .db
+            .write(move |conn| -> rusqlite::Result<bool> {
+                let current: Option<i64> = conn
+                    .query_row(
+                        "SELECT revision FROM users WHERE name = ?1",
+                        params![name],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if current != expected {
+                    return Ok(false);
+                }
+                conn.execute(
+                    "INSERT INTO users (name, revision, body) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (name) DO UPDATE SET revision = excluded.revision, body = excluded.body",
+                    params![name, revision, body],
+                )?;
+                Ok(true)
+            })
+            .await
+            .map_err(unavailable)?;
+        if written {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict)
+        }
+    }
+
+    async fn remove_user(&self, name: &UserName) -> Result<bool, StoreError> {
+        let name = name.to_string();
+        self.db
+            .write(move |conn| {
+                conn.execute("DELETE FROM users WHERE name = ?1", params![name])
+                    .map(|n| n == 1)
+            })
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn users(&self) -> Result<Vec<User>, StoreError> {
+        let rows = self
+            .rows("SELECT body FROM users ORDER BY name", vec![])
             .await?;
         rows.iter()
             .map(|b| serde_json::from_str(b).map_err(corrupt))

@@ -56,11 +56,17 @@ pub struct StoreArgs {
     pub table: Option<String>,
 }
 
+/// The store named on the command line, whichever adapter it is.
+pub enum Opened {
+    Sqlite(vigie_sqlite::SqliteStore),
+    Dynamo(vigie_aws::DynamoStore),
+}
+
 impl StoreArgs {
-    async fn open(&self) -> anyhow::Result<Box<dyn BrandContentStore>> {
+    pub async fn opened(&self) -> anyhow::Result<Opened> {
         if let Some(table) = &self.table {
             let client = aws_sdk_dynamodb::Client::new(&vigie_aws::sdk_config().await);
-            return Ok(Box::new(vigie_aws::DynamoStore::new(client, table)));
+            return Ok(Opened::Dynamo(vigie_aws::DynamoStore::new(client, table)));
         }
         let db = &self.db;
         if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -68,7 +74,14 @@ impl StoreArgs {
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
         let db = Database::open(db).with_context(|| format!("cannot open {}", db.display()))?;
-        Ok(Box::new(db.store()))
+        Ok(Opened::Sqlite(db.store()))
+    }
+
+    async fn open(&self) -> anyhow::Result<Box<dyn BrandContentStore>> {
+        Ok(match self.opened().await? {
+            Opened::Sqlite(s) => Box::new(s),
+            Opened::Dynamo(s) => Box::new(s),
+        })
     }
 }
 

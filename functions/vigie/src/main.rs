@@ -11,6 +11,7 @@ mod http;
 mod load;
 mod replay;
 mod serve;
+mod user;
 
 use std::path::PathBuf;
 
@@ -44,6 +45,9 @@ enum Command {
     /// Brand content (voice, approved replies, facts) between folders and the store.
     #[command(subcommand)]
     Brand(brand::BrandCommand),
+    /// The people who review: add, remove, list (roles per brand; passwords hashed).
+    #[command(subcommand)]
+    User(user::UserCommand),
     /// Reply suggestions for a comment (or JSONL on stdin): action, intent, language, checks.
     Draft(draft::DraftArgs),
     /// The drafter on a labelled set: action, intent, coverage, checks, forbidden text, speed.
@@ -100,6 +104,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Load(args) => load::run(args).await,
         Command::Draft(args) => draft::run(args).await,
         Command::Brand(command) => brand::run(command).await,
+        Command::User(command) => user::run(command).await,
         Command::EvalDrafts(args) => draft::eval(args).await,
     }
 }

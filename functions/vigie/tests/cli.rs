@@ -727,3 +727,71 @@ async fn brand_import_and_export_reach_a_deployments_dynamodb_table() {
     let exported = std::fs::read_to_string(out.join("replies.toml")).unwrap();
     assert_eq!(exported.matches("[[replies]]").count(), acme.replies.len());
 }
+
+#[tokio::test]
+async fn users_are_added_with_a_hashed_password_listed_and_removed() {
+    use vigie_core::ports::UserStore;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("v.db");
+    let db = db.to_str().unwrap().to_owned();
+    let user = |args: &[&str], password: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigie"));
+        cmd.arg("user")
+            .args(args)
+            .args(["--db", &db])
+            .current_dir(root());
+        if let Some(p) = password {
+            cmd.env("VIGIE_PASSWORD", p);
+        }
+        cmd.output().unwrap()
+    };
+    let secret = "une phrase de passe assez longue";
+    let out = user(
+        &[
+            "add",
+            "camille",
+            "--role",
+            "acme=admin",
+            "--role",
+            "globex=viewer",
+        ],
+        Some(secret),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = user(&["add", "camille", "--role", "acme=viewer"], Some(secret));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("camille exists already"));
+    let out = user(&["add", "lou", "--role", "acme=responder"], Some("court"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 12 characters"));
+    let out = user(&["add", "lou", "--role", "acme=boss"], Some(secret));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("viewer, responder, admin"));
+
+    let out = user(&["list"], None);
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(listed, "camille\tacme=admin,globex=viewer\n");
+    assert!(!listed.contains("argon2") && !listed.contains(secret));
+
+    let store = vigie_sqlite::Database::open(std::path::Path::new(&db))
+        .unwrap()
+        .store();
+    let stored = store
+        .user(&vigie_core::users::UserName::parse("camille").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.password_hash.starts_with("$argon2id$"));
+    assert!(!stored.password_hash.contains(secret));
+    assert!(vigie_review::auth::verify_password(
+        &stored.password_hash,
+        secret
+    ));
+
+    assert!(user(&["remove", "camille"], None).status.success());
+    let out = user(&["remove", "camille"], None);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no user camille"));
+    assert_eq!(String::from_utf8_lossy(&user(&["list"], None).stdout), "");
+}
