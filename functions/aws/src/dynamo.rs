@@ -541,11 +541,16 @@ fn decode_content(item: &Item) -> Result<BrandContent, StoreError> {
 
 impl DynamoStore {
     async fn content_item(&self, brand: &BrandId, sk: String) -> Result<Option<Item>, StoreError> {
+        self.item(content_pk(brand), sk).await
+    }
+
+    /// One item by its keys (a consistent read).
+    async fn item(&self, pk: String, sk: String) -> Result<Option<Item>, StoreError> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key("PK", s(content_pk(brand)))
+            .key("PK", s(pk))
             .key("SK", s(sk))
             .consistent_read(true)
             .send()
@@ -595,29 +600,8 @@ impl BrandContentStore for DynamoStore {
         }
         .build()
         .map_err(built)?;
-        let written = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(item).build())
-            .transact_items(TransactWriteItem::builder().put(pointer).build())
-            .send()
-            .await;
-        match written {
-            Ok(_) => Ok(version),
-            Err(e) => {
-                let e = e.into_service_error();
-                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-                let refused = matches!(&e, TransactWriteItemsError::TransactionCanceledException(t)
-                    if t.cancellation_reasons()
-                        .iter()
-                        .any(|r| r.code() == Some("ConditionalCheckFailed")));
-                if refused {
-                    Err(StoreError::Conflict)
-                } else {
-                    Err(unavailable(e))
-                }
-            }
-        }
+        self.put_both(item, pointer).await?;
+        Ok(version)
     }
 
     async fn content(&self, brand: &BrandId) -> Result<Option<BrandContent>, StoreError> {
@@ -764,17 +748,10 @@ fn body_of<T: serde::de::DeserializeOwned>(item: &Item, what: &str) -> Result<T,
 #[async_trait]
 impl ReviewStore for DynamoStore {
     async fn review(&self, key: &CommentKey) -> Result<Option<Review>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("PK", s(comment_pk(key)))
-            .key("SK", s(REVIEW_SK))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| unavailable(e.into_service_error()))?;
-        out.item().map(|i| body_of(i, "review")).transpose()
+        self.item(comment_pk(key), REVIEW_SK.into())
+            .await?
+            .map(|i| body_of(&i, "review"))
+            .transpose()
     }
 
     async fn put_review(
@@ -812,55 +789,16 @@ impl ReviewStore for DynamoStore {
             .condition_expression("attribute_not_exists(PK)")
             .build()
             .map_err(built)?;
-        let written = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(item).build())
-            .transact_items(TransactWriteItem::builder().put(record).build())
-            .send()
-            .await;
-        match written {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let e = e.into_service_error();
-                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-                let refused = matches!(&e, TransactWriteItemsError::TransactionCanceledException(t)
-                    if t.cancellation_reasons()
-                        .iter()
-                        .any(|r| r.code() == Some("ConditionalCheckFailed")));
-                if refused {
-                    Err(StoreError::Conflict)
-                } else {
-                    Err(unavailable(e))
-                }
-            }
-        }
+        self.put_both(item, record).await?;
+        Ok(())
     }
 
     async fn audit(&self, key: &CommentKey) -> Result<Vec<AuditRecord>, StoreError> {
-        let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :a)")
-                .expression_attribute_values(":pk", s(comment_pk(key)))
-                .expression_attribute_values(":a", s("A#"))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| unavailable(e.into_service_error()))?;
-            for item in page.items() {
-                out.push(body_of(item, "audit")?);
-            }
-            match page.last_evaluated_key() {
-                Some(k) if !k.is_empty() => start = Some(k.clone()),
-                _ => return Ok(out),
-            }
-        }
+        self.query_prefix(comment_pk(key), "A#")
+            .await?
+            .iter()
+            .map(|item| body_of(item, "audit"))
+            .collect()
     }
 }
 
@@ -875,17 +813,10 @@ fn user_sk(name: &UserName) -> String {
 #[async_trait]
 impl UserStore for DynamoStore {
     async fn user(&self, name: &UserName) -> Result<Option<User>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("PK", s(USERS_PK))
-            .key("SK", s(user_sk(name)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| unavailable(e.into_service_error()))?;
-        out.item().map(|i| body_of(i, "user")).transpose()
+        self.item(USERS_PK.into(), user_sk(name))
+            .await?
+            .map(|i| body_of(&i, "user"))
+            .transpose()
     }
 
     async fn put_user(&self, user: &User, expected: Option<u64>) -> Result<(), StoreError> {
@@ -933,6 +864,44 @@ impl UserStore for DynamoStore {
     }
 
     async fn users(&self) -> Result<Vec<User>, StoreError> {
+        self.query_prefix(USERS_PK.to_owned(), "U#")
+            .await?
+            .iter()
+            .map(|item| body_of(item, "user"))
+            .collect()
+    }
+}
+
+impl DynamoStore {
+    /// Two puts in one `TransactWriteItems`: both or neither; a failed condition on either
+    /// is `Conflict`.
+    async fn put_both(&self, a: Put, b: Put) -> Result<(), StoreError> {
+        let written = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(a).build())
+            .transact_items(TransactWriteItem::builder().put(b).build())
+            .send()
+            .await;
+        let Err(e) = written else {
+            return Ok(());
+        };
+        let e = e.into_service_error();
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+        let refused = matches!(&e, TransactWriteItemsError::TransactionCanceledException(t)
+            if t.cancellation_reasons()
+                .iter()
+                .any(|r| r.code() == Some("ConditionalCheckFailed")));
+        if refused {
+            Err(StoreError::Conflict)
+        } else {
+            Err(unavailable(e))
+        }
+    }
+
+    /// Every item of partition `pk` whose sort key starts with `prefix`, in order
+    /// (consistent reads, all pages).
+    async fn query_prefix(&self, pk: String, prefix: &str) -> Result<Vec<Item>, StoreError> {
         let mut out = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -940,17 +909,15 @@ impl UserStore for DynamoStore {
                 .client
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :u)")
-                .expression_attribute_values(":pk", s(USERS_PK))
-                .expression_attribute_values(":u", s("U#"))
+                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+                .expression_attribute_values(":pk", s(&pk))
+                .expression_attribute_values(":prefix", s(prefix))
                 .consistent_read(true)
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
                 .map_err(|e| unavailable(e.into_service_error()))?;
-            for item in page.items() {
-                out.push(body_of(item, "user")?);
-            }
+            out.extend(page.items().iter().cloned());
             match page.last_evaluated_key() {
                 Some(k) if !k.is_empty() => start = Some(k.clone()),
                 _ => return Ok(out),

@@ -784,6 +784,76 @@ impl DraftStore for SqliteStore {
     }
 }
 
+/// Records replaced only over the revision their writer read.
+#[derive(Clone, Copy)]
+enum Revisioned {
+    Review,
+    User,
+}
+
+impl Revisioned {
+    fn sql(self) -> (&'static str, &'static str) {
+        match self {
+            Revisioned::Review => (
+                "SELECT revision FROM reviews WHERE key = ?1",
+                "INSERT INTO reviews (key, revision, body) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (key) DO UPDATE SET revision = excluded.revision, body = excluded.body",
+            ),
+            Revisioned::User => (
+                "SELECT revision FROM users WHERE name = ?1",
+                "INSERT INTO users (name, revision, body) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name) DO UPDATE SET revision = excluded.revision, body = excluded.body",
+            ),
+        }
+    }
+}
+
+impl SqliteStore {
+    /// Stores `body` at `revision` if the stored revision is `expected` (`None`: nothing
+    /// stored yet), with its audit record (reviews) in the same transaction; `Conflict`
+    /// otherwise, and nothing is written. The writer runs one write at a time: nothing
+    /// comes between the check and the writes.
+    async fn put_at_revision(
+        &self,
+        what: Revisioned,
+        k: String,
+        revision: u64,
+        expected: Option<u64>,
+        body: String,
+        audit: Option<String>,
+    ) -> Result<(), StoreError> {
+        let to_i64 = |v: u64| i64::try_from(v).map_err(|e| StoreError::Corrupt(e.to_string()));
+        let revision = to_i64(revision)?;
+        let expected = expected.map(to_i64).transpose()?;
+        let (select, upsert) = what.sql();
+        let written = self
+            .db
+            .write(move |conn| -> rusqlite::Result<bool> {
+                let current: Option<i64> = conn
+                    .query_row(select, params![k], |r| r.get(0))
+                    .optional()?;
+                if current != expected {
+                    return Ok(false);
+                }
+                conn.execute(upsert, params![k, revision, body])?;
+                if let Some(audit) = audit {
+                    conn.execute(
+                        "INSERT INTO audit (key, body) VALUES (?1, ?2)",
+                        params![k, audit],
+                    )?;
+                }
+                Ok(true)
+            })
+            .await
+            .map_err(unavailable)?;
+        if written {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict)
+        }
+    }
+}
+
 #[async_trait]
 impl ReviewStore for SqliteStore {
     async fn review(&self, k: &CommentKey) -> Result<Option<Review>, StoreError> {
@@ -804,45 +874,17 @@ impl ReviewStore for SqliteStore {
         expected_revision: Option<u64>,
         audit: &AuditRecord,
     ) -> Result<(), StoreError> {
-        let k = key(&review.key);
-        let revision =
-            i64::try_from(review.revision).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let expected = expected_revision
-            .map(i64::try_from)
-            .transpose()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let body = serde_json::to_string(review).map_err(corrupt)?;
         let audit = serde_json::to_string(audit).map_err(corrupt)?;
-        let written = self
-            .db
-            .write(move |conn| -> rusqlite::Result<bool> {
-                // one writer: nothing comes between the check and the writes
-                let current: Option<i64> = conn
-                    .query_row("SELECT revision FROM reviews WHERE key = ?1", params![k], |r| {
-                        r.get(0)
-                    })
-                    .optional()?;
-                if current != expected {
-                    return Ok(false);
-                }
-                conn.execute(
-                    "INSERT INTO reviews (key, revision, body) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (key) DO UPDATE SET revision = excluded.revision, body = excluded.body",
-                    params![k, revision, body],
-                )?;
-                conn.execute(
-                    "INSERT INTO audit (key, body) VALUES (?1, ?2)",
-                    params![k, audit],
-                )?;
-                Ok(true)
-            })
-            .await
-            .map_err(unavailable)?;
-        if written {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict)
-        }
+        self.put_at_revision(
+            Revisioned::Review,
+            key(&review.key),
+            review.revision,
+            expected_revision,
+            body,
+            Some(audit),
+        )
+        .await
     }
 
     async fn audit(&self, k: &CommentKey) -> Result<Vec<AuditRecord>, StoreError> {
@@ -873,38 +915,16 @@ impl UserStore for SqliteStore {
     }
 
     async fn put_user(&self, user: &User, expected: Option<u64>) -> Result<(), StoreError> {
-        let to_i64 = |v: u64| i64::try_from(v).map_err(|e| StoreError::Corrupt(e.to_string()));
-        let revision = to_i64(user.revision)?;
-        let expected = expected.map(to_i64).transpose()?;
-        let name = user.name.to_string();
         let body = serde_json::to_string(user).map_err(corrupt)?;
-        let written = self
-            .db
-            .write(move |conn| -> rusqlite::Result<bool> {
-                let current: Option<i64> = conn
-                    .query_row(
-                        "SELECT revision FROM users WHERE name = ?1",
-                        params![name],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                if current != expected {
-                    return Ok(false);
-                }
-                conn.execute(
-                    "INSERT INTO users (name, revision, body) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (name) DO UPDATE SET revision = excluded.revision, body = excluded.body",
-                    params![name, revision, body],
-                )?;
-                Ok(true)
-            })
-            .await
-            .map_err(unavailable)?;
-        if written {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict)
-        }
+        self.put_at_revision(
+            Revisioned::User,
+            user.name.to_string(),
+            user.revision,
+            expected,
+            body,
+            None,
+        )
+        .await
     }
 
     async fn remove_user(&self, name: &UserName) -> Result<bool, StoreError> {
