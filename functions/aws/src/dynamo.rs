@@ -600,7 +600,7 @@ impl BrandContentStore for DynamoStore {
         }
         .build()
         .map_err(built)?;
-        self.put_both(item, pointer).await?;
+        self.put_all(vec![item, pointer]).await?;
         Ok(version)
     }
 
@@ -765,21 +765,14 @@ impl ReviewStore for DynamoStore {
         let audit_body =
             serde_json::to_string(audit).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let built = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Unavailable(e.to_string());
-        let item = Put::builder()
-            .table_name(&self.table)
-            .item("PK", s(&pk))
-            .item("SK", s(REVIEW_SK))
-            .item("type", s("review"))
-            .item("revision", n(review.revision))
-            .item("body", s(body));
-        let item = match expected_revision {
-            None => item.condition_expression("attribute_not_exists(PK)"),
-            Some(v) => item
-                .condition_expression("revision = :expected")
-                .expression_attribute_values(":expected", n(v)),
-        }
-        .build()
-        .map_err(built)?;
+        let item = self.put_at_revision(
+            &pk,
+            REVIEW_SK,
+            "review",
+            review.revision,
+            expected_revision,
+            body,
+        )?;
         let record = Put::builder()
             .table_name(&self.table)
             .item("PK", s(&pk))
@@ -789,8 +782,7 @@ impl ReviewStore for DynamoStore {
             .condition_expression("attribute_not_exists(PK)")
             .build()
             .map_err(built)?;
-        self.put_both(item, record).await?;
-        Ok(())
+        self.put_all(vec![item, record]).await
     }
 
     async fn audit(&self, key: &CommentKey) -> Result<Vec<AuditRecord>, StoreError> {
@@ -821,32 +813,15 @@ impl UserStore for DynamoStore {
 
     async fn put_user(&self, user: &User, expected: Option<u64>) -> Result<(), StoreError> {
         let body = serde_json::to_string(user).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("PK", s(USERS_PK))
-            .item("SK", s(user_sk(&user.name)))
-            .item("type", s("user"))
-            .item("revision", n(user.revision))
-            .item("body", s(body));
-        let put = match expected {
-            None => put.condition_expression("attribute_not_exists(PK)"),
-            Some(v) => put
-                .condition_expression("revision = :expected")
-                .expression_attribute_values(":expected", n(v)),
-        };
-        match put.send().await {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let e = e.into_service_error();
-                if e.is_conditional_check_failed_exception() {
-                    Err(StoreError::Conflict)
-                } else {
-                    Err(unavailable(e))
-                }
-            }
-        }
+        let put = self.put_at_revision(
+            USERS_PK,
+            &user_sk(&user.name),
+            "user",
+            user.revision,
+            expected,
+            body,
+        )?;
+        self.put_all(vec![put]).await
     }
 
     async fn remove_user(&self, name: &UserName) -> Result<bool, StoreError> {
@@ -873,14 +848,17 @@ impl UserStore for DynamoStore {
 }
 
 impl DynamoStore {
-    /// Two puts in one `TransactWriteItems`: both or neither; a failed condition on either
-    /// is `Conflict`.
-    async fn put_both(&self, a: Put, b: Put) -> Result<(), StoreError> {
+    /// Puts in one `TransactWriteItems`: all or none; a failed condition on any is
+    /// `Conflict`.
+    async fn put_all(&self, puts: Vec<Put>) -> Result<(), StoreError> {
+        let items = puts
+            .into_iter()
+            .map(|p| TransactWriteItem::builder().put(p).build())
+            .collect();
         let written = self
             .client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(a).build())
-            .transact_items(TransactWriteItem::builder().put(b).build())
+            .set_transact_items(Some(items))
             .send()
             .await;
         let Err(e) = written else {
@@ -897,6 +875,34 @@ impl DynamoStore {
         } else {
             Err(unavailable(e))
         }
+    }
+
+    /// An item with a JSON `body` and a numeric `revision`, put only over the revision its
+    /// writer read (`None`: only if there is none yet).
+    fn put_at_revision(
+        &self,
+        pk: &str,
+        sk: &str,
+        kind: &str,
+        revision: u64,
+        expected: Option<u64>,
+        body: String,
+    ) -> Result<Put, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .item("PK", s(pk))
+            .item("SK", s(sk))
+            .item("type", s(kind))
+            .item("revision", n(revision))
+            .item("body", s(body));
+        match expected {
+            None => put.condition_expression("attribute_not_exists(PK)"),
+            Some(v) => put
+                .condition_expression("revision = :expected")
+                .expression_attribute_values(":expected", n(v)),
+        }
+        .build()
+        .map_err(|e| StoreError::Unavailable(e.to_string()))
     }
 
     /// Every item of partition `pk` whose sort key starts with `prefix`, in order
