@@ -766,3 +766,322 @@ where
     assert_eq!(dead[0].body, first[0].body);
     dlq.ack(&[dead[0].receipt.clone()]).await.unwrap();
 }
+
+/// The managers' inbox: every store files triaged comments by urgency then age, pages
+/// with a cursor, filters and counts alike, and follows the comment and its review in the
+/// same writes. `s` must be empty.
+pub async fn inbox_contract<S>(s: &S)
+where
+    S: vigie_core::ports::Inbox + CommentStore + ReviewStore,
+{
+    use vigie_core::inbox::{Assignee, InboxFilter};
+    use vigie_core::ports::Inbox;
+    use vigie_core::review::{Actor, Command, Review, ReviewStatus, Role, apply};
+
+    let acme = brand("acme");
+    let now = Timestamp(2_000_000_000);
+    let open = InboxFilter::default();
+    let ids = |p: &vigie_core::inbox::InboxPage| -> Vec<String> {
+        p.items
+            .iter()
+            .map(|i| i.comment.key.external_id.clone())
+            .collect()
+    };
+    assert!(
+        s.inbox(&acme, &open, None, 10, now)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+
+    // (id, platform, urgency, received, sentiment, intent, sla minutes)
+    let specs = [
+        (
+            "a",
+            Platform::Facebook,
+            80,
+            1_000,
+            Sentiment::Negative,
+            Intent::RefundRequest,
+            Some(15),
+        ),
+        (
+            "b",
+            Platform::Instagram,
+            80,
+            500,
+            Sentiment::Negative,
+            Intent::DeliveryDelay,
+            Some(15),
+        ),
+        (
+            "c",
+            Platform::Facebook,
+            40,
+            100,
+            Sentiment::Neutral,
+            Intent::ProductQuestion,
+            None,
+        ),
+        (
+            "d",
+            Platform::Instagram,
+            60,
+            2_000,
+            Sentiment::Positive,
+            Intent::ProductQuestion,
+            Some(60_000),
+        ),
+        (
+            "e",
+            Platform::Facebook,
+            80,
+            1_000,
+            Sentiment::Negative,
+            Intent::RefundRequest,
+            Some(15),
+        ),
+    ];
+    let mut stored = std::collections::BTreeMap::new();
+    for (id, platform, urgency, received, sentiment, intent, sla) in specs {
+        let mut c = comment("acme", id, "t1", "où est ma commande ?", received);
+        c.key = CommentKey::new(acme.clone(), platform, id).unwrap();
+        let c = insert(s, &c).await;
+        assert!(
+            s.inbox(&acme, &open, None, 10, now)
+                .await
+                .unwrap()
+                .items
+                .iter()
+                .all(|i| i.comment.key != c.key),
+            "a comment waiting for triage is not in the inbox"
+        );
+        let mut t = triaged(c, urgency);
+        let triage = t.triage.as_mut().unwrap();
+        triage.sentiment.as_mut().unwrap().label = sentiment;
+        triage.understanding.as_mut().unwrap().intent = intent;
+        triage.urgency.respond_within_minutes = sla;
+        stored.insert(id, s.update(&t).await.unwrap());
+    }
+    let mut other = comment("globex", "z", "t9", "bonjour", 50);
+    other = insert(s, &other).await;
+    s.update(&triaged(other, 99)).await.unwrap();
+
+    // most urgent first, then oldest, then by platform and id
+    let all = s.inbox(&acme, &open, None, 10, now).await.unwrap();
+    assert_eq!(ids(&all), ["b", "a", "e", "d", "c"]);
+    assert!(all.next.is_none());
+    let first = &all.items[0];
+    assert_eq!(first.facets.urgency, 80);
+    assert_eq!(first.facets.platform, Platform::Instagram);
+    assert_eq!(first.facets.status, ReviewStatus::New);
+    assert_eq!(first.facets.sla_due, Some(Timestamp(500 + 15 * 60_000)));
+    assert_eq!(first.comment, stored["b"], "the comment as stored");
+
+    // pages of two, each after the last one's cursor, cover everything once
+    let mut seen = vec![];
+    let mut after = None;
+    loop {
+        let page = s.inbox(&acme, &open, after.as_ref(), 2, now).await.unwrap();
+        assert!(page.items.len() <= 2);
+        seen.extend(ids(&page));
+        match page.next {
+            Some(c) => after = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["b", "a", "e", "d", "c"]);
+
+    // filters, alone and together
+    let listed =
+        |f: InboxFilter| async move { ids(&s.inbox(&acme, &f, None, 10, now).await.unwrap()) };
+    assert_eq!(
+        listed(InboxFilter {
+            platform: Some(Platform::Facebook),
+            ..open.clone()
+        })
+        .await,
+        ["a", "e", "c"]
+    );
+    assert_eq!(
+        listed(InboxFilter {
+            sentiment: Some(Sentiment::Positive),
+            ..open.clone()
+        })
+        .await,
+        ["d"]
+    );
+    assert_eq!(
+        listed(InboxFilter {
+            intent: Some(Intent::ProductQuestion),
+            ..open.clone()
+        })
+        .await,
+        ["d", "c"]
+    );
+    assert_eq!(
+        listed(InboxFilter {
+            sla_breached: Some(true),
+            ..open.clone()
+        })
+        .await,
+        ["b", "a", "e"]
+    );
+    assert_eq!(
+        listed(InboxFilter {
+            sla_breached: Some(false),
+            ..open.clone()
+        })
+        .await,
+        ["d", "c"]
+    );
+    assert_eq!(
+        listed(InboxFilter {
+            platform: Some(Platform::Facebook),
+            sla_breached: Some(true),
+            ..open.clone()
+        })
+        .await,
+        ["a", "e"]
+    );
+
+    // reviews move comments between statuses and assignees, in the same write
+    let camille = Actor::new("camille", Role::Responder);
+    let review_of = |id: &str| {
+        let key = stored[id].key.clone();
+        let drafts = drafts_for(&key, 1, "votre colis arrive.");
+        Review::open(&drafts, now)
+    };
+    let a = review_of("a");
+    let (claimed, audit) = apply(&a, &Command::Claim, &camille, 0, now).unwrap();
+    s.put_review(&claimed, None, &audit).await.unwrap();
+    let e = review_of("e");
+    let (hidden, audit) = apply(&e, &Command::Hide, &camille, 0, now).unwrap();
+    s.put_review(&hidden, None, &audit).await.unwrap();
+    let c = review_of("c");
+    let (approved, audit) = apply(&c, &Command::Approve { index: 0 }, &camille, 0, now).unwrap();
+    s.put_review(&approved, None, &audit).await.unwrap();
+    let (sent, audit) = apply(
+        &approved,
+        &Command::MarkSent {
+            platform_reply_id: "r-1".into(),
+        },
+        &camille,
+        approved.revision,
+        now,
+    )
+    .unwrap();
+    s.put_review(&sent, Some(approved.revision), &audit)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        listed(open.clone()).await,
+        ["b", "a", "d"],
+        "hidden and replied ones leave the open list"
+    );
+    let page = s.inbox(&acme, &open, None, 10, now).await.unwrap();
+    assert_eq!(page.items[1].facets.status, ReviewStatus::InProgress);
+    assert_eq!(page.items[1].facets.assignee(now), Some("camille"));
+    assert_eq!(
+        listed(InboxFilter {
+            statuses: vec![ReviewStatus::Hidden],
+            ..open.clone()
+        })
+        .await,
+        ["e"]
+    );
+    assert!(
+        listed(InboxFilter {
+            statuses: vec![ReviewStatus::Replied],
+            ..open.clone()
+        })
+        .await
+        .is_empty(),
+        "a replied comment has left the inbox"
+    );
+    let mine = InboxFilter {
+        assignee: Some(Assignee::User("camille".into())),
+        ..open.clone()
+    };
+    assert_eq!(listed(mine.clone()).await, ["a"]);
+    assert_eq!(
+        listed(InboxFilter {
+            assignee: Some(Assignee::Nobody),
+            ..open.clone()
+        })
+        .await,
+        ["b", "d"]
+    );
+    // once the claim expires, it is nobody's
+    let later = Timestamp(now.0 + vigie_core::review::CLAIM_LENGTH_MS);
+    assert!(ids(&s.inbox(&acme, &mine, None, 10, later).await.unwrap()).is_empty());
+
+    // counts: each facet's values with the other filters applied
+    let counts = s.inbox_counts(&acme, &open, now).await.unwrap();
+    assert_eq!(counts.matching, 3);
+    assert_eq!(counts.platform["instagram"], 2);
+    assert_eq!(counts.platform["facebook"], 1);
+    assert_eq!(counts.status["new"], 2);
+    assert_eq!(counts.status["in_progress"], 1);
+    assert_eq!(counts.status["hidden"], 1);
+    assert!(!counts.status.contains_key("replied"));
+    assert_eq!(counts.assignee["camille"], 1);
+    assert_eq!(counts.assignee["none"], 2);
+    assert_eq!(counts.sla_breached["true"], 2);
+    assert_eq!(counts.intent["product_question"], 1);
+    let fb = s
+        .inbox_counts(
+            &acme,
+            &InboxFilter {
+                platform: Some(Platform::Facebook),
+                ..open.clone()
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(fb.matching, 1);
+    assert_eq!(
+        fb.platform["instagram"], 2,
+        "a facet's own filter does not narrow its counts"
+    );
+    assert_eq!(fb.sentiment["negative"], 1);
+
+    // an edit is a new version: new again, whatever the last version's review said
+    let mut edited = s.get(&stored["a"].key).await.unwrap().unwrap();
+    edited.version = 2;
+    edited.state = CommentState::Received;
+    edited.triage = None;
+    let edited = s.update(&edited).await.unwrap();
+    assert_eq!(
+        listed(open.clone()).await,
+        ["b", "d"],
+        "waiting for triage again"
+    );
+    let again = s.update(&triaged(edited, 80)).await.unwrap();
+    let page = s.inbox(&acme, &open, None, 10, now).await.unwrap();
+    assert_eq!(ids(&page), ["b", "a", "d"]);
+    assert_eq!(page.items[1].facets.status, ReviewStatus::New);
+    assert_eq!(page.items[1].facets.claimed_by, None);
+    // a delete takes it out
+    let mut deleted = again.clone();
+    deleted.state = CommentState::Deleted;
+    s.update(&deleted).await.unwrap();
+    assert_eq!(listed(open.clone()).await, ["b", "d"]);
+
+    // another brand's comments are never listed or counted
+    let globex = s
+        .inbox(&brand("globex"), &open, None, 10, now)
+        .await
+        .unwrap();
+    assert_eq!(ids(&globex), ["z"]);
+    assert_eq!(
+        s.inbox_counts(&brand("globex"), &open, now)
+            .await
+            .unwrap()
+            .matching,
+        1
+    );
+}

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use vigie_core::time::Timestamp;
 use vigie_sqlite::ManualClock;
 use vigie_tests::contract::{
-    concurrent_claims_contract, content_store_contract, draft_store_contract, queue_contract,
-    review_store_contract, store_contract, user_store_contract,
+    concurrent_claims_contract, content_store_contract, draft_store_contract, inbox_contract,
+    queue_contract, review_store_contract, store_contract, user_store_contract,
 };
 use vigie_tests::moto::{moto, queue_with_dlq, table};
 
@@ -153,6 +153,48 @@ async fn dynamodb_review_store_passes_the_contract() {
     let Some(moto) = moto() else { return };
     let store = table(&moto.sdk_config().await).await;
     review_store_contract(&store).await;
+}
+
+#[tokio::test]
+async fn sqlite_inbox_passes_the_contract() {
+    let db = vigie_sqlite::Database::in_memory().unwrap();
+    inbox_contract(&db.store()).await;
+}
+
+#[tokio::test]
+async fn sqlite_inbox_on_disk_passes_the_contract_and_files_an_older_database_on_open() {
+    use vigie_core::inbox::InboxFilter;
+    use vigie_core::ports::Inbox;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vigie.db");
+    inbox_contract(&vigie_sqlite::Database::open(&path).unwrap().store()).await;
+    let acme = vigie_tests::contract::brand("acme");
+    let listed = |store: vigie_sqlite::SqliteStore| async move {
+        let page = store
+            .inbox(
+                &acme,
+                &InboxFilter::default(),
+                None,
+                10,
+                Timestamp(2_000_000_000),
+            )
+            .await
+            .unwrap();
+        page.items
+            .into_iter()
+            .map(|i| i.comment.key.external_id)
+            .collect::<Vec<_>>()
+    };
+    let before = listed(vigie_sqlite::Database::open(&path).unwrap().store()).await;
+    assert_eq!(before, ["b", "d"]);
+    // a database from before the inbox: no inbox rows, user_version 0
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("DELETE FROM inbox; PRAGMA user_version = 0;")
+            .unwrap();
+    }
+    let after = listed(vigie_sqlite::Database::open(&path).unwrap().store()).await;
+    assert_eq!(after, before, "filed again from the comments and reviews");
 }
 
 #[tokio::test]

@@ -23,6 +23,8 @@ pub enum InvalidValue {
     Platform(String),
     #[error("user name {0:?} must be 1-64 characters of a-z, 0-9, '.', '-', '_' and '@'")]
     UserName(String),
+    #[error("{0:?} is not a cursor this inbox gave out")]
+    Cursor(String),
 }
 
 /// A brand's id, e.g. `acme`: lowercase ASCII letters, digits and dashes.

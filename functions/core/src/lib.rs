@@ -46,6 +46,7 @@ pub mod drafting;
 pub mod drafts;
 pub mod escalation;
 pub mod events;
+pub mod inbox;
 pub mod intake;
 pub mod language;
 pub mod lexicon;

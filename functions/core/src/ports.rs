@@ -164,6 +164,29 @@ pub trait ReviewStore: Send + Sync {
     async fn audit(&self, key: &CommentKey) -> Result<Vec<crate::review::AuditRecord>, StoreError>;
 }
 
+/// The managers' inbox of a brand (see [`crate::inbox`]): a store files every triaged
+/// comment under its [`InboxFacets`](crate::inbox::InboxFacets) as it writes the comment
+/// and its review.
+#[async_trait]
+pub trait Inbox: Send + Sync {
+    /// Up to `limit` comments passing `filter` at `now`, in inbox order, after `after`.
+    async fn inbox(
+        &self,
+        brand: &BrandId,
+        filter: &crate::inbox::InboxFilter,
+        after: Option<&crate::inbox::InboxCursor>,
+        limit: usize,
+        now: Timestamp,
+    ) -> Result<crate::inbox::InboxPage, StoreError>;
+    /// The count behind each filter value.
+    async fn inbox_counts(
+        &self,
+        brand: &BrandId,
+        filter: &crate::inbox::InboxFilter,
+        now: Timestamp,
+    ) -> Result<crate::inbox::InboxCounts, StoreError>;
+}
+
 /// The people who review, and their roles per brand.
 #[async_trait]
 pub trait UserStore: Send + Sync {

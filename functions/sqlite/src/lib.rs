@@ -7,6 +7,7 @@
 //! received again after `max_receives` attempts.
 
 mod clock;
+mod inbox;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
@@ -183,6 +184,8 @@ impl Database {
     fn setup(conn: Connection, readers: Option<Arc<Readers>>) -> Result<Self, OpenError> {
         conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(inbox::SCHEMA)?;
+        inbox::migrate(&conn)?;
         let (writer, jobs) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
@@ -452,11 +455,15 @@ impl CommentWrite for SqliteStore {
         let n = self
             .db
             .write(move |conn| {
-                conn.execute(
+                let n = conn.execute(
                     "UPDATE comments SET state = ?2, urgency = ?3, revision = revision + 1, body = ?4
                      WHERE key = ?1 AND revision = ?5",
                     params![k, state, urgency, body, expected as i64],
-                )
+                )?;
+                if n == 1 {
+                    inbox::refile(conn, &k)?;
+                }
+                Ok::<_, rusqlite::Error>(n)
             })
             .await
             .map_err(unavailable)?;
@@ -836,6 +843,9 @@ impl SqliteStore {
                     return Ok(false);
                 }
                 conn.execute(upsert, params![k, revision, body])?;
+                if matches!(what, Revisioned::Review) {
+                    inbox::refile(conn, &k)?;
+                }
                 if let Some(audit) = audit {
                     conn.execute(
                         "INSERT INTO audit (key, body) VALUES (?1, ?2)",
