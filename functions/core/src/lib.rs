@@ -53,6 +53,7 @@ pub mod lexicon;
 pub mod notify;
 pub mod platforms;
 pub mod ports;
+pub mod reports;
 pub mod review;
 pub mod secrets;
 pub mod signature;
