@@ -489,6 +489,7 @@ fn drafts_for(key: &CommentKey, comment_version: u32, text: &str) -> Drafts {
         }],
         content_version: 3,
         created_at: Timestamp(1_764_000_000_000 + i64::from(comment_version)),
+        generation: 0,
     }
 }
 
@@ -556,7 +557,27 @@ pub async fn draft_store_contract<S: DraftStore + CommentStore>(s: &S) {
     // An edit drafted again replaces withdrawn drafts.
     let v3 = drafts_for(&key, 3, "voici le suivi.");
     assert_eq!(s.put_drafts(&v3).await.unwrap(), v3);
-    assert_eq!(s.drafts(&key).await.unwrap(), Some(v3));
+    assert_eq!(s.drafts(&key).await.unwrap(), Some(v3.clone()));
+
+    // Regenerated drafts of the same version replace them; a repeat of an earlier
+    // generation comes too late.
+    let regenerated = Drafts {
+        generation: 1,
+        ..drafts_for(&key, 3, "voici le numéro de suivi.")
+    };
+    assert_eq!(s.put_drafts(&regenerated).await.unwrap(), regenerated);
+    assert_eq!(
+        s.put_drafts(&v3).await.unwrap(),
+        regenerated,
+        "generation 0 is older"
+    );
+    assert_eq!(s.drafts(&key).await.unwrap(), Some(regenerated.clone()));
+    let v4 = drafts_for(&key, 4, "c'est reparti.");
+    assert_eq!(
+        s.put_drafts(&v4).await.unwrap(),
+        v4,
+        "a later version, first generation, replaces a regenerated earlier one"
+    );
     assert_eq!(s.drafts(&other_key).await.unwrap(), Some(other));
     let missing = CommentKey::new(brand("acme"), Platform::Instagram, "d1").unwrap();
     assert!(!s.withdraw_drafts(&missing).await.unwrap());
@@ -767,6 +788,21 @@ where
     dlq.ack(&[dead[0].receipt.clone()]).await.unwrap();
 }
 
+async fn listed_in<S: vigie_core::ports::Inbox>(
+    s: &S,
+    brand: &BrandId,
+    now: Timestamp,
+    filter: vigie_core::inbox::InboxFilter,
+) -> Vec<String> {
+    s.inbox(brand, &filter, None, 10, now)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|i| i.comment.key.external_id)
+        .collect()
+}
+
 /// The managers' inbox: every store files triaged comments by urgency then age, pages
 /// with a cursor, filters and counts alike, and follows the comment and its review in the
 /// same writes. `s` must be empty.
@@ -775,7 +811,6 @@ where
     S: vigie_core::ports::Inbox + CommentStore + ReviewStore,
 {
     use vigie_core::inbox::{Assignee, InboxFilter};
-    use vigie_core::ports::Inbox;
     use vigie_core::review::{Actor, Command, Review, ReviewStatus, Role, apply};
 
     let acme = brand("acme");
@@ -894,54 +929,82 @@ where
     assert_eq!(seen, ["b", "a", "e", "d", "c"]);
 
     // filters, alone and together
-    let listed =
-        |f: InboxFilter| async move { ids(&s.inbox(&acme, &f, None, 10, now).await.unwrap()) };
     assert_eq!(
-        listed(InboxFilter {
-            platform: Some(Platform::Facebook),
-            ..open.clone()
-        })
+        listed_in(
+            s,
+            &acme,
+            now,
+            InboxFilter {
+                platform: Some(Platform::Facebook),
+                ..open.clone()
+            }
+        )
         .await,
         ["a", "e", "c"]
     );
     assert_eq!(
-        listed(InboxFilter {
-            sentiment: Some(Sentiment::Positive),
-            ..open.clone()
-        })
+        listed_in(
+            s,
+            &acme,
+            now,
+            InboxFilter {
+                sentiment: Some(Sentiment::Positive),
+                ..open.clone()
+            }
+        )
         .await,
         ["d"]
     );
     assert_eq!(
-        listed(InboxFilter {
-            intent: Some(Intent::ProductQuestion),
-            ..open.clone()
-        })
+        listed_in(
+            s,
+            &acme,
+            now,
+            InboxFilter {
+                intent: Some(Intent::ProductQuestion),
+                ..open.clone()
+            }
+        )
         .await,
         ["d", "c"]
     );
     assert_eq!(
-        listed(InboxFilter {
-            sla_breached: Some(true),
-            ..open.clone()
-        })
+        listed_in(
+            s,
+            &acme,
+            now,
+            InboxFilter {
+                sla_breached: Some(true),
+                ..open.clone()
+            }
+        )
         .await,
         ["b", "a", "e"]
     );
     assert_eq!(
-        listed(InboxFilter {
-            sla_breached: Some(false),
-            ..open.clone()
-        })
+        listed_in(
+            s,
+            &acme,
+            now,
+            InboxFilter {
+                sla_breached: Some(false),
+                ..open.clone()
+            }
+        )
         .await,
         ["d", "c"]
     );
     assert_eq!(
-        listed(InboxFilter {
-            platform: Some(Platform::Facebook),
-            sla_breached: Some(true),
-            ..open.clone()
-        })
+        listed_in(
+            s,
+            &acme,
+            now,
+            InboxFilter {
+                platform: Some(Platform::Facebook),
+                sla_breached: Some(true),
+                ..open.clone()
+            }
+        )
         .await,
         ["a", "e"]
     );
@@ -977,7 +1040,7 @@ where
         .unwrap();
 
     assert_eq!(
-        listed(open.clone()).await,
+        listed_in(s, &acme, now, open.clone()).await,
         ["b", "a", "d"],
         "hidden and replied ones leave the open list"
     );
@@ -985,18 +1048,28 @@ where
     assert_eq!(page.items[1].facets.status, ReviewStatus::InProgress);
     assert_eq!(page.items[1].facets.assignee(now), Some("camille"));
     assert_eq!(
-        listed(InboxFilter {
-            statuses: vec![ReviewStatus::Hidden],
-            ..open.clone()
-        })
+        listed_in(
+            s,
+            &acme,
+            now,
+            InboxFilter {
+                statuses: vec![ReviewStatus::Hidden],
+                ..open.clone()
+            }
+        )
         .await,
         ["e"]
     );
     assert!(
-        listed(InboxFilter {
-            statuses: vec![ReviewStatus::Replied],
-            ..open.clone()
-        })
+        listed_in(
+            s,
+            &acme,
+            now,
+            InboxFilter {
+                statuses: vec![ReviewStatus::Replied],
+                ..open.clone()
+            }
+        )
         .await
         .is_empty(),
         "a replied comment has left the inbox"
@@ -1005,12 +1078,17 @@ where
         assignee: Some(Assignee::User("camille".into())),
         ..open.clone()
     };
-    assert_eq!(listed(mine.clone()).await, ["a"]);
+    assert_eq!(listed_in(s, &acme, now, mine.clone()).await, ["a"]);
     assert_eq!(
-        listed(InboxFilter {
-            assignee: Some(Assignee::Nobody),
-            ..open.clone()
-        })
+        listed_in(
+            s,
+            &acme,
+            now,
+            InboxFilter {
+                assignee: Some(Assignee::Nobody),
+                ..open.clone()
+            }
+        )
         .await,
         ["b", "d"]
     );
@@ -1056,7 +1134,7 @@ where
     edited.triage = None;
     let edited = s.update(&edited).await.unwrap();
     assert_eq!(
-        listed(open.clone()).await,
+        listed_in(s, &acme, now, open.clone()).await,
         ["b", "d"],
         "waiting for triage again"
     );
@@ -1069,7 +1147,7 @@ where
     let mut deleted = again.clone();
     deleted.state = CommentState::Deleted;
     s.update(&deleted).await.unwrap();
-    assert_eq!(listed(open.clone()).await, ["b", "d"]);
+    assert_eq!(listed_in(s, &acme, now, open.clone()).await, ["b", "d"]);
 
     // another brand's comments are never listed or counted
     let globex = s

@@ -161,31 +161,32 @@ async fn sqlite_inbox_passes_the_contract() {
     inbox_contract(&db.store()).await;
 }
 
-#[tokio::test]
-async fn sqlite_inbox_on_disk_passes_the_contract_and_files_an_older_database_on_open() {
+async fn listed(store: &vigie_sqlite::SqliteStore) -> Vec<String> {
     use vigie_core::inbox::InboxFilter;
     use vigie_core::ports::Inbox;
+    let acme = vigie_tests::contract::brand("acme");
+    let page = store
+        .inbox(
+            &acme,
+            &InboxFilter::default(),
+            None,
+            10,
+            Timestamp(2_000_000_000),
+        )
+        .await
+        .unwrap();
+    page.items
+        .into_iter()
+        .map(|i| i.comment.key.external_id)
+        .collect()
+}
+
+#[tokio::test]
+async fn sqlite_inbox_on_disk_passes_the_contract_and_files_an_older_database_on_open() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("vigie.db");
     inbox_contract(&vigie_sqlite::Database::open(&path).unwrap().store()).await;
-    let acme = vigie_tests::contract::brand("acme");
-    let listed = |store: vigie_sqlite::SqliteStore| async move {
-        let page = store
-            .inbox(
-                &acme,
-                &InboxFilter::default(),
-                None,
-                10,
-                Timestamp(2_000_000_000),
-            )
-            .await
-            .unwrap();
-        page.items
-            .into_iter()
-            .map(|i| i.comment.key.external_id)
-            .collect::<Vec<_>>()
-    };
-    let before = listed(vigie_sqlite::Database::open(&path).unwrap().store()).await;
+    let before = listed(&vigie_sqlite::Database::open(&path).unwrap().store()).await;
     assert_eq!(before, ["b", "d"]);
     // a database from before the inbox: no inbox rows, user_version 0
     {
@@ -193,7 +194,7 @@ async fn sqlite_inbox_on_disk_passes_the_contract_and_files_an_older_database_on
         conn.execute_batch("DELETE FROM inbox; PRAGMA user_version = 0;")
             .unwrap();
     }
-    let after = listed(vigie_sqlite::Database::open(&path).unwrap().store()).await;
+    let after = listed(&vigie_sqlite::Database::open(&path).unwrap().store()).await;
     assert_eq!(after, before, "filed again from the comments and reviews");
 }
 

@@ -668,10 +668,15 @@ impl DraftStore for DynamoStore {
             .item("SK", s("D"))
             .item("type", s("drafts"))
             .item("comment_version", n(drafts.comment_version))
+            .item("generation", n(drafts.generation))
             .item("state", draft_state(drafts.state))
             .item("body", s(body))
-            .condition_expression("attribute_not_exists(PK) OR comment_version < :v")
+            .condition_expression(
+                "attribute_not_exists(PK) OR comment_version < :v \
+                 OR (comment_version = :v AND (attribute_not_exists(generation) OR generation < :g))",
+            )
             .expression_attribute_values(":v", n(drafts.comment_version))
+            .expression_attribute_values(":g", n(drafts.generation))
             .send()
             .await;
         match put {

@@ -589,6 +589,7 @@ pub async fn draft_comment(
         rejected,
         content_version: content.version,
         created_at: now,
+        generation: 0,
     }
 }
 

@@ -20,13 +20,29 @@ use crate::time::Timestamp;
 pub struct DraftRequest {
     pub key: CommentKey,
     pub version: u32,
+    /// A manager asked for new drafts of this version: they replace the stored ones.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub regenerate: bool,
 }
 
 impl DraftRequest {
     pub fn message(c: &Comment) -> OutgoingMessage {
+        Self::for_comment(c, false)
+    }
+
+    /// A request for new drafts of the comment's version (its id is new each time: it is
+    /// never a repeat of the first request).
+    pub fn regeneration(c: &Comment, now: Timestamp) -> OutgoingMessage {
+        let mut m = Self::for_comment(c, true);
+        m.id = format!("{}#regenerate#{}", m.id, now.millis());
+        m
+    }
+
+    fn for_comment(c: &Comment, regenerate: bool) -> OutgoingMessage {
         let r = DraftRequest {
             key: c.key.clone(),
             version: c.version,
+            regenerate,
         };
         OutgoingMessage {
             id: format!("{}#{}", c.key, c.version),
@@ -160,8 +176,22 @@ where
                     continue;
                 }
             };
+            let generation = if request.regenerate {
+                match self.drafts.drafts(&comment.key).await {
+                    Ok(Some(stored)) if stored.comment_version == comment.version => {
+                        stored.generation + 1
+                    }
+                    Ok(_) => 0,
+                    Err(e) => {
+                        fail(&mut outcome, &e.to_string(), false);
+                        continue;
+                    }
+                }
+            } else {
+                0
+            };
             let engines = self.engines.for_brand(&comment.key.brand);
-            let d = draft::draft_comment(
+            let mut d = draft::draft_comment(
                 &comment,
                 &content,
                 &engines,
@@ -170,6 +200,7 @@ where
                 now,
             )
             .await;
+            d.generation = generation;
             match self.drafts.put_drafts(&d).await {
                 Ok(_) => outcome.drafted += 1,
                 Err(e) => fail(&mut outcome, &e.to_string(), false),

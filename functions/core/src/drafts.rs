@@ -71,4 +71,12 @@ pub struct Drafts {
     /// The brand content version the drafts used.
     pub content_version: u32,
     pub created_at: Timestamp,
+    /// How many times managers asked for new drafts of this comment version (0: the
+    /// first drafts). A later generation replaces an earlier one of the same version.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub generation: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }

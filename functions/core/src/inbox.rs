@@ -77,9 +77,10 @@ impl InboxFacets {
         }
     }
 
-    /// Due and not answered at `now` (the inbox holds no replied comment).
+    /// Past due and not answered at `now` (the inbox holds no replied comment); an answer
+    /// at the due instant is on time.
     pub fn sla_breached(&self, now: Timestamp) -> bool {
-        self.sla_due.is_some_and(|due| due <= now)
+        self.sla_due.is_some_and(|due| due < now)
     }
 
     /// What the filters see of it at `now`.

@@ -136,8 +136,9 @@ pub trait BrandContentStore: Send + Sync {
 /// Reply suggestions, one record per comment (its latest version).
 #[async_trait]
 pub trait DraftStore: Send + Sync {
-    /// Stores drafts for their comment version unless drafts for this version or a later
-    /// one are already there (a repeat): returns what is stored after the call.
+    /// Stores drafts for their comment version unless drafts for this version (of this
+    /// generation or a later one) or for a later version are already there (a repeat):
+    /// returns what is stored after the call.
     async fn put_drafts(
         &self,
         drafts: &crate::drafts::Drafts,
@@ -185,6 +186,18 @@ pub trait Inbox: Send + Sync {
         filter: &crate::inbox::InboxFilter,
         now: Timestamp,
     ) -> Result<crate::inbox::InboxCounts, StoreError>;
+}
+
+/// What management reports are made of.
+#[async_trait]
+pub trait ReportFacts: Send + Sync {
+    /// The facts of the brand's comments received in `window` (triaged ones, with their
+    /// reviews), in no particular order.
+    async fn report_facts(
+        &self,
+        brand: &BrandId,
+        window: std::ops::Range<Timestamp>,
+    ) -> Result<Vec<crate::reports::ReportFact>, StoreError>;
 }
 
 /// The people who review, and their roles per brand.

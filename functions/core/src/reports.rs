@@ -338,15 +338,23 @@ impl ReportFact {
         })
     }
 
-    /// It has a response time and its first reply went out after it, or it has no reply
-    /// and `now` is past it. A reply at the due instant is on time.
+    /// It has a response time and its first reply went out after it, or it has no reply,
+    /// `now` is past it and a reply was owed (not hidden, ignored or withdrawn). A reply at
+    /// the due instant is on time.
     pub fn sla_breached(&self, now: Timestamp) -> bool {
         let Some(due) = self.sla_due else {
             return false;
         };
         match self.first_response {
             Some(r) => r.at > due,
-            None => now > due,
+            // set aside on purpose (hidden, ignored) or gone (withdrawn): no reply was owed
+            None => {
+                now > due
+                    && !matches!(
+                        self.status,
+                        ReviewStatus::Hidden | ReviewStatus::Ignored | ReviewStatus::Withdrawn
+                    )
+            }
         }
     }
 
@@ -798,6 +806,7 @@ mod tests {
             claim: None,
             suggestions: vec![],
             sent,
+            drafts_generation: 0,
             revision: 4,
             updated_at: at("2026-03-01T10:20:00Z"),
         }
@@ -1163,6 +1172,17 @@ mod tests {
         // and breached once past due
         assert!(not_yet_due.sla_breached(at("2026-03-02T12:30:00.001Z")));
         assert!(!no_tier.sla_breached(Timestamp::MAX));
+        for status in [
+            ReviewStatus::Hidden,
+            ReviewStatus::Ignored,
+            ReviewStatus::Withdrawn,
+        ] {
+            let set_aside = ReportFact {
+                status,
+                ..unanswered.clone()
+            };
+            assert!(!set_aside.sla_breached(now), "no reply owed when {status}");
+        }
 
         let facts = [
             late,

@@ -147,9 +147,17 @@ pub struct Review {
     pub suggestions: Vec<SuggestionReview>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent: Option<Sent>,
+    /// The drafts' generation the suggestions come from; one more than the stored drafts'
+    /// after a `regenerate`, until the new drafts arrive.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub drafts_generation: u32,
     /// Moves on by one with every change: a command names the revision it was decided on.
     pub revision: u64,
     pub updated_at: Timestamp,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 named_enum! {
@@ -193,8 +201,64 @@ impl Review {
             claim: None,
             suggestions,
             sent: None,
+            drafts_generation: drafts.generation,
             revision: 0,
             updated_at: now,
+        }
+    }
+
+    /// A new review of a comment version with no drafts (its brand has no content, or it is
+    /// not drafted yet): no suggestions, but it can be claimed, hidden, ignored or escalated.
+    pub fn without_drafts(key: CommentKey, comment_version: u32, now: Timestamp) -> Self {
+        Self {
+            key,
+            comment_version,
+            content_version: 0,
+            status: ReviewStatus::New,
+            claim: None,
+            suggestions: Vec::new(),
+            sent: None,
+            drafts_generation: 0,
+            revision: 0,
+            updated_at: now,
+        }
+    }
+
+    /// The review to act on for a comment at `comment_version`, given the stored one and
+    /// the comment's drafts if it has any for that version: as [`Review::for_drafts`], or,
+    /// without drafts, the stored review of this version or a review without suggestions
+    /// (one revision past a stored review of an earlier version).
+    pub fn current(
+        stored: Option<Review>,
+        drafts: Option<&Drafts>,
+        key: &CommentKey,
+        comment_version: u32,
+        now: Timestamp,
+    ) -> Self {
+        match (drafts, stored) {
+            // claimed (or set aside, or regenerated) before its drafts were ready: they
+            // join the review once they are the generation it waits for
+            (Some(d), Some(r))
+                if r.comment_version == d.comment_version
+                    && r.suggestions.is_empty()
+                    && d.generation >= r.drafts_generation
+                    && !r.status.is_final() =>
+            {
+                let opened = Self::open(d, now);
+                Self {
+                    suggestions: opened.suggestions,
+                    content_version: opened.content_version,
+                    drafts_generation: d.generation,
+                    ..r
+                }
+            }
+            (Some(d), stored) => Self::for_drafts(stored, d, now),
+            (None, Some(r)) if r.comment_version >= comment_version => r,
+            (None, Some(r)) => Self {
+                revision: r.revision.saturating_add(1),
+                ..Self::without_drafts(key.clone(), comment_version, now)
+            },
+            (None, None) => Self::without_drafts(key.clone(), comment_version, now),
         }
     }
 
@@ -209,7 +273,12 @@ impl Review {
     pub fn for_drafts(stored: Option<Review>, drafts: &Drafts, now: Timestamp) -> Self {
         match stored {
             None => Self::open(drafts, now),
-            Some(r) if r.comment_version >= drafts.comment_version => r,
+            Some(r)
+                if (r.comment_version, r.drafts_generation)
+                    >= (drafts.comment_version, drafts.generation) =>
+            {
+                r
+            }
             Some(r) => Self {
                 revision: r.revision.saturating_add(1),
                 ..Self::open(drafts, now)
@@ -566,6 +635,7 @@ pub fn apply(
         Command::Regenerate => {
             next.suggestions.clear();
             next.status = ReviewStatus::New;
+            next.drafts_generation += 1;
         }
         Command::MarkSent { platform_reply_id } => {
             if platform_reply_id.trim().is_empty() {
@@ -734,6 +804,7 @@ mod tests {
             rejected: vec![],
             content_version: 7,
             created_at: Timestamp(T0.0 - MINUTE),
+            generation: 0,
         }
     }
 
@@ -1587,5 +1658,36 @@ mod tests {
         }
         assert_eq!(ReviewAction::ALL.len(), 12);
         assert_eq!(Withdrawal::Deleted.as_str(), "comment_deleted");
+    }
+
+    #[test]
+    fn a_comment_without_drafts_gets_a_review_its_drafts_join_later() {
+        let bare = Review::current(None, None, &key(), 2, at(0));
+        assert_eq!(bare.status, ReviewStatus::New);
+        assert!(bare.suggestions.is_empty());
+        let (claimed, _) = apply(&bare, &Command::Claim, &alice(), 0, at(1)).unwrap();
+        assert!(matches!(
+            apply(&claimed, &approve(0), &alice(), claimed.revision, at(2)),
+            Err(ReviewError::Invalid { .. })
+        ));
+        // the drafts arrive: same review, same revision, now with suggestions
+        let d = drafts();
+        let joined = Review::current(Some(claimed.clone()), Some(&d), &key(), 2, at(3));
+        assert_eq!(joined.revision, claimed.revision);
+        assert_eq!(joined.claim, claimed.claim);
+        assert_eq!(joined.suggestions.len(), d.suggestions.len());
+        assert!(apply(&joined, &approve(0), &alice(), joined.revision, at(4)).is_ok());
+        // a later version without drafts starts over, one revision on
+        let next = Review::current(Some(claimed.clone()), None, &key(), 3, at(5));
+        assert_eq!(
+            (next.comment_version, next.revision),
+            (3, claimed.revision + 1)
+        );
+        assert_eq!(next.status, ReviewStatus::New);
+        // the stored review of this version is the one to act on
+        assert_eq!(
+            Review::current(Some(claimed.clone()), None, &key(), 2, at(6)),
+            claimed
+        );
     }
 }

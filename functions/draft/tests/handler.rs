@@ -110,6 +110,7 @@ fn event(bodies: &[String]) -> SqsEvent {
 
 fn request(c: &Comment) -> String {
     serde_json::to_string(&DraftRequest {
+        regenerate: false,
         key: c.key.clone(),
         version: c.version,
     })
@@ -181,6 +182,19 @@ async fn drafts_are_stored_once_per_version_and_withdrawn_on_delete() {
     handle(&drafter, event(&[request(&c), request(&edited)])).await;
     let d2 = store.drafts(&c.key).await.unwrap().unwrap();
     assert_eq!((d2.comment_version, d2.action), (2, Action::ReplyPublic));
+
+    // a manager asks for new drafts: the next generation replaces them, each time
+    let regenerate =
+        |c: &Comment, at: i64| DraftRequest::regeneration(c, vigie_core::time::Timestamp(at)).body;
+    let r = handle(&drafter, event(&[regenerate(&edited, 1)])).await;
+    assert!(r.batch_item_failures.is_empty());
+    let d3 = store.drafts(&c.key).await.unwrap().unwrap();
+    assert_eq!((d3.comment_version, d3.generation), (2, 1));
+    handle(&drafter, event(&[regenerate(&edited, 2)])).await;
+    assert_eq!(store.drafts(&c.key).await.unwrap().unwrap().generation, 2);
+    // a plain repeat of the first request changes nothing
+    handle(&drafter, event(&[request(&edited)])).await;
+    assert_eq!(store.drafts(&c.key).await.unwrap().unwrap().generation, 2);
 
     // deleted: its drafts are withdrawn
     let mut deleted = store.get(&c.key).await.unwrap().unwrap();

@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS inbox (
     claimed_until INTEGER
 );
 CREATE INDEX IF NOT EXISTS inbox_order ON inbox (brand, urgency DESC, received_at, platform, external_id);
+CREATE INDEX IF NOT EXISTS comments_by_brand ON comments (brand, received_at);
 "#;
 
 /// The inbox's shape version, in `PRAGMA user_version`: a database written before the
@@ -170,8 +171,8 @@ fn conditions(filter: &InboxFilter, args: &mut Vec<rusqlite::types::Value>) -> S
         ));
     }
     match filter.sla_breached {
-        Some(true) => sql.push_str(" AND sla_due <= ?2"),
-        Some(false) => sql.push_str(" AND (sla_due IS NULL OR sla_due > ?2)"),
+        Some(true) => sql.push_str(" AND sla_due < ?2"),
+        Some(false) => sql.push_str(" AND (sla_due IS NULL OR sla_due >= ?2)"),
         None => {}
     }
     match &filter.assignee {
@@ -288,7 +289,7 @@ impl Inbox for SqliteStore {
                 let mut stmt = conn.prepare_cached(
                     "SELECT platform, sentiment, intent, status,
                             CASE WHEN claimed_until > ?2 THEN claimed_by END,
-                            COALESCE(sla_due <= ?2, 0), COUNT(*)
+                            COALESCE(sla_due < ?2, 0), COUNT(*)
                      FROM inbox WHERE brand = ?1 GROUP BY 1, 2, 3, 4, 5, 6",
                 )?;
                 let rows = stmt.query_map(params![brand, at], |r| {
@@ -325,5 +326,47 @@ impl Inbox for SqliteStore {
             filter,
             values.iter().map(|(v, n)| (v, *n)),
         ))
+    }
+}
+
+#[async_trait]
+impl vigie_core::ports::ReportFacts for SqliteStore {
+    async fn report_facts(
+        &self,
+        brand: &BrandId,
+        window: std::ops::Range<Timestamp>,
+    ) -> Result<Vec<vigie_core::reports::ReportFact>, StoreError> {
+        let (brand, from, to) = (
+            brand.as_str().to_owned(),
+            window.start.millis(),
+            window.end.millis(),
+        );
+        let rows = self
+            .db
+            .read(move |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT c.body, r.body FROM comments c LEFT JOIN reviews r ON r.key = c.key
+                     WHERE c.brand = ?1 AND c.received_at >= ?2 AND c.received_at < ?3",
+                )?;
+                let rows = stmt.query_map(params![brand, from, to], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+                })?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .await
+            .map_err(unavailable)?;
+        let mut facts = Vec::with_capacity(rows.len());
+        for (comment, review) in rows {
+            let comment = decode(&comment)?;
+            let review: Option<Review> = review
+                .map(|b| serde_json::from_str(&b))
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            facts.extend(vigie_core::reports::ReportFact::of(
+                &comment,
+                review.as_ref(),
+            ));
+        }
+        Ok(facts)
     }
 }

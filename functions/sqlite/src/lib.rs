@@ -724,15 +724,18 @@ impl BrandContentStore for SqliteStore {
 impl DraftStore for SqliteStore {
     async fn put_drafts(&self, drafts: &Drafts) -> Result<Drafts, StoreError> {
         let body = serde_json::to_string(drafts).map_err(corrupt)?;
-        let (k, version) = (key(&drafts.key), drafts.comment_version);
+        let (k, version, generation) =
+            (key(&drafts.key), drafts.comment_version, drafts.generation);
         let kept = self
             .db
             .write(move |conn| -> rusqlite::Result<Option<String>> {
                 let n = conn.execute(
                     "INSERT INTO drafts (key, comment_version, body) VALUES (?1, ?2, ?3)
                      ON CONFLICT (key) DO UPDATE SET comment_version = excluded.comment_version, body = excluded.body
-                     WHERE drafts.comment_version < excluded.comment_version",
-                    params![k, version, body],
+                     WHERE drafts.comment_version < excluded.comment_version
+                        OR (drafts.comment_version = excluded.comment_version
+                            AND COALESCE(json_extract(drafts.body, '$.generation'), 0) < ?4)",
+                    params![k, version, body, generation],
                 )?;
                 if n == 1 {
                     return Ok(None);
