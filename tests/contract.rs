@@ -665,6 +665,13 @@ pub async fn user_store_contract<S: UserStore>(s: &S) {
         password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA${n}{revision}"),
         roles: roles.iter().map(|(b, r)| (brand(b), *r)).collect(),
         revision,
+        session_epoch: revision - 1,
+        tokens: vec![vigie_core::users::ApiToken {
+            id: format!("{revision:08x}"),
+            label: format!("{n} script"),
+            sha256: "0f".repeat(32),
+            created_at: Timestamp(1_764_086_400_000 + revision as i64),
+        }],
     };
     assert_eq!(s.user(&name("camille")).await.unwrap(), None);
     assert!(s.users().await.unwrap().is_empty());

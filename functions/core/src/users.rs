@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::comment::{BrandId, InvalidValue};
 use crate::review::Role;
+use crate::time::Timestamp;
 
 /// A user name: 1 to 64 of a-z, 0-9, '.', '-', '_', '@' (an e-mail address fits).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -59,9 +60,28 @@ pub struct User {
     /// A PHC string (`$argon2id$...`): never the password.
     pub password_hash: String,
     pub roles: BTreeMap<BrandId, Role>,
-    /// Incremented on every change (optimistic concurrency, and a password change ends
-    /// the sessions signed with an earlier one).
+    /// Incremented on every change (optimistic concurrency).
     pub revision: u64,
+    /// The generation of the user's sessions: a session cookie names the epoch it was
+    /// signed in, and stops working once the epoch moved on (a password change, or
+    /// "sign out everywhere").
+    #[serde(default)]
+    pub session_epoch: u64,
+    /// The user's API tokens for scripts, by their digests: never a token itself.
+    #[serde(default)]
+    pub tokens: Vec<ApiToken>,
+}
+
+/// An API token as stored: its public id, what it is for, and the SHA-256 of its secret.
+/// The token itself is shown once, when made, and kept nowhere.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiToken {
+    /// Short, random, unique among the user's tokens; named to revoke the token.
+    pub id: String,
+    pub label: String,
+    /// Lowercase hex of the SHA-256 of the token's secret part.
+    pub sha256: String,
+    pub created_at: Timestamp,
 }
 
 impl User {
@@ -69,6 +89,22 @@ impl User {
     /// if it did not exist).
     pub fn role(&self, brand: &BrandId) -> Option<Role> {
         self.roles.get(brand).copied()
+    }
+
+    /// Ends every session signed so far (their cookies name an earlier epoch).
+    pub fn end_sessions(&mut self) {
+        self.session_epoch = self.session_epoch.saturating_add(1);
+    }
+
+    /// A new password hash; the sessions signed with the earlier password end.
+    pub fn change_password(&mut self, password_hash: String) {
+        self.password_hash = password_hash;
+        self.end_sessions();
+    }
+
+    /// The API token with this id.
+    pub fn token(&self, id: &str) -> Option<&ApiToken> {
+        self.tokens.iter().find(|t| t.id == id)
     }
 }
 
@@ -97,10 +133,41 @@ mod tests {
             password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
             roles: BTreeMap::from([(acme.clone(), Role::Responder)]),
             revision: 1,
+            session_epoch: 3,
+            tokens: vec![ApiToken {
+                id: "0f3a9c21".into(),
+                label: "nightly export".into(),
+                sha256: "ab".repeat(32),
+                created_at: Timestamp(1_764_086_400_000),
+            }],
         };
         assert_eq!(u.role(&acme), Some(Role::Responder));
         assert_eq!(u.role(&globex), None);
+        assert_eq!(u.token("0f3a9c21").unwrap().label, "nightly export");
+        assert!(u.token("0f3a9c22").is_none());
         let back: User = serde_json::from_str(&serde_json::to_string(&u).unwrap()).unwrap();
         assert_eq!(back, u);
+    }
+
+    #[test]
+    fn users_stored_before_sessions_and_tokens_read_back_without_them() {
+        let stored = r#"{"name":"lou","password_hash":"$argon2id$x","roles":{"acme":"viewer"},"revision":2}"#;
+        let u: User = serde_json::from_str(stored).unwrap();
+        assert_eq!((u.session_epoch, u.tokens.len(), u.revision), (0, 0, 2));
+    }
+
+    #[test]
+    fn a_password_change_and_signing_out_everywhere_move_the_session_epoch_on() {
+        let mut u: User = serde_json::from_str(
+            r#"{"name":"lou","password_hash":"$argon2id$old","roles":{},"revision":1}"#,
+        )
+        .unwrap();
+        u.end_sessions();
+        assert_eq!(u.session_epoch, 1);
+        u.change_password("$argon2id$new".into());
+        assert_eq!(
+            (u.session_epoch, u.password_hash.as_str()),
+            (2, "$argon2id$new")
+        );
     }
 }

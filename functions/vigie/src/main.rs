@@ -45,7 +45,8 @@ enum Command {
     /// Brand content (voice, approved replies, facts) between folders and the store.
     #[command(subcommand)]
     Brand(brand::BrandCommand),
-    /// The people who review: add, remove, list (roles per brand; passwords hashed).
+    /// The people who review: add, remove, list (roles per brand; passwords hashed), and
+    /// their API tokens.
     #[command(subcommand)]
     User(user::UserCommand),
     /// Reply suggestions for a comment (or JSONL on stdin): action, intent, language, checks.

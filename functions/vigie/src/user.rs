@@ -2,6 +2,10 @@
 //! password comes from `VIGIE_PASSWORD` or the first line of standard input, never from
 //! the command line (it would stay in the shell's history); only its Argon2id hash is
 //! stored.
+//!
+//! `vigie user token add|revoke`: API tokens for scripts (`Authorization: Bearer ...`). A
+//! new token is printed once, alone on standard output; only its SHA-256 is stored, and
+//! `user list` shows token ids and labels, never a token.
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -21,8 +25,38 @@ pub enum UserCommand {
     Add(AddArgs),
     /// Remove a user.
     Remove(NameArgs),
-    /// List users and their roles (never their password hashes).
+    /// List users, their roles and their tokens' ids and labels (never a password hash
+    /// or a token).
     List(ListArgs),
+    /// API tokens for scripts: add (printed once), revoke.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+pub enum TokenCommand {
+    /// Make a token for a user and print it, once.
+    Add(TokenAddArgs),
+    /// Revoke a user's token by its id (as `user list` shows it).
+    Revoke(TokenRevokeArgs),
+}
+
+#[derive(Args)]
+pub struct TokenAddArgs {
+    pub name: String,
+    /// What the token is for (shown by `user list`).
+    #[arg(long)]
+    pub label: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Args)]
+pub struct TokenRevokeArgs {
+    pub name: String,
+    pub id: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Args)]
@@ -97,6 +131,8 @@ pub async fn run(command: UserCommand) -> anyhow::Result<()> {
                 password_hash: hash,
                 roles,
                 revision: 1,
+                session_epoch: 0,
+                tokens: Vec::new(),
             };
             match users(&args.store).await?.put_user(&user, None).await {
                 Ok(()) => {
@@ -121,9 +157,43 @@ pub async fn run(command: UserCommand) -> anyhow::Result<()> {
         UserCommand::List(args) => {
             for u in users(&args.store).await?.users().await? {
                 println!("{}\t{}", u.name, roles_text(&u));
+                for t in &u.tokens {
+                    println!("  token {}\t{}\t{}", t.id, t.label, t.created_at.rfc3339());
+                }
             }
             Ok(())
         }
+        UserCommand::Token(TokenCommand::Add(args)) => {
+            let name = user_name(&args.name)?;
+            let store = users(&args.store).await?;
+            let (record, token) =
+                vigie_review::auth::mint_token(store.as_ref(), &name, &args.label)
+                    .await
+                    .map_err(|e| token_error(&name, e))?;
+            eprintln!(
+                "{name}: token {} ({}) made; it is shown this once, keep it now",
+                record.id, record.label
+            );
+            println!("{}", token.expose());
+            Ok(())
+        }
+        UserCommand::Token(TokenCommand::Revoke(args)) => {
+            let name = user_name(&args.name)?;
+            let store = users(&args.store).await?;
+            vigie_review::auth::revoke_token(store.as_ref(), &name, &args.id)
+                .await
+                .map_err(|e| token_error(&name, e))?;
+            println!("{name}: token {} revoked", args.id);
+            Ok(())
+        }
+    }
+}
+
+fn token_error(name: &UserName, e: vigie_review::auth::AuthError) -> anyhow::Error {
+    match e {
+        vigie_review::auth::AuthError::NoSuchUser => anyhow::anyhow!("no user {name}"),
+        vigie_review::auth::AuthError::NoSuchToken => anyhow::anyhow!("{name} has no such token"),
+        e => e.into(),
     }
 }
 

@@ -790,6 +790,51 @@ async fn users_are_added_with_a_hashed_password_listed_and_removed() {
         secret
     ));
 
+    // A token: printed once, alone on stdout; listed by id and label; revoked by id.
+    let out = user(
+        &["token", "add", "camille", "--label", "nightly export"],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap();
+    let token = token.trim_end();
+    assert!(token.starts_with("vigie_"), "{token}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("shown this once"));
+    let stored = store
+        .user(&vigie_core::users::UserName::parse("camille").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let id = stored.tokens[0].id.clone();
+    assert!(token.starts_with(&format!("vigie_{id}_")));
+    let out = user(&["list"], None);
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listed.starts_with(&format!(
+            "camille\tacme=admin,globex=viewer\n  token {id}\tnightly export\t"
+        )),
+        "{listed}"
+    );
+    assert!(!listed.contains(&token["vigie_".len() + 9..]), "{listed}");
+    assert!(!listed.contains(&stored.tokens[0].sha256));
+    let out = user(&["token", "add", "nobody", "--label", "x"], None);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no user nobody"));
+    assert!(
+        user(&["token", "revoke", "camille", &id], None)
+            .status
+            .success()
+    );
+    let out = user(&["token", "revoke", "camille", &id], None);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("camille has no such token"));
+    assert_eq!(
+        String::from_utf8_lossy(&user(&["list"], None).stdout),
+        "camille\tacme=admin,globex=viewer\n"
+    );
+
     assert!(user(&["remove", "camille"], None).status.success());
     let out = user(&["remove", "camille"], None);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no user camille"));
