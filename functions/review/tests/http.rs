@@ -63,7 +63,10 @@ impl SentimentScorer for RecordingScorer {
     }
 }
 
+const HOST: &str = "127.0.0.1:8080";
+
 struct App {
+    token: String,
     webhook: axum::Router,
     review: axum::Router,
     store: SqliteStore,
@@ -72,14 +75,38 @@ struct App {
     brands: Arc<Brands>,
 }
 
-fn app() -> App {
+async fn app() -> App {
+    use vigie_core::ports::UserStore;
     let db = Database::in_memory().unwrap();
+    let mut user = vigie_core::users::User {
+        name: vigie_core::users::UserName::parse("camille").unwrap(),
+        password_hash: vigie_review::auth::hash_password("correct horse battery staple").unwrap(),
+        roles: [(
+            BrandId::parse("acme").unwrap(),
+            vigie_core::review::Role::Viewer,
+        )]
+        .into(),
+        revision: 1,
+        session_epoch: 0,
+        tokens: vec![],
+    };
+    let token = vigie_review::auth::add_token(&mut user, "tests", Timestamp::now()).unwrap();
+    db.store().put_user(&user, None).await.unwrap();
+    let auth = vigie_review::auth::Auth::new(
+        Arc::new(db.store()),
+        vigie_review::auth::AuthConfig {
+            allowed_hosts: vec![HOST.into()],
+            ..vigie_review::auth::AuthConfig::new(vigie_review::auth::SessionKey::generate())
+        },
+    )
+    .unwrap();
     let brands = Arc::new(Brands::parse("brands.toml".as_ref(), CONFIG).unwrap());
     let secrets = Secrets {
         meta_app_secret: Some(APP_SECRET.to_vec()),
         ..Default::default()
     };
     App {
+        token: token.expose().to_owned(),
         webhook: vigie_webhook::router(Arc::new(WebhookState {
             brands: Arc::clone(&brands),
             secrets: Arc::new(secrets),
@@ -89,6 +116,8 @@ fn app() -> App {
         review: router(Arc::new(ReviewState {
             brands: Arc::clone(&brands),
             store: db.store(),
+            auth,
+            drafts: None,
         })),
         store: db.store(),
         classify_q: db.queue("classify", 5),
@@ -108,8 +137,13 @@ async fn call(router: &axum::Router, req: Request<Body>) -> (StatusCode, Option<
     (status, content_type, bytes.to_vec())
 }
 
-async fn get_json(router: &axum::Router, uri: &str) -> (StatusCode, serde_json::Value) {
-    let (status, _, bytes) = call(router, Request::get(uri).body(Body::empty()).unwrap()).await;
+async fn get_json(app: &App, uri: &str) -> (StatusCode, serde_json::Value) {
+    let req = Request::get(uri)
+        .header("host", HOST)
+        .header("authorization", format!("Bearer {}", app.token))
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, bytes) = call(&app.review, req).await;
     (status, serde_json::from_slice(&bytes).unwrap())
 }
 
@@ -122,7 +156,7 @@ const PHOTO_AND_TEXT: &str = r#"{"object":"page","entry":[{"id":"1001","time":17
 
 #[tokio::test]
 async fn a_photo_comment_is_triaged_without_the_model_and_listed_with_its_photo() {
-    let app = app();
+    let app = app().await;
     let delivery = Request::post("/webhooks/facebook")
         .header("content-type", "application/json")
         .header(
@@ -165,12 +199,13 @@ async fn a_photo_comment_is_triaged_without_the_model_and_listed_with_its_photo(
     assert_eq!(signals, [Signal::Vip], "only what is known of the author");
     assert!(triage.urgency.escalate, "a VIP's photo still escalates");
 
-    let (status, open) = get_json(&app.review, "/api/brands/acme/comments").await;
+    let (status, open) = get_json(&app, "/api/brands/acme/comments").await;
     assert_eq!(status, StatusCode::OK);
-    let photo = open
+    let photo = open["items"]
         .as_array()
         .unwrap()
         .iter()
+        .map(|i| &i["comment"])
         .find(|c| c["key"]["external_id"] == "5_60")
         .expect("the photo comment is listed");
     assert_eq!(photo["attachment"]["kind"], "photo");
@@ -180,22 +215,27 @@ async fn a_photo_comment_is_triaged_without_the_model_and_listed_with_its_photo(
     );
     assert!(photo.get("text").is_none(), "{photo}");
     assert!(photo["triage"].get("sentiment").is_none(), "{photo}");
-    let (status, one) = get_json(&app.review, "/api/brands/acme/comments/facebook/5_60").await;
+    let (status, one) = get_json(&app, "/api/brands/acme/comments/facebook/5_60").await;
     assert_eq!(status, StatusCode::OK);
-    // the same comment, with its drafts (none: nothing was drafted here)
-    let mut without_drafts = one.clone();
+    // the same comment, with its drafts (none: nothing was drafted here), its thread, its
+    // review (new, without suggestions) and its audit trail (empty)
+    let mut alone = one.clone();
+    let fields = alone.as_object_mut().unwrap();
+    assert_eq!(fields.remove("drafts"), Some(serde_json::Value::Null));
     assert_eq!(
-        without_drafts.as_object_mut().unwrap().remove("drafts"),
-        Some(serde_json::Value::Null)
+        fields.remove("thread").unwrap().as_array().unwrap().len(),
+        2
     );
-    assert_eq!(&without_drafts, photo);
+    assert_eq!(fields.remove("review").unwrap()["status"], "new");
+    assert_eq!(fields.remove("audit"), Some(serde_json::json!([])));
+    assert_eq!(&alone, photo);
 
     // the text comment's embedding is kept for drafting, never shown
     let text_key =
         CommentKey::new(BrandId::parse("acme").unwrap(), Platform::Facebook, "5_61").unwrap();
     let stored = app.store.get(&text_key).await.unwrap().unwrap();
     assert!(stored.triage.unwrap().embedding.is_some());
-    let (_, text_one) = get_json(&app.review, "/api/brands/acme/comments/facebook/5_61").await;
+    let (_, text_one) = get_json(&app, "/api/brands/acme/comments/facebook/5_61").await;
     assert!(text_one["triage"]["urgency"].is_object(), "{text_one}");
     for shown in [open.to_string(), text_one.to_string()] {
         assert!(!shown.contains("embedding"), "{shown}");
@@ -214,11 +254,13 @@ async fn a_photo_comment_is_triaged_without_the_model_and_listed_with_its_photo(
 
 #[tokio::test]
 async fn every_error_answer_is_json_with_the_error_shape() {
-    let app = app();
+    let app = app().await;
     let req = |method: &str, uri: &str| {
         Request::builder()
             .method(method)
             .uri(uri)
+            .header("host", HOST)
+            .header("authorization", format!("Bearer {}", app.token))
             .header("content-type", "application/json")
             .body(Body::from("{\"limit\": 5}"))
             .unwrap()
@@ -245,7 +287,7 @@ async fn every_error_answer_is_json_with_the_error_shape() {
         (
             req("GET", "/api/brands/globex/comments"),
             StatusCode::NOT_FOUND,
-            "unknown_brand",
+            "not_found",
         ),
         (
             req("GET", "/api/brands/acme/comments/facebook/5_404"),
@@ -254,8 +296,8 @@ async fn every_error_answer_is_json_with_the_error_shape() {
         ),
         (
             req("GET", "/api/brands/acme/comments/myspace/5_1"),
-            StatusCode::BAD_REQUEST,
-            "bad_request",
+            StatusCode::NOT_FOUND,
+            "not_found",
         ),
         (
             req("GET", "/api/brands/%FF/comments"),

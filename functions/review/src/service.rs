@@ -1,0 +1,216 @@
+//! What the review routes do, apart from HTTP: the JSON API and the web page both call
+//! these, so that a page and a script see the same inbox and make the same changes.
+
+use vigie_core::comment::{BrandId, CommentKey, CommentState};
+use vigie_core::drafting::DraftRequest;
+use vigie_core::drafts::{DraftState, Drafts};
+use vigie_core::inbox::InboxPage;
+use vigie_core::ports::{
+    CommentRead, DraftStore, Inbox, QueueSend, ReportFacts, ReviewStore, StoreError,
+};
+use vigie_core::reports::{Period, Report};
+use vigie_core::review::{Actor, Command, Review, ReviewError, apply};
+use vigie_core::time::Timestamp;
+
+use crate::ApiError;
+use crate::api::{CommentDetail, InboxAnswer, InboxLine, InboxQuery};
+
+/// Everything the review surface reads and writes.
+pub trait Store:
+    CommentRead + DraftStore + ReviewStore + Inbox + ReportFacts + Send + Sync + 'static
+{
+}
+impl<T> Store for T where
+    T: CommentRead + DraftStore + ReviewStore + Inbox + ReportFacts + Send + Sync + 'static
+{
+}
+
+/// Comments in a thread shown with a comment, at most.
+const THREAD_LIMIT: usize = 50;
+/// Attempts at a change when the store reports a write in between.
+const ATTEMPTS: usize = 3;
+
+/// A comment as the review surface shows it: without the embedding kept for drafting
+/// (384 numbers nobody reads, and a trace of the model's internals).
+pub fn shown(mut c: vigie_core::Comment) -> vigie_core::Comment {
+    if let Some(t) = c.triage.as_mut() {
+        t.embedding = None;
+    }
+    c
+}
+
+/// One page of the inbox with the counts behind each filter value.
+pub async fn inbox<S: Store>(
+    store: &S,
+    brand: &BrandId,
+    q: &InboxQuery,
+    now: Timestamp,
+) -> Result<InboxAnswer, ApiError> {
+    let filter = q.filter()?;
+    let limit = q.limit()?;
+    let after = crate::api::cursor(brand, q)?;
+    let (page, counts) = tokio::try_join!(
+        store.inbox(brand, &filter, after.as_ref(), limit, now),
+        store.inbox_counts(brand, &filter, now),
+    )
+    .map_err(ApiError::Store)?;
+    let InboxPage { items, next } = page;
+    Ok(InboxAnswer {
+        items: items
+            .into_iter()
+            .map(|i| InboxLine {
+                sla_breached: i.facets.sla_breached(now),
+                assignee: i.facets.assignee(now).map(str::to_owned),
+                comment: shown(i.comment),
+                facets: i.facets,
+            })
+            .collect(),
+        next: next.map(|c| c.encode()),
+        counts,
+    })
+}
+
+/// The drafts proposed for the comment as it is now: none for an earlier version, a
+/// deleted comment, or withdrawn drafts.
+async fn proposed<S: Store>(
+    store: &S,
+    comment: &vigie_core::Comment,
+) -> Result<Option<Drafts>, StoreError> {
+    Ok(store.drafts(&comment.key).await?.filter(|d| {
+        d.comment_version == comment.version
+            && comment.state != CommentState::Deleted
+            && d.state == DraftState::Proposed
+    }))
+}
+
+/// The review to act on for a stored comment, and the stored review's revision (the
+/// expected one for the write).
+async fn current<S: Store>(
+    store: &S,
+    comment: &vigie_core::Comment,
+    now: Timestamp,
+) -> Result<(Review, Option<u64>, Option<Drafts>), StoreError> {
+    let drafts = proposed(store, comment).await?;
+    let stored = store.review(&comment.key).await?;
+    let expected = stored.as_ref().map(|r| r.revision);
+    let review = Review::current(stored, drafts.as_ref(), &comment.key, comment.version, now);
+    Ok((review, expected, drafts))
+}
+
+pub async fn detail<S: Store>(
+    store: &S,
+    key: &CommentKey,
+    now: Timestamp,
+) -> Result<CommentDetail, ApiError> {
+    let comment = store
+        .get(key)
+        .await
+        .map_err(ApiError::Store)?
+        .ok_or(ApiError::NotFound)?;
+    let (review, _, drafts) = current(store, &comment, now)
+        .await
+        .map_err(ApiError::Store)?;
+    let thread = store
+        .thread(&comment.thread(), THREAD_LIMIT)
+        .await
+        .map_err(ApiError::Store)?;
+    let audit = store.audit(key).await.map_err(ApiError::Store)?;
+    Ok(CommentDetail {
+        comment: shown(comment),
+        thread: thread.into_iter().map(shown).collect(),
+        drafts,
+        review,
+        audit,
+    })
+}
+
+/// Applies a manager's command decided on `expected_revision`, stores the review with its
+/// audit record, and answers the review after the change. A write that lands between
+/// this one's read and its write is a conflict (409 with the review as it is now), never
+/// overwritten. `regenerate` asks the drafter for new drafts of the comment; they replace
+/// the suggestions when they arrive.
+pub async fn act<S: Store>(
+    store: &S,
+    drafts_queue: Option<&dyn QueueSend>,
+    key: &CommentKey,
+    command: &Command,
+    actor: &Actor,
+    expected_revision: u64,
+    now: Timestamp,
+) -> Result<Review, ApiError> {
+    if matches!(command, Command::Regenerate) && drafts_queue.is_none() {
+        return Err(ApiError::BadRequest(
+            "regenerate needs the draft queue, which this deployment does not have".into(),
+        ));
+    }
+    for _ in 0..ATTEMPTS {
+        let comment = store
+            .get(key)
+            .await
+            .map_err(ApiError::Store)?
+            .ok_or(ApiError::NotFound)?;
+        let (review, stored_revision, _) = current(store, &comment, now)
+            .await
+            .map_err(ApiError::Store)?;
+        let (next, audit) = apply(&review, command, actor, expected_revision, now)?;
+        if matches!(command, Command::Regenerate) {
+            // asked before the review says it waits for them: a failed request leaves the
+            // review as it was, never waiting for drafts nobody makes
+            request_drafts(drafts_queue, &comment).await?;
+        }
+        match store.put_review(&next, stored_revision, &audit).await {
+            Ok(()) => {
+                tracing::info!(
+                    comment = %key,
+                    action = %audit.action,
+                    user = %actor.user,
+                    revision = next.revision,
+                    "review changed"
+                );
+                return Ok(next);
+            }
+            // someone wrote in between: decide again on what is stored now (a command
+            // decided on the old revision then conflicts, with the current review)
+            Err(StoreError::Conflict) => continue,
+            Err(e) => return Err(ApiError::Store(e)),
+        }
+    }
+    let comment = store
+        .get(key)
+        .await
+        .map_err(ApiError::Store)?
+        .ok_or(ApiError::NotFound)?;
+    let (current, _, _) = current(store, &comment, now)
+        .await
+        .map_err(ApiError::Store)?;
+    Err(ApiError::Review(ReviewError::Conflict {
+        current: Box::new(current),
+    }))
+}
+
+async fn request_drafts(
+    queue: Option<&dyn QueueSend>,
+    comment: &vigie_core::Comment,
+) -> Result<(), ApiError> {
+    let Some(queue) = queue else {
+        return Ok(());
+    };
+    queue
+        .send(&[DraftRequest::regeneration(comment, Timestamp::now())])
+        .await
+        .map_err(|e| ApiError::Store(StoreError::Unavailable(e.to_string())))
+}
+
+/// The management report of a brand over a period.
+pub async fn report<S: Store>(
+    store: &S,
+    brand: &BrandId,
+    period: Period,
+    now: Timestamp,
+) -> Result<Report, ApiError> {
+    let facts = store
+        .report_facts(brand, period.window())
+        .await
+        .map_err(ApiError::Store)?;
+    Ok(Report::build(&facts, period, now))
+}
