@@ -51,9 +51,9 @@ pub async fn serve(
         .header_read_timeout(limits.header_read);
     tokio::pin!(shutdown);
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors, typically: back off instead of spinning.
                     tracing::warn!(error = %e, "cannot accept a connection");
@@ -69,8 +69,17 @@ pub async fn serve(
             inner: stream,
             activity: activity.clone(),
         });
+        // Handlers that care who is calling (loopback-only routes, sign-in limits per
+        // client) read it as `ConnectInfo`.
+        let service = tower::ServiceExt::map_request(
+            router.clone(),
+            move |mut r: hyper::Request<hyper::body::Incoming>| {
+                r.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                r
+            },
+        );
         let connection =
-            graceful.watch(http.serve_connection(io, TowerToHyperService::new(router.clone())));
+            graceful.watch(http.serve_connection(io, TowerToHyperService::new(service)));
         tokio::spawn(async move {
             // Dropping the connection closes its socket.
             tokio::select! {

@@ -32,6 +32,10 @@ pub struct ReplayArgs {
     /// With --show: how long to wait for the classification queue to drain before failing.
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     pub wait_secs: u64,
+    /// With --show: an API token of a user who may read the brands
+    /// (`vigie user token add NAME --label replay`).
+    #[arg(long, env = "VIGIE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 struct Delivery {
@@ -134,7 +138,11 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<()> {
     }
     if args.show {
         drained(&http, &args.url, Duration::from_secs(args.wait_secs)).await?;
-        show(&http, &args.url, &brands).await?;
+        let token = args
+            .token
+            .as_deref()
+            .context("--show reads the review API: give a token with --token or VIGIE_TOKEN")?;
+        show(&http, &args.url, &brands, token).await?;
     }
     Ok(())
 }
@@ -167,15 +175,32 @@ async fn drained(http: &reqwest::Client, url: &str, limit: Duration) -> anyhow::
 }
 
 /// Prints each brand's open comments, most urgent first.
-async fn show(http: &reqwest::Client, url: &str, brands: &Brands) -> anyhow::Result<()> {
+async fn show(
+    http: &reqwest::Client,
+    url: &str,
+    brands: &Brands,
+    token: &str,
+) -> anyhow::Result<()> {
+    #[derive(serde::Deserialize)]
+    struct Line {
+        comment: Comment,
+    }
+    #[derive(serde::Deserialize)]
+    struct Page {
+        items: Vec<Line>,
+    }
     let base = url.trim_end_matches('/');
     for brand in brands.iter() {
-        let comments: Vec<Comment> = http
+        let answer = http
             .get(format!("{base}/api/brands/{}/comments?limit=20", brand.id))
+            .bearer_auth(token)
             .send()
-            .await?
-            .json()
             .await?;
+        if answer.status() == reqwest::StatusCode::NOT_FOUND {
+            continue; // not a brand of this token's user
+        }
+        let page: Page = answer.error_for_status()?.json().await?;
+        let comments: Vec<Comment> = page.items.into_iter().map(|l| l.comment).collect();
         if comments.is_empty() {
             continue;
         }
@@ -215,6 +240,7 @@ async fn show(http: &reqwest::Client, url: &str, brands: &Brands) -> anyhow::Res
                     c.key.platform.as_str(),
                     c.key.external_id
                 ))
+                .bearer_auth(token)
                 .send()
                 .await?
                 .json()

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use clap::Args;
@@ -54,6 +55,15 @@ pub struct ServeArgs {
     /// that prints what it receives (for trying vigie without a chat workspace).
     #[arg(long)]
     pub chat_sink: bool,
+    /// Another `Host` (host:port) the review page and API answer for, besides the loopback
+    /// forms of the listen port: the name people use to reach this machine. Requests for
+    /// any other host are refused (DNS rebinding). Repeatable.
+    #[arg(
+        long = "allowed-host",
+        env = "VIGIE_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    pub allowed_hosts: Vec<String>,
     #[command(flatten)]
     pub model: ModelArgs,
 }
@@ -69,6 +79,8 @@ const CLASSIFY_BATCH: usize = 64;
 /// Everything `serve` runs on, built from its arguments; tests build it too.
 pub struct Pipeline {
     pub brands: Arc<Brands>,
+    /// Sign-in and sessions of the review page and API.
+    pub auth: vigie_review::auth::Auth,
     pub secrets: Arc<Secrets>,
     pub store: SqliteStore,
     pub intake: SqliteQueue,
@@ -102,11 +114,24 @@ impl Pipeline {
         let model = model.await??;
         tracing::info!(model = model.version(), "model loaded");
         let store = db.store();
+        // The key that signs session cookies: made once, kept next to the database (a
+        // restart keeps everyone signed in).
+        let key_file = args
+            .db
+            .with_file_name(format!("{}.session-key", file_stem(&args.db)));
+        let key = vigie_review::auth::SessionKey::load_or_create(&key_file)
+            .with_context(|| format!("session key {}", key_file.display()))?;
+        let mut auth_config = vigie_review::auth::AuthConfig::local(key, args.listen);
+        auth_config
+            .allowed_hosts
+            .extend(args.allowed_hosts.iter().cloned());
+        let auth = vigie_review::auth::Auth::new(Arc::new(store.clone()), auth_config)?;
         let ids: Vec<_> = brands.iter().map(|b| b.id.clone()).collect();
         crate::draft::reembed_stale(&store, &ids, &model).await?;
         let speller = vigie_draft::spelling::HunspellSpeller::from_env()?;
         Ok(Self {
             brands: Arc::new(brands),
+            auth,
             secrets: Arc::new(secrets),
             store,
             intake: db.queue(CLASSIFY_QUEUE, args.max_receives),
@@ -129,30 +154,40 @@ impl Pipeline {
         let review = vigie_review::router(Arc::new(vigie_review::ReviewState {
             brands: Arc::clone(&self.brands),
             store: self.store.clone(),
+            auth: self.auth.clone(),
+            drafts: Some(Arc::new(self.drafts.clone())),
         }));
         let (intake, escalations, drafts) = (
             self.intake.clone(),
             self.escalations.clone(),
             self.drafts.clone(),
         );
-        let metrics = get(move || {
-            let (intake, escalations, drafts) =
-                (intake.clone(), escalations.clone(), drafts.clone());
-            async move {
-                let depth = |q: Result<(usize, usize), _>| {
-                    q.map(|(a, b)| serde_json::json!({"waiting": a, "dead_letters": b}))
-                        .ok()
-                };
-                Json(serde_json::json!({
-                    "counters": vigie_core::events::counters(),
-                    "queues": {
-                        CLASSIFY_QUEUE: depth(intake.depth().await),
-                        ESCALATION_QUEUE: depth(escalations.depth().await),
-                        DRAFT_QUEUE: depth(drafts.depth().await),
+        // Counters and queue depths are for the machine's operator: only a caller on the
+        // loopback interface sees them, others get the answer of a path that does not exist.
+        let metrics = get(
+            move |peer: Option<axum::Extension<axum::extract::ConnectInfo<SocketAddr>>>| {
+                let (intake, escalations, drafts) =
+                    (intake.clone(), escalations.clone(), drafts.clone());
+                async move {
+                    if peer.is_some_and(|p| !p.0.0.ip().is_loopback()) {
+                        return vigie_review::ApiError::NoRoute.into_response();
                     }
-                }))
-            }
-        });
+                    let depth = |q: Result<(usize, usize), _>| {
+                        q.map(|(a, b)| serde_json::json!({"waiting": a, "dead_letters": b}))
+                            .ok()
+                    };
+                    Json(serde_json::json!({
+                        "counters": vigie_core::events::counters(),
+                        "queues": {
+                            CLASSIFY_QUEUE: depth(intake.depth().await),
+                            ESCALATION_QUEUE: depth(escalations.depth().await),
+                            DRAFT_QUEUE: depth(drafts.depth().await),
+                        }
+                    }))
+                    .into_response()
+                }
+            },
+        );
         // A merged router keeps one fallback: the review API's answers every unknown path
         // here, in the same JSON error shape as the webhook's.
         let router = webhook
@@ -248,6 +283,11 @@ impl Pipeline {
     }
 }
 
+fn file_stem(path: &std::path::Path) -> String {
+    path.file_stem()
+        .map_or_else(|| "vigie".into(), |s| s.to_string_lossy().into_owned())
+}
+
 /// The background sweep: forgets what expired, requeues comments left `Received` for
 /// longer than `REQUEUE_AFTER_MS`.
 async fn sweep(store: &SqliteStore, intake: &SqliteQueue, now: Timestamp) -> anyhow::Result<usize> {
@@ -260,7 +300,9 @@ async fn print_chat_message(Json(message): Json<serde_json::Value>) -> &'static 
         .as_str()
         .or_else(|| message["attachments"][0]["content"]["body"][0]["text"].as_str())
         .unwrap_or_default();
-    eprintln!("chat-sink: {text}");
+    // Escaped: a message with a line break or a control character cannot forge a line of
+    // the log it is printed into.
+    eprintln!("chat-sink: {}", text.escape_debug());
     "ok"
 }
 
@@ -313,7 +355,13 @@ fn lower_priority() {
 /// How much lower than intake classification runs (a nice value).
 const CLASSIFY_NICENESS: libc::c_int = 10;
 
-pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
+    // Bound first: the address actually listened on (port 0 picks one) is what the review
+    // surface answers for.
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    args.listen = listener.local_addr()?;
     let pipeline = Arc::new(Pipeline::open(&args).await?);
     pipeline.release_in_flight().await?;
     let notifier = Arc::new(Notifier::new(
@@ -354,9 +402,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             }
         }
     });
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
     eprintln!(
         "vigie serving on http://{} (brands from {})",
         listener.local_addr()?,

@@ -57,8 +57,15 @@ async fn send(base: String, ids: Vec<String>, accepted: Arc<Mutex<BTreeSet<Strin
     }
 }
 
-async fn json(http: &reqwest::Client, url: &str) -> serde_json::Value {
-    http.get(url).send().await.unwrap().json().await.unwrap()
+async fn json(http: &reqwest::Client, url: &str, token: &str) -> serde_json::Value {
+    http.get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 /// Starts sending `ids`, kills the server once `kill_after` more of them are accepted,
@@ -83,6 +90,7 @@ async fn kill_while_sending(
 async fn every_delivery_answered_200_is_triaged_once_across_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("vigie.db");
+    let token = common::reviewer_token(&db);
     let hook = chat_hook();
     // Messages received before a crash stay hidden for an hour: only their release at
     // start-up can bring them back within this test.
@@ -104,9 +112,10 @@ async fn every_delivery_answered_200_is_triaged_once_across_kill_9() {
     let accepted = accepted.lock().unwrap().clone();
     assert!(accepted.len() >= 240);
     wait_until("every accepted delivery triaged", || {
-        let (http, base, accepted) = (http.clone(), base.clone(), accepted.clone());
+        let (http, base, accepted, token) =
+            (http.clone(), base.clone(), accepted.clone(), token.clone());
         async move {
-            let metrics = json(&http, &format!("{base}/metrics")).await;
+            let metrics = json(&http, &format!("{base}/metrics"), "").await;
             if metrics["queues"]["classify"]["waiting"] != 0 {
                 return false;
             }
@@ -114,6 +123,7 @@ async fn every_delivery_answered_200_is_triaged_once_across_kill_9() {
                 let c = json(
                     &http,
                     &format!("{base}/api/brands/acme/comments/facebook/{id}"),
+                    &token,
                 )
                 .await;
                 if c["state"] != "triaged" {
@@ -125,18 +135,26 @@ async fn every_delivery_answered_200_is_triaged_once_across_kill_9() {
     })
     .await;
 
-    let metrics = json(&http, &format!("{base}/metrics")).await;
+    let metrics = json(&http, &format!("{base}/metrics"), "").await;
     assert_eq!(
         metrics["queues"]["classify"]["dead_letters"], 0,
         "{metrics}"
     );
     // Each accepted comment is listed once among the open comments, nothing else is.
     let mut listed: BTreeMap<String, usize> = BTreeMap::new();
-    for c in json(&http, &format!("{base}/api/brands/acme/comments?limit=500"))
-        .await
-        .as_array()
-        .unwrap()
-    {
+    let mut all = vec![];
+    let mut page = format!("{base}/api/brands/acme/comments?limit=200");
+    loop {
+        let answer = json(&http, &page, &token).await;
+        all.extend(common::listed(&answer));
+        match answer["next"].as_str() {
+            Some(cursor) => {
+                page = format!("{base}/api/brands/acme/comments?limit=200&cursor={cursor}")
+            }
+            None => break,
+        }
+    }
+    for c in all {
         let id = c["key"]["external_id"].as_str().unwrap().to_owned();
         *listed.entry(id).or_default() += 1;
     }

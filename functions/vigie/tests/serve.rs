@@ -90,8 +90,13 @@ fn serve(args: &[&std::ffi::OsStr], env: &[(String, String)]) -> (Server, String
     (server, base)
 }
 
-async fn get(url: &str) -> Option<serde_json::Value> {
-    let res = reqwest::get(url).await.ok()?;
+async fn get(url: &str, token: &str) -> Option<serde_json::Value> {
+    let res = reqwest::Client::new()
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .ok()?;
     if !res.status().is_success() {
         return None;
     }
@@ -127,6 +132,8 @@ async fn sample_deliveries_are_classified_escalated_notified_and_listed() {
             && imported.contains("globex: content version 1"),
         "{imported}"
     );
+    // a manager of both brands, as `vigie user` makes one, with a token for the API
+    let token = common::reviewer_token(&db);
     let (server, base) = serve(
         &[
             "--config".as_ref(),
@@ -159,6 +166,8 @@ async fn sample_deliveries_are_classified_escalated_notified_and_listed() {
             &base,
             "--wait-secs",
             &limit.as_secs().to_string(),
+            "--token",
+            &token,
         ])
         .current_dir(root())
         .envs(env)
@@ -177,10 +186,11 @@ async fn sample_deliveries_are_classified_escalated_notified_and_listed() {
         "{out}"
     );
 
-    let acme = get(&format!("{base}/api/brands/acme/comments"))
-        .await
-        .expect("listing");
-    let acme = acme.as_array().unwrap();
+    let acme = common::listed(
+        &get(&format!("{base}/api/brands/acme/comments"), &token)
+            .await
+            .expect("listing"),
+    );
     assert_eq!(
         acme.len(),
         6,
@@ -238,7 +248,7 @@ async fn sample_deliveries_are_classified_escalated_notified_and_listed() {
             c["key"]["external_id"].as_str().unwrap()
         )
     };
-    let q = get(&detail(question)).await.unwrap();
+    let q = get(&detail(question), &token).await.unwrap();
     let drafts = &q["drafts"];
     assert_eq!(drafts["action"], "reply_public", "{q}");
     assert_eq!(drafts["content_version"], 1);
@@ -257,25 +267,21 @@ async fn sample_deliveries_are_classified_escalated_notified_and_listed() {
             "{s}"
         );
     }
-    let fire = get(&detail(first)).await.unwrap();
+    let fire = get(&detail(first), &token).await.unwrap();
     assert_eq!(fire["drafts"]["action"], "escalate", "{fire}");
-    let globex = get(&format!("{base}/api/brands/globex/comments"))
-        .await
-        .unwrap();
-    assert!(
-        globex
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|c| c["source"] == "trustpilot")
+    let globex = common::listed(
+        &get(&format!("{base}/api/brands/globex/comments"), &token)
+            .await
+            .unwrap(),
     );
+    assert!(globex.iter().any(|c| c["source"] == "trustpilot"));
 
     // Acme's escalations reach its chat webhook, one message each; Globex has none configured.
     // Each event is posted before its message leaves the queue, so once the escalation queue
     // is empty every post has arrived and no other will.
     let started = Instant::now();
     loop {
-        let m = get(&format!("{base}/metrics")).await;
+        let m = get(&format!("{base}/metrics"), "").await;
         let queue = m.as_ref().map(|m| &m["queues"]["escalations"]);
         if queue.is_some_and(|q| q["waiting"] == 0) {
             assert_eq!(queue.unwrap()["dead_letters"], 0, "no escalation failed");
@@ -309,7 +315,7 @@ async fn sample_deliveries_are_classified_escalated_notified_and_listed() {
         "{posted:?}"
     );
 
-    let metrics = get(&format!("{base}/metrics")).await.unwrap();
+    let metrics = get(&format!("{base}/metrics"), "").await.unwrap();
     assert_eq!(metrics["queues"]["classify"]["waiting"], 0);
     assert_eq!(metrics["queues"]["classify"]["dead_letters"], 0);
     assert!(

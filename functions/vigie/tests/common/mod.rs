@@ -49,6 +49,49 @@ pub fn demo_env() -> Vec<(String, String)> {
         .collect()
 }
 
+/// Adds a user who may administer every sample brand to `db` (the `vigie user` commands)
+/// and returns an API token of theirs, for the review API.
+pub fn reviewer_token(db: &Path) -> String {
+    let vigie = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_vigie"))
+            .args(args)
+            .arg("--db")
+            .arg(db)
+            .env("VIGIE_PASSWORD", "correct horse battery staple")
+            .current_dir(root())
+            .output()
+            .expect("vigie runs");
+        assert!(
+            out.status.success(),
+            "vigie {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    vigie(&[
+        "user",
+        "add",
+        "tester",
+        "--role",
+        "acme=admin",
+        "--role",
+        "globex=admin",
+    ]);
+    vigie(&["user", "token", "add", "tester", "--label", "tests"])
+        .trim()
+        .to_owned()
+}
+
+/// The comments of a review API inbox page.
+pub fn listed(page: &serde_json::Value) -> Vec<serde_json::Value> {
+    page["items"]
+        .as_array()
+        .expect("an inbox page")
+        .iter()
+        .map(|i| i["comment"].clone())
+        .collect()
+}
+
 pub const APP_SECRET: &str = "demo-meta-app-secret";
 pub const ACME_PAGE: &str = "100200300400500";
 
