@@ -460,7 +460,7 @@ pub async fn content_store_contract<S: BrandContentStore>(s: &S) {
     assert_eq!(s.content(&brand("initech")).await.unwrap(), None);
 }
 
-fn drafts_for(key: &CommentKey, comment_version: u32, text: &str) -> Drafts {
+pub fn drafts_for(key: &CommentKey, comment_version: u32, text: &str) -> Drafts {
     let check = |name: &str, passed: bool, detail: &str| CheckOutcome {
         check: name.into(),
         passed,

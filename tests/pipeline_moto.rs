@@ -174,6 +174,30 @@ async fn signed_delivery_to_escalation_to_chat_on_dynamodb_and_sqs() {
     use vigie_core::ports::OpenComments;
     let open = store.open_by_urgency(&acme(), 10).await.unwrap();
     assert_eq!(open[0].key.external_id, "5_1", "most urgent first");
+    // the managers' inbox, filed in classify's writes: both comments, most urgent first,
+    // each as stored
+    {
+        use vigie_core::inbox::InboxFilter;
+        use vigie_core::ports::Inbox;
+        let now = vigie_core::time::Timestamp::now();
+        let page = store
+            .inbox(&acme(), &InboxFilter::default(), None, 10, now)
+            .await
+            .unwrap();
+        let listed: Vec<&str> = page
+            .items
+            .iter()
+            .map(|i| i.comment.key.external_id.as_str())
+            .collect();
+        assert_eq!(listed, ["5_1", "5_2"]);
+        assert_eq!(page.items[0].comment, fire);
+        let counts = store
+            .inbox_counts(&acme(), &InboxFilter::default(), now)
+            .await
+            .unwrap();
+        assert_eq!(counts.matching, 2);
+        assert_eq!(counts.sentiment["negative"], 1);
+    }
 
     // 3. notify: the escalation event to the brand's chat webhook.
     let events = receive_all(&escalation_q).await;

@@ -75,7 +75,8 @@ async fn sqlite_content_and_draft_stores_on_disk_pass_the_contract_and_keep_data
             .unwrap()
             .unwrap()
             .comment_version,
-        3
+        4,
+        "the contract's last drafts are of version 4"
     );
 }
 
@@ -161,6 +162,13 @@ async fn sqlite_inbox_passes_the_contract() {
     inbox_contract(&db.store()).await;
 }
 
+#[tokio::test]
+async fn dynamodb_inbox_passes_the_contract() {
+    let Some(moto) = moto() else { return };
+    let store = table(&moto.sdk_config().await).await;
+    inbox_contract(&store).await;
+}
+
 async fn listed(store: &vigie_sqlite::SqliteStore) -> Vec<String> {
     use vigie_core::inbox::InboxFilter;
     use vigie_core::ports::Inbox;
@@ -209,4 +217,149 @@ async fn dynamodb_user_store_passes_the_contract() {
     let Some(moto) = moto() else { return };
     let store = table(&moto.sdk_config().await).await;
     user_store_contract(&store).await;
+}
+
+/// A store whose client runs `meanwhile` (on a thread of its own, to completion) just
+/// before its first `TransactWriteItems` is sent: another writer slipping in between what
+/// the store read and what it writes.
+async fn interrupted_once(
+    conf: &aws_config::SdkConfig,
+    table: &str,
+    meanwhile: impl FnOnce() + Send + 'static,
+) -> vigie_aws::DynamoStore {
+    use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
+    use aws_sdk_dynamodb::config::{ConfigBag, Intercept};
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
+
+    type Once = std::sync::Mutex<Option<Box<dyn FnOnce() + Send>>>;
+    struct Interrupt(Once);
+    impl std::fmt::Debug for Interrupt {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("Interrupt")
+        }
+    }
+    impl Intercept for Interrupt {
+        fn name(&self) -> &'static str {
+            "interrupt"
+        }
+        fn read_before_execution(
+            &self,
+            context: &BeforeSerializationInterceptorContextRef<'_>,
+            _: &mut ConfigBag,
+        ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+            let transaction = context
+                .input()
+                .downcast_ref::<TransactWriteItemsInput>()
+                .is_some();
+            let meanwhile = transaction.then(|| self.0.lock().unwrap().take()).flatten();
+            if let Some(f) = meanwhile {
+                std::thread::spawn(f).join().unwrap();
+            }
+            Ok(())
+        }
+    }
+    let once: Once = std::sync::Mutex::new(Some(Box::new(meanwhile)));
+    let config = aws_sdk_dynamodb::config::Builder::from(conf)
+        .interceptor(Interrupt(once))
+        .build();
+    vigie_aws::DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), table)
+}
+
+/// Runs `write` on a store of its own (its own client and runtime: the test's runtime is
+/// blocked meanwhile) and waits for it.
+fn meanwhile_on(
+    table: String,
+    write: impl AsyncFnOnce(vigie_aws::DynamoStore) + Send + 'static,
+) -> impl FnOnce() + Send + 'static {
+    move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async move {
+                let conf = moto().unwrap().sdk_config().await;
+                let client = aws_sdk_dynamodb::Client::new(&conf);
+                write(vigie_aws::DynamoStore::new(client, table)).await;
+            })
+    }
+}
+
+#[tokio::test]
+async fn dynamodb_inbox_follows_a_review_or_a_comment_written_in_between() {
+    use vigie_core::inbox::InboxFilter;
+    use vigie_core::ports::{CommentRead, CommentWrite, Inbox, ReviewStore};
+    use vigie_core::review::{Actor, Command, Review, ReviewStatus, Role, apply};
+    use vigie_tests::contract::{comment, drafts_for, triaged};
+
+    let Some(moto) = moto() else { return };
+    let conf = moto.sdk_config().await;
+    let name = vigie_tests::moto::unique("vigie");
+    let client = aws_sdk_dynamodb::Client::new(&conf);
+    vigie_aws::TableSpec::create(&client, &name).await.unwrap();
+    let plain = vigie_aws::DynamoStore::new(client, name.clone());
+    let acme = vigie_tests::contract::brand("acme");
+    let now = Timestamp(2_000_000_000);
+    let listed = async |store: &vigie_aws::DynamoStore| {
+        let statuses = vec![ReviewStatus::New, ReviewStatus::InProgress];
+        let filter = InboxFilter {
+            statuses,
+            ..InboxFilter::default()
+        };
+        let page = store.inbox(&acme, &filter, None, 10, now).await.unwrap();
+        assert_eq!(page.items.len(), 1);
+        page.items.into_iter().next().unwrap()
+    };
+
+    let c = match plain
+        .insert_if_new(&comment("acme", "i1", "t1", "où est ma commande ?", 1_000))
+        .await
+        .unwrap()
+    {
+        vigie_core::ports::Inserted::New(c) => c,
+        other => panic!("{other:?}"),
+    };
+    let c = plain.update(&triaged(c, 60)).await.unwrap();
+    let key = c.key.clone();
+    let camille = Actor::new("camille", Role::Responder);
+    let opened = Review::open(&drafts_for(&key, 1, "votre colis arrive."), now);
+    let (claimed, audit) = apply(&opened, &Command::Claim, &camille, 0, now).unwrap();
+
+    // a review written between the update's read of the review and its transaction: the
+    // update is tried again over it, and the inbox files both
+    let review = (claimed.clone(), audit.clone());
+    let meanwhile = meanwhile_on(name.clone(), async move |writer| {
+        writer.put_review(&review.0, None, &review.1).await.unwrap();
+    });
+    let store = interrupted_once(&conf, &name, meanwhile).await;
+    let rescored = store.update(&triaged(c, 70)).await.unwrap();
+    assert_eq!(plain.review(&key).await.unwrap(), Some(claimed.clone()));
+    let entry = listed(&plain).await;
+    assert_eq!(entry.comment, rescored);
+    assert_eq!(entry.facets.urgency, 70);
+    assert_eq!(entry.facets.status, ReviewStatus::InProgress);
+    assert_eq!(entry.facets.assignee(now), Some("camille"));
+
+    // a comment update between a review put's read of the comment and its transaction
+    let moved = rescored.clone();
+    let meanwhile = meanwhile_on(name.clone(), async move |writer| {
+        writer.update(&triaged(moved, 90)).await.unwrap();
+    });
+    let store = interrupted_once(&conf, &name, meanwhile).await;
+    let (released, audit) =
+        apply(&claimed, &Command::Release, &camille, claimed.revision, now).unwrap();
+    store
+        .put_review(&released, Some(claimed.revision), &audit)
+        .await
+        .unwrap();
+    let entry = listed(&plain).await;
+    assert_eq!(entry.comment, plain.get(&key).await.unwrap().unwrap());
+    assert_eq!(entry.facets.urgency, 90);
+    assert_eq!(entry.facets.assignee(now), None, "released");
+
+    // a stale comment is still a conflict, and writes nothing
+    assert!(matches!(
+        plain.update(&triaged(rescored, 10)).await,
+        Err(vigie_core::ports::StoreError::Conflict)
+    ));
+    assert_eq!(listed(&plain).await.facets.urgency, 90);
 }

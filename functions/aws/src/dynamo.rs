@@ -1,9 +1,13 @@
 //! The comment store on one DynamoDB table.
 //!
-//! | item          | PK                                   | SK  | GSI1 (thread)             | GSI2 (open by urgency)            | GSI3 (pending)          |
+//! | item          | PK                                   | SK  | GSI1 (thread)             | GSI2 (open by urgency; inbox)     | GSI3 (pending)          |
 //! |---------------|--------------------------------------|-----|---------------------------|-----------------------------------|-------------------------|
 //! | comment       | `C#<brand>#<platform>#<comment id>`  | `C` | `T#<brand>#<platform>#<thread>`, `<received ms>#<id>` | `OPEN#<brand>`, `<urgency 000-100>#<received ms>` (triaged only) | `PENDING`, received ms (received only) |
 //! | drafts        | `C#<brand>#<platform>#<comment id>`  | `D` | -                         | -                                 | -                       |
+//! | review        | `C#<brand>#<platform>#<comment id>`  | `R` | -                         | -                                 | -                       |
+//! | audit record  | `C#<brand>#<platform>#<comment id>`  | `A#<review revision, 20 digits>` | -    | -                                 | -                       |
+//! | inbox entry   | `C#<brand>#<platform>#<comment id>`  | `I` | -                         | `INBOX#<brand>`, `<255 - urgency, 3 digits>#<received ms + 2^63, 20 digits>#<platform>#<comment id>` | - |
+//! | user          | `USERS`                              | `U#<name>` | -                  | -                                 | -                       |
 //! | raw delivery  | `R#<sha256 of body>`                 | `R` | -                         | -                                 | -                       |
 //! | seen event    | `E#<event id>`                       | `E` | -                         | -                                 | -                       |
 //! | brand content | `B#<brand>`                          | `V#<version, 6 digits>` | -               | -                                 | -                       |
@@ -22,16 +26,29 @@
 //! A comment's drafts sit next to it (same PK): JSON `body`, numeric `comment_version`
 //! (a put replaces them only for a later comment version) and `state` (a withdrawal sets it
 //! alone; it overrides the body's).
+//!
+//! A comment in the managers' inbox (triaged, its review neither replied nor withdrawn) has
+//! an inbox entry next to it (module `inbox`): its facets as attributes (`urgency`,
+//! `received_at`, `platform`, `external_id`, `sentiment`, `intent`, `sla_due`, `status`,
+//! `claimed_by`, `claimed_until`; an absent facet is an absent attribute), the comment's
+//! JSON `body`, and GSI2 keys that sort the brand's inbox in its order, ascending. The
+//! entry is put or deleted in the same `TransactWriteItems` as the comment (checking the
+//! review unchanged) or the review (checking the comment unchanged). A comment item without
+//! `GSI2PK` (not triaged) never has one, so a write that leaves it so is a single
+//! conditional put.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, Put, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, GlobalSecondaryIndex,
+    KeySchemaElement, KeyType, Projection, ProjectionType, Put,
+    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TimeToLiveSpecification,
     TransactWriteItem,
 };
 use vigie_core::comment::{BrandId, Comment, CommentKey, CommentState, ThreadKey};
@@ -45,7 +62,14 @@ use vigie_core::review::{AuditRecord, Review};
 use vigie_core::time::Timestamp;
 use vigie_core::users::{User, UserName};
 
+mod inbox;
+
 type Item = HashMap<String, AttributeValue>;
+
+/// How many times a write whose transaction also checks the comment's other item (the
+/// review for a comment update, the comment for a review put) is tried again when only
+/// that check failed, each time over a fresh read of it.
+const ATTEMPTS: usize = 5;
 
 #[derive(Clone)]
 pub struct DynamoStore {
@@ -276,31 +300,85 @@ impl CommentWrite for DynamoStore {
         }
     }
 
+    /// One conditional `PutItem` when the comment is not in the inbox before the write
+    /// (no `GSI2PK`: then it has no inbox item) nor after it; otherwise one
+    /// `TransactWriteItems`: the comment under `revision = :expected`, its inbox item put
+    /// or deleted as [`InboxFacets::of`](vigie_core::inbox::InboxFacets::of) files it with
+    /// the review read just before, and, when it is triaged, a check that this review is
+    /// still at the revision read (or still absent). A review written in between fails
+    /// that check only: the write is tried again over the new review.
     async fn update(&self, comment: &Comment) -> Result<Comment, StoreError> {
         let mut c = comment.clone();
         let expected = c.revision;
         c.revision += 1;
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(comment_item(&c)?))
-            .condition_expression("revision = :expected")
-            .expression_attribute_values(":expected", n(expected))
-            .send()
-            .await;
-        match put {
-            Ok(_) => Ok(c),
-            Err(e) => {
-                let e = e.into_service_error();
-                if e.is_conditional_check_failed_exception() {
-                    Err(StoreError::Conflict)
-                } else {
-                    Err(unavailable(e))
+        let item = comment_item(&c)?;
+        if c.open_urgency().is_none() {
+            let put = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item.clone()))
+                .condition_expression("revision = :expected AND attribute_not_exists(GSI2PK)")
+                .expression_attribute_values(":expected", n(expected))
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .send()
+                .await;
+            match put.map_err(|e| e.into_service_error()) {
+                Ok(_) => return Ok(c),
+                Err(PutItemError::ConditionalCheckFailedException(refused)) => {
+                    if refused.item().and_then(revision_of) != Some(expected) {
+                        return Err(StoreError::Conflict);
+                    }
+                    // At the revision read, and in the inbox: it leaves it in a transaction.
                 }
+                Err(e) => return Err(unavailable(e)),
             }
         }
+        let pk = comment_pk(&c.key);
+        let built = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Unavailable(e.to_string());
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("revision = :expected")
+            .expression_attribute_values(":expected", n(expected))
+            .build()
+            .map_err(built)?;
+        for _ in 0..ATTEMPTS {
+            let (facets, review_check) = if c.open_urgency().is_some() {
+                let stored = self.item(pk.clone(), REVIEW_SK.into()).await?;
+                let review: Option<Review> =
+                    stored.as_ref().map(|i| body_of(i, "review")).transpose()?;
+                let check = self.unchanged(&pk, REVIEW_SK, stored.as_ref(), "review")?;
+                (inbox::filed(&c, review.as_ref()), Some(check))
+            } else {
+                (None, None)
+            };
+            let mut items = vec![
+                TransactWriteItem::builder().put(put.clone()).build(),
+                inbox::inbox_write(&self.table, &c, facets.as_ref())?,
+            ];
+            items.extend(review_check);
+            match self.transact(items).await {
+                Ok(()) => return Ok(c),
+                Err(Cancelled::Refused(at)) if at.contains(&0) => return Err(StoreError::Conflict),
+                Err(Cancelled::Refused(_) | Cancelled::Contended) => continue,
+                Err(Cancelled::Failed(e)) => return Err(e),
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "{}: its review kept changing while the comment was written",
+            c.key
+        )))
     }
+}
+
+/// The numeric `revision` of an item.
+fn revision_of(item: &Item) -> Option<u64> {
+    item.get("revision")
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
 }
 
 #[async_trait]
@@ -787,7 +865,36 @@ impl ReviewStore for DynamoStore {
             .condition_expression("attribute_not_exists(PK)")
             .build()
             .map_err(built)?;
-        self.put_all(vec![item, record]).await
+        // The comment's inbox item follows the review, filed from the comment read here;
+        // the comment is checked unchanged (or, not in the inbox, still not in it).
+        for _ in 0..ATTEMPTS {
+            let stored = self.item(pk.clone(), "C".into()).await?;
+            let comment = stored.as_ref().map(decode).transpose()?;
+            let mut items = vec![
+                TransactWriteItem::builder().put(item.clone()).build(),
+                TransactWriteItem::builder().put(record.clone()).build(),
+            ];
+            match comment.filter(|c| c.open_urgency().is_some()) {
+                Some(c) => {
+                    let facets = inbox::filed(&c, Some(review));
+                    items.push(inbox::inbox_write(&self.table, &c, facets.as_ref())?);
+                    items.push(self.unchanged(&pk, "C", stored.as_ref(), "comment")?);
+                }
+                None => items.push(self.check(&pk, "C", "attribute_not_exists(GSI2PK)", None)?),
+            }
+            match self.transact(items).await {
+                Ok(()) => return Ok(()),
+                Err(Cancelled::Refused(at)) if at.iter().any(|&i| i < 2) => {
+                    return Err(StoreError::Conflict);
+                }
+                Err(Cancelled::Refused(_) | Cancelled::Contended) => continue,
+                Err(Cancelled::Failed(e)) => return Err(e),
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "{}: the comment kept changing while its review was written",
+            review.key
+        )))
     }
 
     async fn audit(&self, key: &CommentKey) -> Result<Vec<AuditRecord>, StoreError> {
@@ -852,6 +959,15 @@ impl UserStore for DynamoStore {
     }
 }
 
+/// Why a transaction wrote nothing.
+enum Cancelled {
+    /// The conditions of these items (positions in the transaction) failed.
+    Refused(Vec<usize>),
+    /// Another transaction was writing one of its items (`TransactionConflict`).
+    Contended,
+    Failed(StoreError),
+}
+
 impl DynamoStore {
     /// Puts in one `TransactWriteItems`: all or none; a failed condition on any is
     /// `Conflict`.
@@ -860,6 +976,17 @@ impl DynamoStore {
             .into_iter()
             .map(|p| TransactWriteItem::builder().put(p).build())
             .collect();
+        self.transact(items).await.map_err(|e| match e {
+            Cancelled::Refused(_) => StoreError::Conflict,
+            Cancelled::Contended => {
+                StoreError::Unavailable("another transaction was writing the same items".into())
+            }
+            Cancelled::Failed(e) => e,
+        })
+    }
+
+    /// One `TransactWriteItems`: all or none.
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), Cancelled> {
         let written = self
             .client
             .transact_write_items()
@@ -870,16 +997,63 @@ impl DynamoStore {
             return Ok(());
         };
         let e = e.into_service_error();
-        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-        let refused = matches!(&e, TransactWriteItemsError::TransactionCanceledException(t)
-            if t.cancellation_reasons()
+        if let TransactWriteItemsError::TransactionCanceledException(t) = &e {
+            let reasons = t.cancellation_reasons();
+            let refused: Vec<usize> = reasons
                 .iter()
-                .any(|r| r.code() == Some("ConditionalCheckFailed")));
-        if refused {
-            Err(StoreError::Conflict)
-        } else {
-            Err(unavailable(e))
+                .enumerate()
+                .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
+                .map(|(i, _)| i)
+                .collect();
+            if !refused.is_empty() {
+                return Err(Cancelled::Refused(refused));
+            }
+            if reasons
+                .iter()
+                .any(|r| r.code() == Some("TransactionConflict"))
+            {
+                return Err(Cancelled::Contended);
+            }
         }
+        Err(Cancelled::Failed(unavailable(e)))
+    }
+
+    /// A check, in a transaction, that the item `pk`/`sk` is still as `read` (at its
+    /// `revision`, or still absent).
+    fn unchanged(
+        &self,
+        pk: &str,
+        sk: &str,
+        read: Option<&Item>,
+        what: &str,
+    ) -> Result<TransactWriteItem, StoreError> {
+        match read {
+            None => self.check(pk, sk, "attribute_not_exists(PK)", None),
+            Some(item) => {
+                let revision = revision_of(item)
+                    .ok_or_else(|| StoreError::Corrupt(format!("{what} item without revision")))?;
+                self.check(pk, sk, "revision = :read", Some(n(revision)))
+            }
+        }
+    }
+
+    /// A `ConditionCheck` of the item `pk`/`sk`, with `:read` in the condition if given.
+    fn check(
+        &self,
+        pk: &str,
+        sk: &str,
+        condition: &str,
+        read: Option<AttributeValue>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .key("PK", s(pk))
+            .key("SK", s(sk))
+            .condition_expression(condition)
+            .set_expression_attribute_values(read.map(|v| HashMap::from([(":read".into(), v)])))
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
     }
 
     /// An item with a JSON `body` and a numeric `revision`, put only over the revision its
