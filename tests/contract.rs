@@ -1170,3 +1170,75 @@ where
         1
     );
 }
+
+/// Report facts: the brand's comments received in the window (triaged ones), each with
+/// its review; none of another brand's or from outside the window.
+pub async fn report_facts_contract<S>(s: &S)
+where
+    S: vigie_core::ports::ReportFacts + CommentStore + ReviewStore,
+{
+    use vigie_core::review::{Actor, Command, Review, ReviewStatus, Role, apply};
+    let acme = brand("acme");
+    let window = Timestamp(10_000)..Timestamp(20_000);
+    for (b, id, at, triage) in [
+        ("acme", "in1", 10_000, true),
+        ("acme", "in2", 19_999, true),
+        ("acme", "waiting", 15_000, false),
+        ("acme", "before", 9_999, true),
+        ("acme", "after", 20_000, true),
+        ("globex", "other", 15_000, true),
+    ] {
+        let c = insert(s, &comment(b, id, "t", "où est ma commande ?", at)).await;
+        if triage {
+            s.update(&triaged(c, 60)).await.unwrap();
+        }
+    }
+    let key = CommentKey::new(acme.clone(), Platform::Facebook, "in2").unwrap();
+    let opened = Review::open(
+        &drafts_for(&key, 1, "votre colis arrive."),
+        Timestamp(19_999),
+    );
+    let camille = Actor::new("camille", Role::Responder);
+    let (approved, audit) = apply(
+        &opened,
+        &Command::Approve { index: 0 },
+        &camille,
+        0,
+        Timestamp(30_000),
+    )
+    .unwrap();
+    s.put_review(&approved, None, &audit).await.unwrap();
+    let (sent, audit) = apply(
+        &approved,
+        &Command::MarkSent {
+            platform_reply_id: "r1".into(),
+        },
+        &camille,
+        approved.revision,
+        Timestamp(40_000),
+    )
+    .unwrap();
+    s.put_review(&sent, Some(approved.revision), &audit)
+        .await
+        .unwrap();
+
+    let mut facts = s.report_facts(&acme, window.clone()).await.unwrap();
+    facts.sort_by_key(|f| f.received_at);
+    let at: Vec<i64> = facts.iter().map(|f| f.received_at.0).collect();
+    assert_eq!(
+        at,
+        [10_000, 19_999],
+        "triaged, of this brand, inside the window"
+    );
+    assert_eq!(facts[0].status, ReviewStatus::New);
+    assert_eq!(facts[1].status, ReviewStatus::Replied);
+    let first = facts[1].first_response.as_ref().expect("the reply");
+    assert_eq!(first.at, Timestamp(40_000));
+    assert!(!first.ai_edited);
+    assert!(
+        s.report_facts(&brand("nosuch"), window)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -6,7 +6,8 @@ use vigie_core::time::Timestamp;
 use vigie_sqlite::ManualClock;
 use vigie_tests::contract::{
     concurrent_claims_contract, content_store_contract, draft_store_contract, inbox_contract,
-    queue_contract, review_store_contract, store_contract, user_store_contract,
+    queue_contract, report_facts_contract, review_store_contract, store_contract,
+    user_store_contract,
 };
 use vigie_tests::moto::{moto, queue_with_dlq, table};
 
@@ -204,6 +205,19 @@ async fn sqlite_inbox_on_disk_passes_the_contract_and_files_an_older_database_on
     }
     let after = listed(&vigie_sqlite::Database::open(&path).unwrap().store()).await;
     assert_eq!(after, before, "filed again from the comments and reviews");
+}
+
+#[tokio::test]
+async fn sqlite_report_facts_pass_the_contract() {
+    let db = vigie_sqlite::Database::in_memory().unwrap();
+    report_facts_contract(&db.store()).await;
+}
+
+#[tokio::test]
+async fn dynamodb_report_facts_pass_the_contract() {
+    let Some(moto) = moto() else { return };
+    let store = table(&moto.sdk_config().await).await;
+    report_facts_contract(&store).await;
 }
 
 #[tokio::test]

@@ -13,6 +13,9 @@
 //! | brand content | `B#<brand>`                          | `V#<version, 6 digits>` | -               | -                                 | -                       |
 //! | content pointer | `B#<brand>`                        | `CURRENT` | -                   | -                                 | -                       |
 //!
+//! Every comment item is also on GSI4 (`RCV#<brand>`, received ms): a report's period is one
+//! range query.
+//!
 //! The comment itself is the JSON attribute `body`; `revision` carries optimistic
 //! concurrency (conditional puts). Raw deliveries and seen events expire through the
 //! `expires_at` TTL (epoch seconds).
@@ -63,6 +66,7 @@ use vigie_core::time::Timestamp;
 use vigie_core::users::{User, UserName};
 
 mod inbox;
+mod reports;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -133,6 +137,9 @@ fn comment_item(c: &Comment) -> Result<Item, StoreError> {
         item.insert("GSI3PK".into(), s("PENDING"));
         item.insert("GSI3SK".into(), n(c.received_at.millis()));
     }
+    // every comment, by brand and time received: what reports read
+    item.insert("GSI4PK".into(), s(reports::received_pk(&c.key.brand)));
+    item.insert("GSI4SK".into(), n(c.received_at.millis()));
     Ok(item)
 }
 
@@ -203,11 +210,14 @@ impl TableSpec {
             .attribute_definitions(attr("GSI2SK", ScalarAttributeType::S))
             .attribute_definitions(attr("GSI3PK", ScalarAttributeType::S))
             .attribute_definitions(attr("GSI3SK", ScalarAttributeType::N))
+            .attribute_definitions(attr("GSI4PK", ScalarAttributeType::S))
+            .attribute_definitions(attr("GSI4SK", ScalarAttributeType::N))
             .key_schema(key("PK", KeyType::Hash))
             .key_schema(key("SK", KeyType::Range))
             .global_secondary_indexes(gsi("GSI1", "GSI1PK", "GSI1SK"))
             .global_secondary_indexes(gsi("GSI2", "GSI2PK", "GSI2SK"))
             .global_secondary_indexes(gsi("GSI3", "GSI3PK", "GSI3SK"))
+            .global_secondary_indexes(gsi("GSI4", "GSI4PK", "GSI4SK"))
             .send()
             .await
             .map_err(|e| unavailable(e.into_service_error()))?;

@@ -1,6 +1,7 @@
 //! `vigie`: the command line and, later, the local all-in-one server.
 
 mod bench;
+mod bench_inbox;
 mod brand;
 mod check_config;
 mod classify;
@@ -55,6 +56,8 @@ enum Command {
     EvalDrafts(draft::EvalDraftsArgs),
     /// Load-test the webhook intake of a running vigie (loopback only).
     Load(load::LoadArgs),
+    /// Time the managers' inbox endpoint over a store of many open comments (loopback).
+    BenchInbox(bench_inbox::BenchInboxArgs),
 }
 
 /// Where the model is and how to run it; shared by every command that loads it.
@@ -103,6 +106,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Replay(args) => replay::run(args).await,
         Command::CheckConfig(args) => check_config::run(args).await,
         Command::Load(args) => load::run(args).await,
+        Command::BenchInbox(args) => bench_inbox::run(args).await,
         Command::Draft(args) => draft::run(args).await,
         Command::Brand(command) => brand::run(command).await,
         Command::User(command) => user::run(command).await,

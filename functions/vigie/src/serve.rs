@@ -169,7 +169,7 @@ impl Pipeline {
                 let (intake, escalations, drafts) =
                     (intake.clone(), escalations.clone(), drafts.clone());
                 async move {
-                    if peer.is_some_and(|p| !p.0.0.ip().is_loopback()) {
+                    if !for_the_operator(peer.map(|p| p.0.0)) {
                         return vigie_review::ApiError::NoRoute.into_response();
                     }
                     let depth = |q: Result<(usize, usize), _>| {
@@ -283,6 +283,18 @@ impl Pipeline {
     }
 }
 
+/// Whether a caller may read the operator's routes (`/metrics`): one on the loopback
+/// interface, or one the server did not see through a socket (an in-process call).
+fn for_the_operator(peer: Option<SocketAddr>) -> bool {
+    peer.is_none_or(|p| p.ip().is_loopback())
+}
+
+/// The log line of a message the chat sink received: escaped, so a message with a line
+/// break or a control character cannot forge a line of the log it is printed into.
+fn sink_line(text: &str) -> String {
+    format!("chat-sink: {}", text.escape_debug())
+}
+
 fn file_stem(path: &std::path::Path) -> String {
     path.file_stem()
         .map_or_else(|| "vigie".into(), |s| s.to_string_lossy().into_owned())
@@ -300,9 +312,7 @@ async fn print_chat_message(Json(message): Json<serde_json::Value>) -> &'static 
         .as_str()
         .or_else(|| message["attachments"][0]["content"]["body"][0]["text"].as_str())
         .unwrap_or_default();
-    // Escaped: a message with a line break or a control character cannot forge a line of
-    // the log it is printed into.
-    eprintln!("chat-sink: {}", text.escape_debug());
+    eprintln!("{}", sink_line(text));
     "ok"
 }
 
@@ -425,6 +435,28 @@ mod tests {
     use vigie_core::comment::{Author, CommentKey, CommentState, CommentText, Platform};
     use vigie_core::ports::{CommentRead, CommentWrite, QueueReceive, RawArchive, RawDelivery};
     use vigie_core::{BrandId, Comment};
+
+    #[test]
+    fn only_loopback_callers_read_the_operators_routes() {
+        let at = |a: &str| Some(a.parse::<std::net::SocketAddr>().unwrap());
+        assert!(super::for_the_operator(at("127.0.0.1:5000")));
+        assert!(super::for_the_operator(at("[::1]:5000")));
+        assert!(super::for_the_operator(None));
+        assert!(!super::for_the_operator(at("192.168.1.20:5000")));
+        assert!(!super::for_the_operator(at("[2001:db8::1]:5000")));
+    }
+
+    #[test]
+    fn a_chat_message_cannot_forge_a_log_line() {
+        let line = super::sink_line("ok\n2026-12-02T10:00:00Z INFO admin signed in\r\u{1b}[2J");
+        assert_eq!(line.lines().count(), 1, "{line}");
+        assert!(!line.contains('\u{1b}'), "{line}");
+        assert!(line.starts_with("chat-sink: ok\\n2026"), "{line}");
+        assert_eq!(
+            super::sink_line("Colis reçu 👍"),
+            "chat-sink: Colis reçu 👍"
+        );
+    }
 
     use super::*;
 
