@@ -141,7 +141,7 @@ pub struct CommentDetail {
     pub audit: Vec<AuditRecord>,
 }
 
-fn key_of(brand: BrandId, platform: &str, id: String) -> Result<CommentKey, ApiError> {
+pub(crate) fn key_of(brand: BrandId, platform: &str, id: String) -> Result<CommentKey, ApiError> {
     // an unknown platform names no comment: the same 404 as a missing one
     let platform = Platform::parse(platform).map_err(|_| ApiError::NotFound)?;
     CommentKey::new(brand, platform, id).map_err(|_| ApiError::NotFound)
@@ -208,7 +208,7 @@ pub struct ReportQuery {
 }
 
 impl ReportQuery {
-    fn period(&self, now: Timestamp) -> Result<Period, ApiError> {
+    pub(crate) fn period(&self, now: Timestamp) -> Result<Period, ApiError> {
         let offset = self.utc_offset.unwrap_or(0);
         let bad = |e: vigie_core::reports::ReportError| ApiError::BadRequest(e.to_string());
         let to = match &self.to {

@@ -12,12 +12,17 @@
 //!   approve, edit and approve, reject, regenerate, mark sent, hide, ignore, escalate.
 //! - `GET /api/brands/{brand}/reports[.csv]`: the management report of a period.
 //!
+//! The web page (HTML, see [`web`]): `/sign-in`, `/sign-out`, `/`, `/lang/{fr|en}`,
+//! `/brands/{brand}/inbox`, `/brands/{brand}/comments/{platform}/{id}` (and its
+//! `/actions` form), `/brands/{brand}/reports`, `/assets/...`.
+//!
 //! A brand that is not the user's answers as one that does not exist (404), and so does
 //! any object of it.
 
 pub mod api;
 pub mod auth;
 pub mod service;
+pub mod web;
 
 use std::sync::Arc;
 
@@ -142,6 +147,7 @@ pub fn router<S: Store>(state: Arc<ReviewState<S>>) -> Router {
         )
         .route("/api/brands/{brand}/reports", get(api::report::<S>))
         .route("/api/brands/{brand}/reports.csv", get(api::report_csv::<S>))
+        .merge(web::routes::<S>())
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .merge(auth::routes().with_state(auth.clone()))

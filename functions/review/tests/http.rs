@@ -267,7 +267,12 @@ async fn every_error_answer_is_json_with_the_error_shape() {
     };
     let cases = [
         // Wrong paths.
-        (req("GET", "/"), StatusCode::NOT_FOUND, "not_found"),
+        // `/` is the web page's: it sends to the inbox or the sign-in page
+        (
+            req("GET", "/nothing-here"),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
         (req("GET", "/api"), StatusCode::NOT_FOUND, "not_found"),
         (
             req("GET", "/api/brands/acme"),
