@@ -78,9 +78,15 @@ fn nearest_examples_carry_the_signal_and_the_closest_comes_first() {
             .all(|(e, _)| e.signals.iter().any(|s| s == "legal_threat"))
     );
     assert!(near.windows(2).all(|w| w[0].1 >= w[1].1));
-    // the example itself is its own nearest (the same text, the same embedding)
-    assert_eq!(&near[0].0.text, text);
-    assert!(near[0].1 > 0.999, "{}", near[0].1);
+    // the example itself is among its nearest, as close as the closest up to float
+    // rounding (its stored embedding was computed on another CPU, whose kernels round
+    // differently; the tiny model puts some examples within a hair of each other)
+    let own = near
+        .iter()
+        .find(|(e, _)| &e.text == text)
+        .expect("the example among its own nearest");
+    assert!(own.1 > 0.999, "{}", own.1);
+    assert!(near[0].1 - own.1 < 1e-3, "{} vs {}", near[0].1, own.1);
     assert!(heads.nearest(&p.embedding, "no_such_signal", 3).is_empty());
 }
 
