@@ -343,6 +343,13 @@ impl Sentiment {
             Sentiment::Positive => "positive",
         }
     }
+
+    /// The verdict [`as_str`](Self::as_str) names.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Sentiment::Negative, Sentiment::Neutral, Sentiment::Positive]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
 }
 
 /// What the sentiment model said of one text.

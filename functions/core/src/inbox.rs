@@ -269,6 +269,22 @@ pub struct InboxPage {
     pub next: Option<InboxCursor>,
 }
 
+impl InboxPage {
+    /// A page of `limit` from up to `limit + 1` items read in inbox order: one more than
+    /// asked tells that there is a next page, which starts after the page's last item.
+    pub fn of(mut items: Vec<InboxItem>, limit: usize) -> Self {
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items
+                .last()
+                .map(|i| InboxCursor::after(&i.comment, i.facets.urgency))
+        } else {
+            None
+        };
+        Self { items, next }
+    }
+}
+
 /// How many comments each filter value would list, the other filters staying as they are
 /// (the status counts are over [`LISTED`]), and how many the filter lists in all.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -61,12 +61,7 @@ impl InboxQuery {
                 .map(|p| Platform::parse(&p).map_err(|_| bad("platform", &p)))
                 .transpose()?,
             sentiment: none_if_empty(&self.sentiment)
-                .map(|s| match s.as_str() {
-                    "negative" => Ok(Sentiment::Negative),
-                    "neutral" => Ok(Sentiment::Neutral),
-                    "positive" => Ok(Sentiment::Positive),
-                    _ => Err(bad("sentiment", &s)),
-                })
+                .map(|s| Sentiment::parse(&s).ok_or_else(|| bad("sentiment", &s)))
                 .transpose()?,
             intent: none_if_empty(&self.intent)
                 .map(|i| Intent::parse(&i).ok_or_else(|| bad("intent", &i)))

@@ -129,15 +129,6 @@ pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     }
 }
 
-fn parse_sentiment(s: &str) -> Option<Sentiment> {
-    match s {
-        "negative" => Some(Sentiment::Negative),
-        "neutral" => Some(Sentiment::Neutral),
-        "positive" => Some(Sentiment::Positive),
-        _ => None,
-    }
-}
-
 /// The `WHERE` of a filter over `inbox` (after `brand = ?1` and `?2` = now), with its
 /// arguments from `?3` on.
 fn conditions(filter: &InboxFilter, args: &mut Vec<rusqlite::types::Value>) -> String {
@@ -265,15 +256,7 @@ impl Inbox for SqliteStore {
             };
             items.push(InboxItem { comment, facets });
         }
-        let next = if items.len() > limit {
-            items.truncate(limit);
-            items
-                .last()
-                .map(|i| InboxCursor::after(&i.comment, i.facets.urgency))
-        } else {
-            None
-        };
-        Ok(InboxPage { items, next })
+        Ok(InboxPage::of(items, limit))
     }
 
     async fn inbox_counts(
@@ -313,7 +296,7 @@ impl Inbox for SqliteStore {
             values.push((
                 FacetValues {
                     platform: Platform::parse(&platform).map_err(|_| bad("platform"))?,
-                    sentiment: sentiment.as_deref().and_then(parse_sentiment),
+                    sentiment: sentiment.as_deref().and_then(Sentiment::parse),
                     intent: intent.as_deref().and_then(Intent::parse),
                     status: ReviewStatus::parse(&status).ok_or_else(|| bad("status"))?,
                     assignee,

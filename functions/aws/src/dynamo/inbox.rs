@@ -132,15 +132,6 @@ pub(super) fn inbox_write(
     })
 }
 
-fn parse_sentiment(v: &str) -> Option<Sentiment> {
-    match v {
-        "negative" => Some(Sentiment::Negative),
-        "neutral" => Some(Sentiment::Neutral),
-        "positive" => Some(Sentiment::Positive),
-        _ => None,
-    }
-}
-
 /// The facets an inbox item was filed under.
 fn facets_of(item: &Item) -> Result<InboxFacets, StoreError> {
     let bad = |what: &str| StoreError::Corrupt(format!("inbox item: {what}"));
@@ -168,7 +159,7 @@ fn facets_of(item: &Item) -> Result<InboxFacets, StoreError> {
             .and_then(|p| Platform::parse(p).ok())
             .ok_or_else(|| bad("platform"))?,
         sentiment: text("sentiment")?
-            .map(|v| parse_sentiment(v).ok_or_else(|| bad("sentiment")))
+            .map(|v| Sentiment::parse(v).ok_or_else(|| bad("sentiment")))
             .transpose()?,
         intent: text("intent")?
             .map(|v| Intent::parse(v).ok_or_else(|| bad("intent")))
@@ -342,15 +333,7 @@ impl Inbox for DynamoStore {
             }
             batch = (batch * 2).min(BATCH_MAX);
         }
-        let next = if items.len() > limit {
-            items.truncate(limit);
-            items
-                .last()
-                .map(|i| InboxCursor::after(&i.comment, i.facets.urgency))
-        } else {
-            None
-        };
-        Ok(InboxPage { items, next })
+        Ok(InboxPage::of(items, limit))
     }
 
     /// Reads every inbox item of the brand (the index partition, all pages, the facet
