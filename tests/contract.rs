@@ -1133,6 +1133,14 @@ where
         "a facet's own filter does not narrow its counts"
     );
     assert_eq!(fb.sentiment["negative"], 1);
+    // counts read at another instant: claims expire, due dates pass
+    let expired = s.inbox_counts(&acme, &open, later).await.unwrap();
+    assert!(!expired.assignee.contains_key("camille"), "{expired:?}");
+    assert_eq!(expired.assignee["none"], 3);
+    let before = s.inbox_counts(&acme, &open, Timestamp(0)).await.unwrap();
+    assert_eq!(before.matching, 3);
+    assert!(!before.sla_breached.contains_key("true"), "{before:?}");
+    assert_eq!(before.sla_breached["false"], 3);
 
     // an edit is a new version: new again, whatever the last version's review said
     let mut edited = s.get(&stored["a"].key).await.unwrap().unwrap();
@@ -1155,6 +1163,14 @@ where
     deleted.state = CommentState::Deleted;
     s.update(&deleted).await.unwrap();
     assert_eq!(listed_in(s, &acme, now, open.clone()).await, ["b", "d"]);
+    let counts = s.inbox_counts(&acme, &open, now).await.unwrap();
+    assert_eq!(counts.matching, 2, "{counts:?}");
+    assert_eq!(
+        counts.status.values().sum::<u64>(),
+        3,
+        "b, d and the hidden e"
+    );
+    assert!(!counts.assignee.contains_key("camille"), "{counts:?}");
 
     // another brand's comments are never listed or counted
     let globex = s

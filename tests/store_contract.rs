@@ -205,6 +205,28 @@ async fn sqlite_inbox_on_disk_passes_the_contract_and_files_an_older_database_on
     }
     let after = listed(&vigie_sqlite::Database::open(&path).unwrap().store()).await;
     assert_eq!(after, before, "filed again from the comments and reviews");
+    let counts = || async {
+        use vigie_core::ports::Inbox;
+        let store = vigie_sqlite::Database::open(&path).unwrap().store();
+        let open = vigie_core::inbox::InboxFilter::default();
+        let acme = vigie_tests::contract::brand("acme");
+        store
+            .inbox_counts(&acme, &open, Timestamp(2_000_000_000))
+            .await
+            .unwrap()
+    };
+    let counted = counts().await;
+    assert_eq!(counted.matching, after.len() as u64);
+    // a database from before the tally: inbox rows, no tally, user_version 1
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "DROP TRIGGER inbox_tally_insert; DROP TRIGGER inbox_tally_delete;
+             DROP TRIGGER inbox_tally_update; DROP TABLE inbox_tally; PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    }
+    assert_eq!(counts().await, counted, "counted again from the inbox rows");
 }
 
 #[tokio::test]

@@ -1,7 +1,14 @@
 //! The managers' inbox on SQLite: one row per listed comment (table `inbox`), written in
 //! the same transaction as the comment or the review it comes from, so the inbox never
-//! disagrees with them. Pages come off the index in inbox order; counts come from one
-//! grouped scan of the brand's rows.
+//! disagrees with them. Pages come off the index in inbox order. Counts come from a tally
+//! (`inbox_tally`, kept by triggers on `inbox`, so in the same transaction): rows per
+//! platform, sentiment, intent, status and whether an answer is due, read as if no claim
+//! held and every due date had passed; the few rows for which that is not true at the
+//! instant asked (a live claim, a due date still ahead) are read one by one and
+//! corrected. A count costs the tally's few hundred rows plus the comments received
+//! within their deadline, not the brand's whole inbox.
+
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -34,11 +41,42 @@ CREATE TABLE IF NOT EXISTS inbox (
 );
 CREATE INDEX IF NOT EXISTS inbox_order ON inbox (brand, urgency DESC, received_at, platform, external_id);
 CREATE INDEX IF NOT EXISTS comments_by_brand ON comments (brand, received_at);
+CREATE INDEX IF NOT EXISTS inbox_due ON inbox (brand, sla_due);
+CREATE INDEX IF NOT EXISTS inbox_claims ON inbox (brand, claimed_until);
+CREATE TABLE IF NOT EXISTS inbox_tally (
+    brand TEXT NOT NULL,
+    platform TEXT NOT NULL,
+    sentiment TEXT NOT NULL,
+    intent TEXT NOT NULL,
+    status TEXT NOT NULL,
+    due INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (brand, platform, sentiment, intent, status, due)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS inbox_tally_insert AFTER INSERT ON inbox BEGIN
+    INSERT INTO inbox_tally VALUES (NEW.brand, NEW.platform, COALESCE(NEW.sentiment, ''),
+        COALESCE(NEW.intent, ''), NEW.status, NEW.sla_due IS NOT NULL, 1)
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS inbox_tally_delete AFTER DELETE ON inbox BEGIN
+    UPDATE inbox_tally SET n = n - 1 WHERE brand = OLD.brand AND platform = OLD.platform
+        AND sentiment = COALESCE(OLD.sentiment, '') AND intent = COALESCE(OLD.intent, '')
+        AND status = OLD.status AND due = (OLD.sla_due IS NOT NULL);
+END;
+CREATE TRIGGER IF NOT EXISTS inbox_tally_update AFTER UPDATE ON inbox BEGIN
+    UPDATE inbox_tally SET n = n - 1 WHERE brand = OLD.brand AND platform = OLD.platform
+        AND sentiment = COALESCE(OLD.sentiment, '') AND intent = COALESCE(OLD.intent, '')
+        AND status = OLD.status AND due = (OLD.sla_due IS NOT NULL);
+    INSERT INTO inbox_tally VALUES (NEW.brand, NEW.platform, COALESCE(NEW.sentiment, ''),
+        COALESCE(NEW.intent, ''), NEW.status, NEW.sla_due IS NOT NULL, 1)
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
 "#;
 
 /// The inbox's shape version, in `PRAGMA user_version`: a database written before the
-/// inbox existed is filed once when opened.
-const INBOX_VERSION: i64 = 1;
+/// inbox existed is filed once when opened (1), and one written before the tally has it
+/// counted once (2).
+const INBOX_VERSION: i64 = 2;
 
 fn sql_error(e: impl std::fmt::Display) -> rusqlite::Error {
     rusqlite::Error::ToSqlConversionFailure(e.to_string().into())
@@ -103,7 +141,8 @@ pub(crate) fn refile(conn: &Connection, key: &str) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Files every comment of a database written before the inbox existed.
+/// Files every comment of a database written before the inbox existed, and counts the
+/// inbox of one written before its tally.
 pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version >= INBOX_VERSION {
@@ -111,12 +150,21 @@ pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     }
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let filed = (|| {
-        let keys: Vec<String> = conn
-            .prepare("SELECT key FROM comments WHERE state = 'triaged'")?
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        for k in &keys {
-            refile(conn, k)?;
+        conn.execute_batch(
+            "DELETE FROM inbox_tally;
+             INSERT INTO inbox_tally
+             SELECT brand, platform, COALESCE(sentiment, ''), COALESCE(intent, ''), status,
+                    sla_due IS NOT NULL, COUNT(*)
+             FROM inbox GROUP BY 1, 2, 3, 4, 5, 6;",
+        )?;
+        if version < 1 {
+            let keys: Vec<String> = conn
+                .prepare("SELECT key FROM comments WHERE state = 'triaged'")?
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            for k in &keys {
+                refile(conn, k)?;
+            }
         }
         conn.execute_batch(&format!("PRAGMA user_version = {INBOX_VERSION}"))
     })();
@@ -265,49 +313,108 @@ impl Inbox for SqliteStore {
         filter: &InboxFilter,
         now: Timestamp,
     ) -> Result<InboxCounts, StoreError> {
+        type Group = (String, String, String, String, bool, i64);
+        type Exception = (
+            String,
+            Option<String>,
+            Option<String>,
+            String,
+            Option<i64>,
+            Option<String>,
+            Option<i64>,
+        );
         let (brand, at) = (brand.as_str().to_owned(), now.millis());
-        let groups = self
+        let (groups, exceptions) = self
             .db
             .read(move |conn| {
-                let mut stmt = conn.prepare_cached(
-                    "SELECT platform, sentiment, intent, status,
-                            CASE WHEN claimed_until > ?2 THEN claimed_by END,
-                            COALESCE(sla_due < ?2, 0), COUNT(*)
-                     FROM inbox WHERE brand = ?1 GROUP BY 1, 2, 3, 4, 5, 6",
-                )?;
-                let rows = stmt.query_map(params![brand, at], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, Option<String>>(1)?,
-                        r.get::<_, Option<String>>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, Option<String>>(4)?,
-                        r.get::<_, bool>(5)?,
-                        r.get::<_, i64>(6)?,
-                    ))
-                })?;
-                rows.collect::<rusqlite::Result<Vec<_>>>()
+                let groups = conn
+                    .prepare_cached(
+                        "SELECT platform, sentiment, intent, status, due, n
+                         FROM inbox_tally WHERE brand = ?1 AND n > 0",
+                    )?
+                    .query_map(params![brand], |r| {
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                        ))
+                    })?
+                    .collect::<rusqlite::Result<Vec<Group>>>()?;
+                // the rows the tally reads wrong at this instant: a live claim, a due date
+                // not passed yet
+                let exceptions = conn
+                    .prepare_cached(
+                        "SELECT key, platform, sentiment, intent, status, sla_due, claimed_by,
+                                claimed_until
+                         FROM inbox WHERE brand = ?1 AND sla_due >= ?2
+                         UNION
+                         SELECT key, platform, sentiment, intent, status, sla_due, claimed_by,
+                                claimed_until
+                         FROM inbox WHERE brand = ?1 AND claimed_until > ?2",
+                    )?
+                    .query_map(params![brand, at], |r| {
+                        Ok((
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                            r.get(6)?,
+                            r.get(7)?,
+                        ))
+                    })?
+                    .collect::<rusqlite::Result<Vec<Exception>>>()?;
+                Ok::<_, rusqlite::Error>((groups, exceptions))
             })
             .await
             .map_err(unavailable)?;
-        let mut values = Vec::with_capacity(groups.len());
-        for (platform, sentiment, intent, status, assignee, breached, n) in groups {
-            let bad = |what: &str| StoreError::Corrupt(format!("inbox {what}"));
-            values.push((
-                FacetValues {
-                    platform: Platform::parse(&platform).map_err(|_| bad("platform"))?,
-                    sentiment: sentiment.as_deref().and_then(Sentiment::parse),
-                    intent: intent.as_deref().and_then(Intent::parse),
-                    status: ReviewStatus::parse(&status).ok_or_else(|| bad("status"))?,
-                    assignee,
-                    sla_breached: breached,
-                },
-                n.max(0) as u64,
-            ));
+        let bad = |what: &str| StoreError::Corrupt(format!("inbox {what}"));
+        let values =
+            |platform: &str, sentiment: Option<&str>, intent: Option<&str>, status: &str| {
+                Ok::<_, StoreError>(FacetValues {
+                    platform: Platform::parse(platform).map_err(|_| bad("platform"))?,
+                    sentiment: sentiment.and_then(Sentiment::parse),
+                    intent: intent.and_then(Intent::parse),
+                    status: ReviewStatus::parse(status).ok_or_else(|| bad("status"))?,
+                    assignee: None,
+                    sla_breached: false,
+                })
+            };
+        let mut cube: HashMap<FacetValues, i64> = HashMap::with_capacity(groups.len());
+        for (platform, sentiment, intent, status, due, n) in &groups {
+            let v = FacetValues {
+                sla_breached: *due,
+                ..values(platform, Some(sentiment), Some(intent), status)?
+            };
+            *cube.entry(v).or_default() += n;
+        }
+        for (platform, sentiment, intent, status, due, by, until) in &exceptions {
+            let v = values(platform, sentiment.as_deref(), intent.as_deref(), status)?;
+            let facets = InboxFacets {
+                urgency: 0,
+                platform: v.platform,
+                sentiment: v.sentiment,
+                intent: v.intent,
+                sla_due: due.map(Timestamp),
+                status: v.status,
+                claimed_by: by.clone(),
+                claimed_until: until.map(Timestamp),
+            };
+            let tallied = FacetValues {
+                sla_breached: due.is_some(),
+                ..v
+            };
+            *cube.entry(tallied).or_default() -= 1;
+            *cube.entry(facets.at(now)).or_default() += 1;
         }
         Ok(InboxCounts::tally(
             filter,
-            values.iter().map(|(v, n)| (v, *n)),
+            cube.iter()
+                .filter(|(_, n)| **n > 0)
+                .map(|(v, n)| (v, *n as u64)),
         ))
     }
 }
