@@ -222,8 +222,10 @@ pub struct BrandContent {
     pub updated_by: String,
 }
 
-/// The plain files of a brand's content folder.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// The plain files of a brand's content folder (also what the review page's editor and
+/// its API exchange).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ContentFiles {
     pub voice: String,
     pub replies: String,
@@ -677,6 +679,84 @@ impl BrandContent {
             .iter()
             .filter(move |r| r.lang == lang && r.intents.contains(&intent))
     }
+
+    /// Keeps the embeddings of `earlier`'s replies that this content repeats (same id,
+    /// language and text), so that an edit embeds only what it changed.
+    pub fn keep_embeddings_of(&mut self, earlier: &BrandContent) {
+        let mut kept = false;
+        for r in &mut self.replies {
+            let same = earlier
+                .replies
+                .iter()
+                .find(|e| e.id == r.id && e.lang == r.lang && e.text == r.text);
+            if let Some(e) = same.and_then(|e| e.embedding.as_ref()) {
+                r.embedding = Some(e.clone());
+                kept = true;
+            }
+        }
+        self.embedding_model = if kept {
+            earlier.embedding_model.clone()
+        } else {
+            None
+        };
+    }
+
+    /// Whether an approved reply lacks an embedding by `model` (it has none, or the
+    /// content was embedded by another model).
+    pub fn needs_embeddings(&self, model: &str) -> bool {
+        self.embedding_model.as_deref() != Some(model)
+            || self.replies.iter().any(|r| r.embedding.is_none())
+    }
+}
+
+impl ApprovedReply {
+    /// What its embedding is computed from: the text without its slots (`{contact}`,
+    /// `{fact:...}`), or the whole text when nothing else is left.
+    pub fn embedding_text(&self) -> String {
+        let mut t = String::new();
+        let mut depth = 0usize;
+        for c in self.text.chars() {
+            match c {
+                '{' => depth += 1,
+                '}' => depth = depth.saturating_sub(1),
+                _ if depth == 0 => t.push(c),
+                _ => {}
+            }
+        }
+        if t.trim().is_empty() {
+            self.text.clone()
+        } else {
+            t
+        }
+    }
+}
+
+/// Embeds every approved reply with the model that reads the comments (drafting ranks
+/// replies by their similarity to the comment, comparing only one model's vectors).
+pub async fn embed_replies(
+    scorer: &dyn crate::ports::SentimentScorer,
+    content: &mut BrandContent,
+) -> Result<(), crate::ports::ScoreError> {
+    if content.replies.is_empty() {
+        return Ok(());
+    }
+    let texts: Vec<String> = content
+        .replies
+        .iter()
+        .map(ApprovedReply::embedding_text)
+        .collect();
+    let readings = scorer.score(&texts).await?;
+    if readings.len() != texts.len() || readings.iter().any(|r| r.embedding.is_none()) {
+        return Err(crate::ports::ScoreError(
+            "the model gave no embedding for an approved reply".into(),
+        ));
+    }
+    let model = readings[0].sentiment.model.clone();
+    for (r, reading) in content.replies.iter_mut().zip(readings) {
+        r.embedding = reading.embedding;
+    }
+    content.embedding_model = Some(model);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -269,3 +269,58 @@ pub(crate) fn cursor(brand: &BrandId, q: &InboxQuery) -> Result<Option<InboxCurs
         .map(|c| InboxCursor::decode(brand, c).map_err(|e| ApiError::BadRequest(e.to_string())))
         .transpose()
 }
+
+#[derive(Deserialize)]
+pub struct ContentQuery {
+    /// An earlier version; default: the current one.
+    pub version: Option<u32>,
+}
+
+/// `GET /api/brands/{brand}/content[?version=N]`: the brand's content as its files.
+pub async fn content<S: Store>(
+    State(state): State<Arc<ReviewState<S>>>,
+    Signed(principal): Signed,
+    name: Result<Path<String>, PathRejection>,
+    q: Result<Query<ContentQuery>, QueryRejection>,
+) -> Result<Json<service::ContentAnswer>, ApiError> {
+    let (brand, _) = brand_of(&state, &principal, &name?.0)?;
+    let Query(q) = q?;
+    Ok(Json(
+        service::content(&state.store, &brand, q.version).await?,
+    ))
+}
+
+/// An edit of the brand's content: every file, and the version it started from.
+#[derive(Deserialize)]
+pub struct ContentEdit {
+    /// `null` when the brand has no content yet.
+    pub expected_version: Option<u32>,
+    pub files: vigie_core::content::ContentFiles,
+}
+
+/// `PUT /api/brands/{brand}/content`: `{"expected_version": 3, "files": {"voice": ...,
+/// "replies": ..., "facts": ..., "words": ..., "products": ...}}`, admins only (403).
+/// 200 with the stored version; 422 naming the file, line and field that
+/// `vigie brand import` would refuse; 409 when another version was stored since.
+pub async fn put_content<S: Store>(
+    State(state): State<Arc<ReviewState<S>>>,
+    Signed(principal): Signed,
+    name: Result<Path<String>, PathRejection>,
+    body: Result<Json<ContentEdit>, JsonRejection>,
+) -> Result<Json<service::ContentAnswer>, ApiError> {
+    let (brand, role) = brand_of(&state, &principal, &name?.0)?;
+    let Json(edit) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let actor = vigie_core::review::Actor::new(principal.user.as_str(), role);
+    Ok(Json(
+        service::put_content(
+            &state.store,
+            state.embedder.as_deref(),
+            &brand,
+            &edit.files,
+            edit.expected_version,
+            &actor,
+            Timestamp::now(),
+        )
+        .await?,
+    ))
+}

@@ -11,10 +11,13 @@
 //! - `POST /api/brands/{brand}/comments/{platform}/{id}/actions`: claim, release,
 //!   approve, edit and approve, reject, regenerate, mark sent, hide, ignore, escalate.
 //! - `GET /api/brands/{brand}/reports[.csv]`: the management report of a period.
+//! - `GET|PUT /api/brands/{brand}/content`: the brand's content (voice, approved replies,
+//!   facts, words) as its files, any version; admins store a new version.
 //!
 //! The web page (HTML, see [`web`]): `/sign-in`, `/sign-out`, `/`, `/lang/{fr|en}`,
 //! `/brands/{brand}/inbox`, `/brands/{brand}/comments/{platform}/{id}` (and its
-//! `/actions` form), `/brands/{brand}/reports`, `/assets/...`.
+//! `/actions` form), `/brands/{brand}/reports`, `/brands/{brand}/content` (the editor),
+//! `/assets/...`.
 //!
 //! A brand that is not the user's answers as one that does not exist (404), and so does
 //! any object of it.
@@ -32,7 +35,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use vigie_core::config::Brands;
-use vigie_core::ports::{QueueSend, StoreError};
+use vigie_core::content::ContentError;
+use vigie_core::ports::{QueueSend, SentimentScorer, StoreError};
 use vigie_core::review::ReviewError;
 
 pub use service::Store;
@@ -43,6 +47,9 @@ pub struct ReviewState<S> {
     pub auth: auth::Auth,
     /// Where `regenerate` asks for new drafts (the draft queue); `None`: nowhere.
     pub drafts: Option<Arc<dyn QueueSend>>,
+    /// The model, to embed approved replies an admin edits (`vigie serve` has it; the
+    /// Lambda function does not, and leaves them to `vigie brand embed`).
+    pub embedder: Option<Arc<dyn SentimentScorer>>,
 }
 
 /// Every way a review request fails, and its one HTTP status. Framework rejections
@@ -55,6 +62,14 @@ pub enum ApiError {
     /// No brand, comment or route of that name for this user (also: another brand's).
     NotFound,
     BadRequest(String),
+    /// The user's role does not allow it (brand content: admins only).
+    Forbidden,
+    /// Brand content that `vigie brand import` would refuse too.
+    InvalidContent(ContentError),
+    /// Another content version was stored since the one the edit started from.
+    StaleContent {
+        current: Option<u32>,
+    },
     /// The review state machine refused the command.
     Review(ReviewError),
     Store(StoreError),
@@ -85,6 +100,32 @@ impl IntoResponse for ApiError {
                 format!("{m} is not allowed here"),
             ),
             ApiError::BadRequest(m) => plain(StatusCode::BAD_REQUEST, "bad_request", m),
+            ApiError::Forbidden => plain(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "your role does not allow this".into(),
+            ),
+            ApiError::InvalidContent(e) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(serde_json::json!({
+                    "error": "invalid_content",
+                    "message": e.to_string(),
+                    "file": e.file,
+                    "line": e.line,
+                    "field": e.field,
+                    "reason": e.reason,
+                })),
+            )
+                .into_response(),
+            ApiError::StaleContent { current } => (
+                StatusCode::CONFLICT,
+                Json(serde_json::json!({
+                    "error": "conflict",
+                    "message": "another version was stored since yours: reload it",
+                    "current_version": current,
+                })),
+            )
+                .into_response(),
             ApiError::Review(e) => {
                 let status = match &e {
                     ReviewError::Forbidden { .. } => StatusCode::FORBIDDEN,
@@ -144,6 +185,10 @@ pub fn router<S: Store>(state: Arc<ReviewState<S>>) -> Router {
         .route(
             "/api/brands/{brand}/comments/{platform}/{id}/actions",
             post(api::act::<S>),
+        )
+        .route(
+            "/api/brands/{brand}/content",
+            get(api::content::<S>).put(api::put_content::<S>),
         )
         .route("/api/brands/{brand}/reports", get(api::report::<S>))
         .route("/api/brands/{brand}/reports.csv", get(api::report_csv::<S>))

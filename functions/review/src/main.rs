@@ -58,6 +58,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         store,
         auth,
         drafts,
+        embedder: None,
     };
     lambda_http::run(router(Arc::new(state))).await
 }

@@ -2,14 +2,16 @@
 //! these, so that a page and a script see the same inbox and make the same changes.
 
 use vigie_core::comment::{BrandId, CommentKey, CommentState};
+use vigie_core::content::{BrandContent, ContentFiles};
 use vigie_core::drafting::DraftRequest;
 use vigie_core::drafts::{DraftState, Drafts};
 use vigie_core::inbox::InboxPage;
 use vigie_core::ports::{
-    CommentRead, DraftStore, Inbox, QueueSend, ReportFacts, ReviewStore, StoreError,
+    BrandContentStore, CommentRead, DraftStore, Inbox, QueueSend, ReportFacts, ReviewStore,
+    SentimentScorer, StoreError,
 };
 use vigie_core::reports::{Period, Report};
-use vigie_core::review::{Actor, Command, Review, ReviewError, apply};
+use vigie_core::review::{Actor, Command, Review, ReviewError, Role, apply};
 use vigie_core::time::Timestamp;
 
 use crate::ApiError;
@@ -17,11 +19,27 @@ use crate::api::{CommentDetail, InboxAnswer, InboxLine, InboxQuery};
 
 /// Everything the review surface reads and writes.
 pub trait Store:
-    CommentRead + DraftStore + ReviewStore + Inbox + ReportFacts + Send + Sync + 'static
+    CommentRead
+    + DraftStore
+    + ReviewStore
+    + Inbox
+    + ReportFacts
+    + BrandContentStore
+    + Send
+    + Sync
+    + 'static
 {
 }
 impl<T> Store for T where
-    T: CommentRead + DraftStore + ReviewStore + Inbox + ReportFacts + Send + Sync + 'static
+    T: CommentRead
+        + DraftStore
+        + ReviewStore
+        + Inbox
+        + ReportFacts
+        + BrandContentStore
+        + Send
+        + Sync
+        + 'static
 {
 }
 
@@ -213,4 +231,107 @@ pub async fn report<S: Store>(
         .await
         .map_err(ApiError::Store)?;
     Ok(Report::build(&facts, period, now))
+}
+
+/// One version of a brand's content as its editor shows it: the files of
+/// docs/brand-content.md, who stored it and when.
+#[derive(Debug, serde::Serialize)]
+pub struct ContentAnswer {
+    pub brand: BrandId,
+    /// `None`: nothing stored yet (the files are empty).
+    pub version: Option<u32>,
+    /// The current version (an earlier one can be asked for).
+    pub latest: Option<u32>,
+    pub updated_at: Option<Timestamp>,
+    pub updated_by: Option<String>,
+    pub files: ContentFiles,
+    /// Approved replies without an embedding: drafting ranks them after the others until
+    /// they are embedded (`vigie brand embed`, or at `vigie serve`'s start).
+    pub replies_without_embedding: usize,
+}
+
+impl ContentAnswer {
+    fn of(brand: &BrandId, shown: Option<&BrandContent>, latest: Option<u32>) -> Self {
+        Self {
+            brand: brand.clone(),
+            version: shown.map(|c| c.version),
+            latest,
+            updated_at: shown.map(|c| c.updated_at),
+            updated_by: shown.map(|c| c.updated_by.clone()),
+            files: shown.map(BrandContent::to_files).unwrap_or_default(),
+            replies_without_embedding: shown.map_or(0, |c| {
+                c.replies.iter().filter(|r| r.embedding.is_none()).count()
+            }),
+        }
+    }
+}
+
+/// A brand's content: the current version, or `version`.
+pub async fn content<S: Store>(
+    store: &S,
+    brand: &BrandId,
+    version: Option<u32>,
+) -> Result<ContentAnswer, ApiError> {
+    let current = store.content(brand).await.map_err(ApiError::Store)?;
+    let latest = current.as_ref().map(|c| c.version);
+    let shown = match version {
+        Some(v) if Some(v) != latest => Some(
+            store
+                .content_version(brand, v)
+                .await
+                .map_err(ApiError::Store)?
+                .ok_or(ApiError::NotFound)?,
+        ),
+        _ => current,
+    };
+    Ok(ContentAnswer::of(brand, shown.as_ref(), latest))
+}
+
+/// Stores edited files as the brand's next content version, for an admin: validated as
+/// `vigie brand import` validates a folder (422 naming the file, line and field), refused
+/// when another version was stored since `expected` (409 with the current version).
+/// Replies the edit left alone keep their embeddings; the others are embedded with
+/// `embedder` when there is one (else later, see [`ContentAnswer`]). An embedding failure
+/// never loses the edit.
+pub async fn put_content<S: Store>(
+    store: &S,
+    embedder: Option<&dyn SentimentScorer>,
+    brand: &BrandId,
+    files: &ContentFiles,
+    expected: Option<u32>,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<ContentAnswer, ApiError> {
+    if actor.role < Role::Admin {
+        return Err(ApiError::Forbidden);
+    }
+    let mut next = BrandContent::from_files(brand, files, now, &actor.user)
+        .map_err(ApiError::InvalidContent)?;
+    let current = store.content(brand).await.map_err(ApiError::Store)?;
+    let latest = current.as_ref().map(|c| c.version);
+    if latest != expected {
+        return Err(ApiError::StaleContent { current: latest });
+    }
+    if let Some(c) = &current {
+        next.keep_embeddings_of(c);
+    }
+    if let Some(scorer) = embedder
+        && next.replies.iter().any(|r| r.embedding.is_none())
+        && let Err(e) = vigie_core::content::embed_replies(scorer, &mut next).await
+    {
+        tracing::warn!(%brand, error = %e, "approved replies stored without embeddings");
+    }
+    let version = match store.put_content(&next, expected).await {
+        Ok(v) => v,
+        Err(StoreError::Conflict) => {
+            let current = store.content(brand).await.map_err(ApiError::Store)?;
+            return Err(ApiError::StaleContent {
+                current: current.map(|c| c.version),
+            });
+        }
+        Err(e) => return Err(ApiError::Store(e)),
+    };
+    tracing::info!(%brand, version, user = %actor.user, "brand content stored");
+    next.version = version;
+    Ok(ContentAnswer::of(brand, Some(&next), Some(version)))
 }

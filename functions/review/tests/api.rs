@@ -17,7 +17,10 @@ use vigie_core::comment::{
 use vigie_core::config::Brands;
 use vigie_core::content::Action;
 use vigie_core::drafts::{DraftState, Drafts, Suggestion};
-use vigie_core::ports::{CommentWrite, DraftStore, Inserted, QueueReceive, UserStore};
+use vigie_core::ports::{
+    BrandContentStore, CommentWrite, DraftStore, Inserted, QueueReceive, Reading, ScoreError,
+    SentimentScorer, UserStore,
+};
 use vigie_core::review::Role;
 use vigie_core::time::Timestamp;
 use vigie_core::understanding::{Intent, Understanding};
@@ -158,6 +161,10 @@ async fn store_comment(store: &SqliteStore, c: &Comment) {
 }
 
 async fn app() -> App {
+    app_with(None).await
+}
+
+async fn app_with(embedder: Option<Arc<dyn SentimentScorer>>) -> App {
     let db = Database::in_memory().unwrap();
     let store = db.store();
     let brands = Arc::new(Brands::parse("brands.toml".as_ref(), CONFIG).unwrap());
@@ -215,6 +222,7 @@ async fn app() -> App {
         store: store.clone(),
         auth,
         drafts: Some(Arc::new(drafts.clone())),
+        embedder,
     }));
     App {
         router,
@@ -331,6 +339,14 @@ async fn every_route_with_every_role_and_a_foreign_brand() {
             ),
             ("GET", format!("/api/brands/{b}/reports"), None),
             ("GET", format!("/api/brands/{b}/reports.csv"), None),
+            ("GET", format!("/api/brands/{b}/content"), None),
+            (
+                "PUT",
+                format!("/api/brands/{b}/content"),
+                // files an import refuses: 422 for an admin, so the walk stores nothing
+                Some(json!({"expected_version": null, "files": {
+                    "voice": "", "replies": "", "facts": "", "words": "", "products": ""}})),
+            ),
         ]
     };
     let unauthenticated = app
@@ -371,6 +387,13 @@ async fn every_route_with_every_role_and_a_foreign_brand() {
                         StatusCode::FORBIDDEN
                     } else {
                         StatusCode::CONFLICT
+                    };
+                    assert_eq!(a.status, want, "{what}");
+                } else if method == "PUT" {
+                    let want = if matches!(user, "vera" | "remi") {
+                        StatusCode::FORBIDDEN
+                    } else {
+                        StatusCode::UNPROCESSABLE_ENTITY
                     };
                     assert_eq!(a.status, want, "{what}");
                 } else {
@@ -824,4 +847,202 @@ async fn a_session_signs_in_and_needs_its_csrf_token_to_change_anything() {
         app.send(rebinding).await.status,
         StatusCode::MISDIRECTED_REQUEST
     );
+}
+
+/// The sample brand's files, as `vigie brand import` reads them.
+fn acme_files() -> vigie_core::content::ContentFiles {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/brands/acme");
+    vigie_core::content::ContentFiles::read_dir(&dir).unwrap()
+}
+
+fn files_json(f: &vigie_core::content::ContentFiles) -> Value {
+    serde_json::to_value(f).unwrap()
+}
+
+impl App {
+    async fn put_content(&self, user: &str, expected: Option<u32>, files: Value) -> Answer {
+        self.send(self.request(
+            Some(user),
+            "PUT",
+            "/api/brands/acme/content",
+            Some(json!({"expected_version": expected, "files": files})),
+        ))
+        .await
+    }
+}
+
+#[tokio::test]
+async fn admins_edit_brand_content_in_versions_validated_as_an_import() {
+    let app = app().await;
+    let none = app.get("vera", "/api/brands/acme/content").await;
+    assert_eq!(none.status, StatusCode::OK);
+    assert_eq!(none.json()["version"], Value::Null);
+    assert_eq!(none.json()["files"]["voice"], "");
+
+    let files = acme_files();
+    // only admins store
+    for user in ["vera", "remi"] {
+        let a = app.put_content(user, None, files_json(&files)).await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "{user}");
+        assert_eq!(a.json()["error"], "forbidden");
+    }
+    let first = app.put_content("ada", None, files_json(&files)).await;
+    assert_eq!(
+        first.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&first.body)
+    );
+    assert_eq!(first.json()["version"], 1);
+    assert_eq!(first.json()["updated_by"], "ada");
+    let stored = app.store.content(&brand("acme")).await.unwrap().unwrap();
+    assert_eq!(stored.version, 1);
+    assert_eq!(stored.updated_by, "ada");
+    let expected = vigie_core::content::BrandContent::from_files(
+        &brand("acme"),
+        &files,
+        stored.updated_at,
+        "ada",
+    )
+    .unwrap();
+    assert_eq!(
+        stored.replies, expected.replies,
+        "the same content an import stores"
+    );
+    assert_eq!(stored.voice, expected.voice);
+
+    // an edit started from an older version is refused, with the current one
+    let stale = app.put_content("ada", None, files_json(&files)).await;
+    assert_eq!(stale.status, StatusCode::CONFLICT);
+    assert_eq!(stale.json()["current_version"], 1);
+
+    // what an import refuses is refused, naming the file, line and field
+    let mut broken = files.clone();
+    broken.voice = broken
+        .voice
+        .replace("brand = \"acme\"", "brand = \"globex\"");
+    let a = app.put_content("ada", Some(1), files_json(&broken)).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(a.json()["error"], "invalid_content");
+    assert_eq!(a.json()["file"], "voice.toml");
+    assert_eq!(a.json()["field"], "brand");
+    let mut broken = files.clone();
+    broken.replies.push_str("\n[[replies]]\nid = \"x\"\nlang = \"fr\"\nintents = [\"praise\"]\naction = \"reply_public\"\ntext = \"{fact:nosuch}\"\n");
+    let a = app.put_content("ada", Some(1), files_json(&broken)).await;
+    assert_eq!(
+        a.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        String::from_utf8_lossy(&a.body)
+    );
+    assert_eq!(a.json()["file"], "replies.toml");
+    let a = app
+        .put_content("ada", Some(1), json!({"voice": "", "extra": ""}))
+        .await;
+    assert_eq!(
+        a.status,
+        StatusCode::BAD_REQUEST,
+        "an unknown file is refused"
+    );
+    assert_eq!(
+        app.store
+            .content(&brand("acme"))
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        1,
+        "nothing stored by a refused edit"
+    );
+
+    // replies keep their embeddings unless their text changed
+    let mut embedded = stored.clone();
+    for (i, r) in embedded.replies.iter_mut().enumerate() {
+        let mut v = vec![0.0f32; 8];
+        v[i % 8] = 1.0;
+        r.embedding = Some(vigie_core::understanding::Embedding::quantize(&v));
+    }
+    embedded.embedding_model = Some("model-a".into());
+    assert_eq!(app.store.put_content(&embedded, Some(1)).await.unwrap(), 2);
+    let current = app.get("vera", "/api/brands/acme/content").await.json();
+    assert_eq!(current["version"], 2);
+    assert_eq!(current["replies_without_embedding"], 0);
+    let mut changed = embedded.clone();
+    changed.replies[0]
+        .text
+        .push_str(" Merci de votre patience.");
+    let edited = changed.to_files();
+    let a = app
+        .put_content("ada", Some(2), serde_json::to_value(&edited).unwrap())
+        .await;
+    assert_eq!(
+        a.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&a.body)
+    );
+    assert_eq!(a.json()["version"], 3);
+    assert_eq!(a.json()["replies_without_embedding"], 1);
+    let v3 = app.store.content(&brand("acme")).await.unwrap().unwrap();
+    assert_eq!(v3.embedding_model.as_deref(), Some("model-a"));
+    assert!(v3.replies[0].embedding.is_none(), "its text changed");
+    assert_eq!(
+        v3.replies[1..],
+        embedded.replies[1..],
+        "the others are as they were"
+    );
+
+    // every version stays readable; one that never was is 404
+    let v1 = app
+        .get("vera", "/api/brands/acme/content?version=1")
+        .await
+        .json();
+    assert_eq!(
+        (v1["version"].as_u64(), v1["latest"].as_u64()),
+        (Some(1), Some(3))
+    );
+    assert_eq!(v1["files"], files_json(&stored.to_files()));
+    let missing = app.get("vera", "/api/brands/acme/content?version=9").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}
+
+/// Embeds every text as the same vector, as the model that read the comments would.
+struct FixedEmbedder;
+
+#[async_trait::async_trait]
+impl SentimentScorer for FixedEmbedder {
+    async fn score(&self, texts: &[String]) -> Result<Vec<Reading>, ScoreError> {
+        Ok(texts
+            .iter()
+            .map(|_| Reading {
+                sentiment: SentimentScore {
+                    label: Sentiment::Neutral,
+                    negative: 0.1,
+                    neutral: 0.8,
+                    positive: 0.1,
+                    model: "model-b".into(),
+                },
+                understanding: None,
+                embedding: Some(vigie_core::understanding::Embedding::quantize(&[1.0, 0.0])),
+            })
+            .collect())
+    }
+}
+
+#[tokio::test]
+async fn with_the_model_at_hand_edited_replies_are_embedded_when_stored() {
+    let app = app_with(Some(Arc::new(FixedEmbedder))).await;
+    let a = app
+        .put_content("ada", None, files_json(&acme_files()))
+        .await;
+    assert_eq!(
+        a.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&a.body)
+    );
+    assert_eq!(a.json()["replies_without_embedding"], 0);
+    let stored = app.store.content(&brand("acme")).await.unwrap().unwrap();
+    assert_eq!(stored.embedding_model.as_deref(), Some("model-b"));
+    assert!(stored.replies.iter().all(|r| r.embedding.is_some()));
 }

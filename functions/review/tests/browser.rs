@@ -256,6 +256,7 @@ async fn serve() -> (SocketAddr, SqliteStore) {
         store: store.clone(),
         auth,
         drafts: None,
+        embedder: None,
     }));
     tokio::spawn(async move {
         axum::serve(

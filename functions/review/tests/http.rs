@@ -118,6 +118,7 @@ async fn app() -> App {
             store: db.store(),
             auth,
             drafts: None,
+            embedder: None,
         })),
         store: db.store(),
         classify_q: db.queue("classify", 5),

@@ -36,6 +36,7 @@ fn app() -> axum::Router {
         auth: Auth::new(Arc::new(store.clone()), config).unwrap(),
         store,
         drafts: None,
+        embedder: None,
     }))
 }
 

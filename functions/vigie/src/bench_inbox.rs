@@ -187,6 +187,7 @@ pub async fn run(args: BenchInboxArgs) -> anyhow::Result<()> {
         store: store.clone(),
         auth,
         drafts: None,
+        embedder: None,
     }));
     let limits = crate::http::Limits {
         header_read: std::time::Duration::from_secs(10),

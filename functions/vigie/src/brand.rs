@@ -19,6 +19,21 @@ pub enum BrandCommand {
     Import(ImportArgs),
     /// Write a brand's current content version to a folder.
     Export(ExportArgs),
+    /// Embed the approved replies that have no embedding of the loaded model (edited on
+    /// the review page of a deployment, or embedded by an earlier model), each brand's as
+    /// its next content version.
+    Embed(EmbedArgs),
+}
+
+#[derive(Args)]
+pub struct EmbedArgs {
+    /// The brands configured here are embedded.
+    #[arg(long, env = "VIGIE_CONFIG", default_value = "config/brands.toml")]
+    pub config: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
 }
 
 #[derive(Args)]
@@ -143,6 +158,22 @@ pub async fn run(command: BrandCommand) -> anyhow::Result<()> {
                     c.facts.len(),
                     c.words.len()
                 );
+            }
+            Ok(())
+        }
+        BrandCommand::Embed(args) => {
+            let brands = vigie_core::config::Brands::load(&args.config)?;
+            let ids: Vec<BrandId> = brands.iter().map(|b| b.id.clone()).collect();
+            let model = args.model.load()?;
+            let store = args.store.open().await?;
+            let done = crate::draft::reembed_stale(store.as_ref(), &ids, &model).await?;
+            for brand in &ids {
+                let state = if done.contains(brand) {
+                    "embedded as a new content version"
+                } else {
+                    "nothing to embed"
+                };
+                println!("{brand}: {state}");
             }
             Ok(())
         }

@@ -37,23 +37,7 @@ pub fn embed_replies(content: &mut BrandContent, model: &SentimentModel) -> anyh
     let texts: Vec<String> = content
         .replies
         .iter()
-        .map(|r| {
-            let mut t = String::new();
-            let mut depth = 0;
-            for c in r.text.chars() {
-                match c {
-                    '{' => depth += 1,
-                    '}' => depth -= 1,
-                    _ if depth == 0 => t.push(c),
-                    _ => {}
-                }
-            }
-            if t.trim().is_empty() {
-                r.text.clone()
-            } else {
-                t
-            }
-        })
+        .map(vigie_core::content::ApprovedReply::embedding_text)
         .collect();
     let predictions = model.classify(&texts)?;
     for (r, p) in content.replies.iter_mut().zip(predictions) {
@@ -64,7 +48,8 @@ pub fn embed_replies(content: &mut BrandContent, model: &SentimentModel) -> anyh
 }
 
 /// Embeds again, as each brand's next content version, approved replies that another
-/// model embedded (after a model upgrade): retrieval compares only vectors of one model.
+/// model embedded (after a model upgrade: retrieval compares only vectors of one model)
+/// or that have no embedding (edited on a review page that had no model at hand).
 /// Returns the brands whose content was embedded again.
 pub async fn reembed_stale(
     store: &dyn vigie_core::ports::BrandContentStore,
@@ -76,7 +61,7 @@ pub async fn reembed_stale(
         let Some(current) = store.content(brand).await? else {
             continue;
         };
-        if current.embedding_model.as_deref() == Some(model.version()) {
+        if !current.needs_embeddings(model.version()) {
             continue;
         }
         let mut next = current.clone();

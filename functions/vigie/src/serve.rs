@@ -156,6 +156,7 @@ impl Pipeline {
             store: self.store.clone(),
             auth: self.auth.clone(),
             drafts: Some(Arc::new(self.drafts.clone())),
+            embedder: Some(Arc::new(self.scorer.clone())),
         }));
         let (intake, escalations, drafts) = (
             self.intake.clone(),

@@ -245,6 +245,42 @@ fn phrase(key: &str) -> Option<(&'static str, &'static str)> {
         "no" => ("no", "non"),
         "count" => ("Count", "Nombre"),
         "day" => ("Day", "Jour"),
+        "brand_content" => ("Brand content", "Contenus de la marque"),
+        "version" => ("Version", "Version"),
+        "stored_by" => ("stored by", "enregistrée par"),
+        "no_content" => (
+            "No content stored yet: write the files below.",
+            "Aucun contenu enregistré : rédigez les fichiers ci-dessous.",
+        ),
+        "current_version" => (
+            "back to the current version",
+            "revenir à la version actuelle",
+        ),
+        "unembedded" => (
+            "approved replies are not embedded yet: drafting ranks them after the others until `vigie brand embed` runs.",
+            "réponses approuvées ne sont pas encore vectorisées : la rédaction les classe après les autres jusqu'au passage de `vigie brand embed`.",
+        ),
+        "content_help" => (
+            "The voice profile, the approved replies, the facts and the accepted words, as the files of a brand folder (docs/brand-content.md). Each save is a new version, checked as an import is.",
+            "Le profil de voix, les réponses approuvées, les faits et les mots acceptés, comme les fichiers d'un dossier de marque (docs/brand-content.md). Chaque enregistrement crée une version, vérifiée comme un import.",
+        ),
+        "store_as_version" => ("Save as version", "Enregistrer comme version"),
+        "restore_as_version" => ("Restore as version", "Restaurer comme version"),
+        "admins_edit" => (
+            "Only the brand's admins can change its content.",
+            "Seuls les administrateurs de la marque peuvent modifier ses contenus.",
+        ),
+        "earlier_versions" => ("Earlier versions", "Versions précédentes"),
+        "content_stored" => ("Stored as version", "Enregistré comme version"),
+        "content_invalid" => ("Not saved:", "Non enregistré :"),
+        "content_conflict" => (
+            "Not saved: someone stored another version meanwhile. Your text is below; the current version is",
+            "Non enregistré : quelqu'un a enregistré une autre version entre-temps. Votre texte est ci-dessous ; la version actuelle est la",
+        ),
+        "content_forbidden" => (
+            "Only the brand's admins can change its content.",
+            "Seuls les administrateurs de la marque peuvent modifier ses contenus.",
+        ),
         _ => return None,
     })
 }

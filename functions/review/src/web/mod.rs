@@ -28,12 +28,12 @@ use serde::Deserialize;
 use vigie_core::review::{Actor, Command, ReviewError};
 use vigie_core::time::Timestamp;
 
-use crate::api::{InboxQuery, ReportQuery, brand_of, key_of};
+use crate::api::{ContentQuery, InboxQuery, ReportQuery, brand_of, key_of};
 use crate::auth::{AuthError, ClientIp, Principal};
 use crate::service::{self, Store};
 use crate::{ApiError, ReviewState};
 use i18n::{LANG_COOKIE, Lang};
-use views::{CommentView, InboxView, ReportView};
+use views::{CommentView, ContentView, InboxView, ReportView};
 
 /// What every page's header shows: the language, who is signed in, their brands.
 pub struct Chrome {
@@ -129,6 +129,14 @@ struct CommentPage {
 }
 
 #[derive(Template, WebTemplate)]
+#[template(path = "content.html")]
+struct ContentPage {
+    c: Chrome,
+    v: ContentView,
+    notice: Option<Notice>,
+}
+
+#[derive(Template, WebTemplate)]
 #[template(path = "reports.html")]
 struct ReportsPage {
     c: Chrome,
@@ -169,6 +177,18 @@ fn failure(c: Chrome, e: ApiError) -> Response {
         }
         ApiError::Review(e) => {
             let text = e.to_string();
+            message(c, StatusCode::CONFLICT, "invalid", text)
+        }
+        ApiError::Forbidden => {
+            let text = c.t("content_forbidden").to_owned();
+            message(c, StatusCode::FORBIDDEN, "invalid", text)
+        }
+        ApiError::InvalidContent(e) => {
+            let text = format!("{} {e}", c.t("content_invalid"));
+            message(c, StatusCode::UNPROCESSABLE_ENTITY, "invalid", text)
+        }
+        ApiError::StaleContent { .. } => {
+            let text = c.t("conflict").to_owned();
             message(c, StatusCode::CONFLICT, "invalid", text)
         }
         ApiError::Store(e) => {
@@ -551,6 +571,133 @@ async fn reports<S: Store>(
     }
 }
 
+#[derive(Deserialize)]
+struct Stored {
+    stored: Option<u32>,
+}
+
+/// `GET /brands/{brand}/content[?version=N]`: the brand content editor (read-only but
+/// for admins).
+async fn content<S: Store>(
+    State(state): State<Arc<ReviewState<S>>>,
+    headers: HeaderMap,
+    principal: Option<Principal>,
+    Path(name): Path<String>,
+    RawQuery(raw): RawQuery,
+    q: Result<Query<ContentQuery>, QueryRejection>,
+    Query(stored): Query<Stored>,
+) -> Response {
+    let Some(principal) = principal else {
+        return to_sign_in();
+    };
+    let path = format!("/brands/{name}/content");
+    let mut c = Chrome::new(&headers, Some(&principal), here(&path, raw.as_deref()));
+    let (brand, role) = match brand_of(&state, &principal, &name) {
+        Ok(b) => b,
+        Err(e) => return failure(c, e),
+    };
+    c.brand = Some(brand.to_string());
+    let q = match q {
+        Ok(Query(q)) => q,
+        Err(e) => return failure(c, ApiError::BadRequest(e.body_text())),
+    };
+    let answer = match service::content(&state.store, &brand, q.version).await {
+        Ok(a) => a,
+        Err(e) => return failure(c, e),
+    };
+    let notice = stored.stored.map(|v| Notice {
+        kind: "ok",
+        text: format!("{} {v}.", c.t("content_stored")),
+    });
+    let v = ContentView::build(&c, &brand, &answer, &answer.files, role, None);
+    ContentPage { c, v, notice }.into_response()
+}
+
+/// `POST /brands/{brand}/content` (the editor's form): the files through
+/// [`service::put_content`], then back to the editor (303); a refusal shows the edited
+/// files again with why, under the API's status (422, 409, 403).
+async fn store_content<S: Store>(
+    State(state): State<Arc<ReviewState<S>>>,
+    headers: HeaderMap,
+    principal: Option<Principal>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    let Some(principal) = principal else {
+        return to_sign_in();
+    };
+    let path = format!("/brands/{name}/content");
+    let mut c = Chrome::new(&headers, Some(&principal), path.clone());
+    let (brand, role) = match brand_of(&state, &principal, &name) {
+        Ok(b) => b,
+        Err(e) => return failure(c, e),
+    };
+    c.brand = Some(brand.to_string());
+    let fields = form(&body);
+    let field = |k: &str| fields.get(k).cloned().unwrap_or_default();
+    let files = vigie_core::content::ContentFiles {
+        voice: field("voice"),
+        replies: field("replies"),
+        facts: field("facts"),
+        words: field("words"),
+        products: field("products"),
+    };
+    let expected = match field("expected_version").trim() {
+        "" => None,
+        v => match v.parse::<u32>() {
+            Ok(v) => Some(v),
+            Err(_) => {
+                let e = ApiError::BadRequest("expected_version: a number is needed".into());
+                return failure(c, e);
+            }
+        },
+    };
+    let actor = Actor::new(principal.user.as_str(), role);
+    let outcome = service::put_content(
+        &state.store,
+        state.embedder.as_deref(),
+        &brand,
+        &files,
+        expected,
+        &actor,
+        Timestamp::now(),
+    )
+    .await;
+    let (status, text, invalid_file) = match outcome {
+        Ok(stored) => {
+            let version = stored.version.unwrap_or_default();
+            return Redirect::to(&format!("{path}?stored={version}")).into_response();
+        }
+        Err(ApiError::InvalidContent(e)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("{} {e}", c.t("content_invalid")),
+            Some(e.file.clone()),
+        ),
+        Err(ApiError::StaleContent { current }) => (
+            StatusCode::CONFLICT,
+            format!(
+                "{} {}.",
+                c.t("content_conflict"),
+                current.map(|v| v.to_string()).unwrap_or_default()
+            ),
+            None,
+        ),
+        Err(e) => return failure(c, e),
+    };
+    // the edit comes back as it was typed, to fix; the version it starts from is the
+    // current one after a conflict (saving again then overwrites knowingly)
+    let answer = match service::content(&state.store, &brand, None).await {
+        Ok(a) => a,
+        Err(e) => return failure(c, e),
+    };
+    let v = ContentView::build(&c, &brand, &answer, &files, role, invalid_file.as_deref());
+    let notice = Some(Notice {
+        kind: "error",
+        text,
+    });
+    (status, ContentPage { c, v, notice }).into_response()
+}
+
 const HTMX: &[u8] = include_bytes!("../../assets/htmx.min.js");
 const APP_JS: &[u8] = include_bytes!("../../assets/app.js");
 const APP_CSS: &[u8] = include_bytes!("../../assets/app.css");
@@ -608,6 +755,10 @@ pub fn routes<S: Store>() -> Router<Arc<ReviewState<S>>> {
             post(act::<S>),
         )
         .route("/brands/{brand}/reports", get(reports::<S>))
+        .route(
+            "/brands/{brand}/content",
+            get(content::<S>).post(store_content::<S>),
+        )
         .layer(axum::middleware::map_response(page_headers));
     pages.route("/assets/{name}", get(asset))
 }

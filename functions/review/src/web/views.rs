@@ -578,3 +578,106 @@ impl ReportView {
         }
     }
 }
+
+/// One file of the brand content editor.
+pub struct ContentFileView {
+    /// The form field and the element id (`voice`, `replies`, ...).
+    pub field: &'static str,
+    /// The file name shown (`voice.toml`, ...).
+    pub name: &'static str,
+    pub text: String,
+    pub rows: usize,
+    /// The error is about this file.
+    pub invalid: bool,
+}
+
+/// The brand content editor: a version's files, editable by admins.
+pub struct ContentView {
+    pub brand: String,
+    pub action: String,
+    /// What the page says of the version shown.
+    pub version_line: String,
+    /// Set when an earlier version is shown: a link back to the current one.
+    pub current_link: Option<String>,
+    /// The version an edit starts from (`""`: none stored yet).
+    pub expected: String,
+    pub files: Vec<ContentFileView>,
+    pub editable: bool,
+    pub submit: String,
+    /// Earlier versions, newest first, as (label, link).
+    pub history: Vec<(String, String)>,
+    pub unembedded: usize,
+}
+
+impl ContentView {
+    /// `shown`: the files on the page (the stored version's, or an edit sent back with
+    /// its error); `invalid_file`: the file an error names.
+    pub fn build(
+        c: &Chrome,
+        brand: &BrandId,
+        answer: &crate::service::ContentAnswer,
+        shown: &vigie_core::content::ContentFiles,
+        role: Role,
+        invalid_file: Option<&str>,
+    ) -> Self {
+        let base = format!("/brands/{brand}/content");
+        let latest = answer.latest;
+        let version_line = match (answer.version, &answer.updated_by, answer.updated_at) {
+            (Some(v), Some(by), Some(at)) => format!(
+                "{} {v} · {} {by} · {}",
+                c.t("version"),
+                c.t("stored_by"),
+                clock(at)
+            ),
+            _ => c.t("no_content").to_owned(),
+        };
+        let earlier = answer.version.is_some() && answer.version != latest;
+        let next = latest.map_or(1, |l| l + 1);
+        let texts = [
+            ("voice", "voice.toml", &shown.voice),
+            ("replies", "replies.toml", &shown.replies),
+            ("facts", "facts.toml", &shown.facts),
+            ("words", "words.txt", &shown.words),
+            ("products", "products.txt", &shown.products),
+        ];
+        let files = texts
+            .into_iter()
+            .map(|(field, name, text)| ContentFileView {
+                field,
+                name,
+                rows: text.lines().count().clamp(4, 30),
+                text: text.clone(),
+                invalid: invalid_file == Some(name),
+            })
+            .collect();
+        let history = latest
+            .map(|l| {
+                (l.saturating_sub(10).max(1)..l)
+                    .rev()
+                    .map(|v| {
+                        (
+                            format!("{} {v}", c.t("version")),
+                            format!("{base}?version={v}"),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self {
+            brand: brand.to_string(),
+            action: base.clone(),
+            version_line,
+            current_link: earlier.then(|| base.clone()),
+            expected: latest.map(|l| l.to_string()).unwrap_or_default(),
+            files,
+            editable: role >= Role::Admin,
+            submit: if earlier {
+                format!("{} {next}", c.t("restore_as_version"))
+            } else {
+                format!("{} {next}", c.t("store_as_version"))
+            },
+            history,
+            unembedded: answer.replies_without_embedding,
+        }
+    }
+}
