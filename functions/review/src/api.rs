@@ -134,6 +134,9 @@ pub struct CommentDetail {
     pub review: Review,
     /// Every change made to the review, oldest first.
     pub audit: Vec<AuditRecord>,
+    /// The longest reply the brand sends on this platform (characters: its voice
+    /// profile's `reply_length`, else the platform's limit).
+    pub reply_limit: usize,
 }
 
 pub(crate) fn key_of(brand: BrandId, platform: &str, id: String) -> Result<CommentKey, ApiError> {

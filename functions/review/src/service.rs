@@ -133,7 +133,13 @@ pub async fn detail<S: Store>(
         .await
         .map_err(ApiError::Store)?;
     let audit = store.audit(key).await.map_err(ApiError::Store)?;
+    let platform = key.platform.as_str();
+    let reply_limit = match store.content(&key.brand).await.map_err(ApiError::Store)? {
+        Some(c) => c.voice.reply_limit(platform),
+        None => vigie_core::content::default_reply_length(platform).unwrap_or(1000),
+    };
     Ok(CommentDetail {
+        reply_limit,
         comment: shown(comment),
         thread: thread.into_iter().map(shown).collect(),
         drafts,

@@ -1046,3 +1046,116 @@ async fn with_the_model_at_hand_edited_replies_are_embedded_when_stored() {
     assert_eq!(stored.embedding_model.as_deref(), Some("model-b"));
     assert!(stored.replies.iter().all(|r| r.embedding.is_some()));
 }
+
+impl App {
+    /// A form posted to a page, as a browser sends it (bearer token instead of a session).
+    async fn post_form(&self, user: &str, uri: &str, fields: &[(&str, &str)]) -> Answer {
+        let body: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        let r = Request::builder()
+            .method("POST")
+            .uri(uri)
+            .header("host", HOST)
+            .header("authorization", format!("Bearer {}", self.tokens[user]))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap();
+        self.send(r).await
+    }
+}
+
+#[tokio::test]
+async fn the_content_editor_page_stores_a_form_and_sends_back_what_it_refuses() {
+    let app = app().await;
+    let page = |a: &Answer| String::from_utf8_lossy(&a.body).into_owned();
+    let editor = app.get("ada", "/brands/acme/content").await;
+    assert_eq!(editor.status, StatusCode::OK);
+    let html = page(&editor);
+    assert!(
+        html.contains("<textarea id=\"file-voice\" name=\"voice\""),
+        "{html}"
+    );
+    assert!(html.contains("id=\"store-content\""));
+    assert!(!html.contains(" readonly"));
+    let viewer = page(&app.get("vera", "/brands/acme/content").await);
+    assert!(viewer.contains(" readonly") && !viewer.contains("id=\"store-content\""));
+
+    let files = acme_files();
+    let fields = |f: &vigie_core::content::ContentFiles, expected: &'static str| {
+        vec![
+            ("voice", f.voice.clone()),
+            ("replies", f.replies.clone()),
+            ("facts", f.facts.clone()),
+            ("words", f.words.clone()),
+            ("products", f.products.clone()),
+            ("expected_version", expected.to_owned()),
+        ]
+    };
+    let send = |user: &'static str, f: Vec<(&'static str, String)>| {
+        let app = &app;
+        async move {
+            let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            app.post_form(user, "/brands/acme/content", &pairs).await
+        }
+    };
+    let refused = send("remi", fields(&files, "")).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    // the comment page's length limit: the platform's until the brand says otherwise
+    assert_eq!(reply_limit(&app).await, Some(8000));
+
+    let stored = send("ada", fields(&files, "")).await;
+    assert_eq!(stored.status, StatusCode::SEE_OTHER, "{}", page(&stored));
+    assert_eq!(stored.headers["location"], "/brands/acme/content?stored=1");
+    let after = page(&app.get("ada", "/brands/acme/content?stored=1").await);
+    assert!(after.contains("Stored as version 1."), "{after}");
+    assert!(after.contains("Save as version 2"));
+
+    let mut broken = files.clone();
+    broken.voice = broken.voice.replace("emoji_max = 0", "emoji_max = -1");
+    let a = send("ada", fields(&broken, "1")).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let html = page(&a);
+    assert!(html.contains("voice.toml"), "{html}");
+    let tag = |id: &str| {
+        let at = html.find(&format!("<textarea id=\"file-{id}\"")).unwrap();
+        html[at..at + html[at..].find('>').unwrap()].to_owned()
+    };
+    assert!(
+        tag("voice").contains("aria-invalid=\"true\""),
+        "{}",
+        tag("voice")
+    );
+    assert!(
+        !tag("replies").contains("aria-invalid"),
+        "{}",
+        tag("replies")
+    );
+    assert!(
+        html.contains("emoji_max = -1"),
+        "the edit comes back to fix"
+    );
+    let stale = send("ada", fields(&files, "")).await;
+    assert_eq!(stale.status, StatusCode::CONFLICT);
+    assert!(page(&stale).contains("someone stored another version"));
+
+    // a brand's own reply length reaches the comment page
+    let mut shorter = files.clone();
+    shorter.voice = shorter
+        .voice
+        .replace("[reply_length]\n", "[reply_length]\nfacebook = 600\n");
+    assert_eq!(
+        send("ada", fields(&shorter, "1")).await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(reply_limit(&app).await, Some(600));
+    let comment = page(&app.get("remi", "/brands/acme/comments/facebook/c1").await);
+    assert!(comment.contains("data-limit=\"600\""), "{comment}");
+}
+
+async fn reply_limit(app: &App) -> Option<u64> {
+    app.get("remi", "/api/brands/acme/comments/facebook/c1")
+        .await
+        .json()["reply_limit"]
+        .as_u64()
+}

@@ -229,6 +229,7 @@ async fn a_photo_comment_is_triaged_without_the_model_and_listed_with_its_photo(
     );
     assert_eq!(fields.remove("review").unwrap()["status"], "new");
     assert_eq!(fields.remove("audit"), Some(serde_json::json!([])));
+    assert_eq!(fields.remove("reply_limit"), Some(serde_json::json!(8000)));
     assert_eq!(&alone, photo);
 
     // the text comment's embedding is kept for drafting, never shown

@@ -59,6 +59,7 @@ async fn pages_send_who_is_not_signed_in_to_the_sign_in_page() {
         "/brands/acme/inbox",
         "/brands/acme/comments/facebook/1",
         "/brands/acme/reports",
+        "/brands/acme/content",
         "/brands/nobody/inbox",
     ] {
         let (status, headers, _) = get(uri, &[]).await;

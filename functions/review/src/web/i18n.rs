@@ -177,6 +177,7 @@ fn phrase(key: &str) -> Option<(&'static str, &'static str)> {
         "hide" => ("Hide comment", "Masquer le commentaire"),
         "ignore" => ("Ignore", "Ignorer"),
         "escalate" => ("Escalate", "Remonter"),
+        "regenerate" => ("New drafts", "Nouvelles propositions"),
         "mark_sent" => ("Mark sent", "Marquer comme envoyée"),
         "platform_reply_id" => (
             "Reply id on the platform",

@@ -425,7 +425,7 @@ async fn comment_page<S: Store>(
         Ok(d) => d,
         Err(e) => return failure(c, e),
     };
-    let v = CommentView::build(&c, &detail, role, now);
+    let v = CommentView::build(&c, &detail, role, state.drafts.is_some(), now);
     (status, CommentPage { c, v, notice }).into_response()
 }
 

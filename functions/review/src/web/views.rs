@@ -2,7 +2,6 @@
 //! print, so that the templates hold no logic beyond loops and conditions.
 
 use vigie_core::comment::{BrandId, Comment, Sentiment};
-use vigie_core::content::default_reply_length;
 use vigie_core::review::{ReviewStatus, Role, SuggestionStatus};
 use vigie_core::time::Timestamp;
 
@@ -338,13 +337,21 @@ pub struct CommentView {
     pub limit: usize,
     /// The user may act (not a viewer) and the review is not final.
     pub can_act: bool,
+    /// And new drafts can be asked for (the deployment has a draft queue).
+    pub can_regenerate: bool,
     pub claimed: bool,
     pub approved: bool,
     pub audit: Vec<AuditView>,
 }
 
 impl CommentView {
-    pub fn build(c: &Chrome, d: &CommentDetail, role: Role, now: Timestamp) -> Self {
+    pub fn build(
+        c: &Chrome,
+        d: &CommentDetail,
+        role: Role,
+        can_regenerate: bool,
+        now: Timestamp,
+    ) -> Self {
         let comment = &d.comment;
         let review = &d.review;
         let author = |x: &Comment| x.author.name.clone().unwrap_or_else(|| x.author.id.clone());
@@ -478,7 +485,8 @@ impl CommentView {
                     dr.action_reason
                 )
             }),
-            limit: default_reply_length(comment.key.platform.as_str()).unwrap_or(1000),
+            limit: d.reply_limit,
+            can_regenerate: can_act && can_regenerate,
             can_act,
             approved: review.approved().is_some() && review.status != ReviewStatus::Replied,
             audit: d
