@@ -298,7 +298,7 @@ fn err(file: &str, field: impl Into<String>, reason: impl Into<String>) -> Conte
 fn toml_error(file: &str, text: &str, e: &toml::de::Error) -> ContentError {
     let line = e
         .span()
-        .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+        .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
     let field = line.and_then(|l| {
         let src = text.lines().nth(l - 1)?;
         let key = src.split('=').next()?.trim().trim_matches('"');
@@ -762,6 +762,18 @@ pub async fn embed_replies(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_toml_error_names_the_line_and_the_key_it_is_on() {
+        let text = "brand = \"acme\"\nemoji_max = 0\nemoji_max = 1\n";
+        let e = toml::from_str::<toml::Table>(text).unwrap_err();
+        let err = toml_error("voice.toml", text, &e);
+        assert_eq!(err.line, Some(3), "{err}");
+        assert_eq!(err.field.as_deref(), Some("emoji_max"), "{err}");
+        let text = "brand = \"acme\"\r\nemoji_max = \"many\"\r\n";
+        let e = toml::from_str::<VoiceProfile>(text).unwrap_err();
+        assert_eq!(toml_error("voice.toml", text, &e).line, Some(2));
+    }
 
     fn files() -> ContentFiles {
         ContentFiles {

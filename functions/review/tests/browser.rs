@@ -1,7 +1,9 @@
 //! The managers' page in a real headless Chromium driven through WebDriver: sign in, the
 //! inbox, a comment edited and approved, a stale page answered with the conflict message,
-//! the reports chart, French, another brand's 404; axe-core (WCAG 2 A and AA) on every
-//! kind of page; a screenshot of each step in `target/browser-artifacts/`.
+//! the keyboard shortcuts, a filter swapped in by htmx, the reports chart, French, another
+//! brand's 404, the brand content editor (read-only for a responder, saved by an admin);
+//! axe-core (WCAG 2 A and AA) on every kind of page; a screenshot of each step in
+//! `target/browser-artifacts/`.
 //!
 //! Needs `/usr/bin/chromium`, `/usr/bin/chromedriver` (scripts/setup-system) and axe-core
 //! (scripts/setup-browser); skipped with a notice without them, failed when
@@ -22,7 +24,7 @@ use vigie_core::comment::{
 use vigie_core::config::Brands;
 use vigie_core::content::Action;
 use vigie_core::drafts::{CheckOutcome, DraftState, Drafts, Suggestion};
-use vigie_core::ports::{CommentWrite, DraftStore, Inserted, UserStore};
+use vigie_core::ports::{BrandContentStore, CommentWrite, DraftStore, Inserted, UserStore};
 use vigie_core::review::{Actor, Command, Role};
 use vigie_core::time::Timestamp;
 use vigie_core::understanding::{Intent, Understanding};
@@ -244,6 +246,17 @@ async fn serve() -> (SocketAddr, SqliteStore) {
         store_comment(&store, &c).await;
         store.put_drafts(&drafts_of(&c)).await.unwrap();
     }
+    // the sample brand's content, as `vigie brand import` stores it
+    let dir = workspace().join("samples/brands/acme");
+    let files = vigie_core::content::ContentFiles::read_dir(&dir).unwrap();
+    let content = vigie_core::content::BrandContent::from_files(
+        &brand("acme"),
+        &files,
+        Timestamp::now(),
+        "import",
+    )
+    .unwrap();
+    store.put_content(&content, None).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let config = AuthConfig {
@@ -351,18 +364,109 @@ impl Steps {
             .unwrap();
     }
 
+    /// Presses `key` on the page, as a person would with the focus on no field.
+    async fn press(&self, key: &str) {
+        self.client
+            .execute("document.getElementById('main').focus()", vec![])
+            .await
+            .unwrap();
+        let focused = self.client.active_element().await.unwrap();
+        focused.send_keys(key).await.unwrap();
+    }
+
+    /// The focused element's `attr`.
+    async fn focused(&self, attr: &str) -> Option<String> {
+        self.client
+            .active_element()
+            .await
+            .unwrap()
+            .attr(attr)
+            .await
+            .unwrap()
+    }
+
+    /// Waits (up to 5 s) for the page to show `n` inbox rows.
+    async fn rows(&self, n: usize) {
+        for _ in 0..50 {
+            let rows = self
+                .client
+                .find_all(Locator::Css(".row-link"))
+                .await
+                .unwrap();
+            if rows.len() == n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the inbox never showed {n} rows: {}", self.body().await);
+    }
+
+    async fn sign_in(&self, user: &str) {
+        let field = self.client.find(Locator::Id("user")).await.unwrap();
+        field.clear().await.unwrap();
+        field.send_keys(user).await.unwrap();
+        let password = self.client.find(Locator::Id("password")).await.unwrap();
+        password.send_keys(PASSWORD).await.unwrap();
+        self.client
+            .find(Locator::Id("sign-in-submit"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+
+    /// Waits (up to 5 s) for the browser to be at `path`: a click that submits a form
+    /// or follows a link returns before the next page is there.
+    async fn at(&self, path: &str) {
+        let mut last = String::new();
+        for _ in 0..50 {
+            last = self.path().await;
+            if last == path {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the browser stayed at {last}, not {path}");
+    }
+
     async fn path(&self) -> String {
         self.client.current_url().await.unwrap().path().to_owned()
     }
 
+    /// The page's text; read again when the page changes under the read (a navigation
+    /// in flight).
     async fn body(&self) -> String {
-        self.client
-            .find(Locator::Css("body"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+        let mut last = None;
+        for _ in 0..50 {
+            match self.client.find(Locator::Css("body")).await {
+                Ok(body) => match body.text().await {
+                    Ok(t) => return t,
+                    Err(e) => last = Some(e),
+                },
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the page's text cannot be read: {last:?}");
+    }
+
+    /// Waits (up to 5 s) for the page to say `text`: a key press that submits a form
+    /// leaves the old page for a moment.
+    async fn says(&self, text: &str) -> String {
+        let mut last = String::new();
+        for _ in 0..50 {
+            if let Ok(body) = self.client.find(Locator::Css("body")).await {
+                if let Ok(t) = body.text().await {
+                    if t.contains(text) {
+                        return t;
+                    }
+                    last = t;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the page never said {text:?}: {last}");
     }
 
     /// axe-core's WCAG 2 A and AA rules on the page: no violation.
@@ -405,7 +509,7 @@ async fn a_manager_works_through_the_page_in_chromium() {
     let outcome = tokio::spawn(async move {
         // not signed in: any page sends to the sign-in page
         s.goto("/brands/acme/inbox").await;
-        assert_eq!(s.path().await, "/sign-in");
+        s.at("/sign-in").await;
         s.shot("sign-in").await;
         s.accessible("sign-in").await;
 
@@ -421,7 +525,7 @@ async fn a_manager_works_through_the_page_in_chromium() {
             .click()
             .await
             .unwrap();
-        assert!(s.body().await.contains("Wrong user name or password"));
+        s.says("Wrong user name or password").await;
         s.shot("sign-in-failed").await;
 
         let password = s.client.find(Locator::Id("password")).await.unwrap();
@@ -433,7 +537,7 @@ async fn a_manager_works_through_the_page_in_chromium() {
             .click()
             .await
             .unwrap();
-        assert_eq!(s.path().await, "/brands/acme/inbox");
+        s.at("/brands/acme/inbox").await;
         let rows = s.client.find_all(Locator::Css(".row-link")).await.unwrap();
         assert_eq!(rows.len(), 3, "acme's three comments");
         let body = s.body().await;
@@ -444,7 +548,7 @@ async fn a_manager_works_through_the_page_in_chromium() {
 
         // the most urgent, oldest first: c1
         rows[0].clone().click().await.unwrap();
-        assert_eq!(s.path().await, "/brands/acme/comments/facebook/c1");
+        s.at("/brands/acme/comments/facebook/c1").await;
         let body = s.body().await;
         assert!(body.contains("Où est ma commande"), "{body}");
         assert!(body.contains("Check failed: spelling"), "{body}");
@@ -466,9 +570,8 @@ async fn a_manager_works_through_the_page_in_chromium() {
             .click()
             .await
             .unwrap();
-        assert_eq!(s.path().await, "/brands/acme/comments/facebook/c1");
-        let body = s.body().await;
-        assert!(body.contains("Done."), "{body}");
+        s.at("/brands/acme/comments/facebook/c1").await;
+        let body = s.says("Done.").await;
         assert!(body.contains("edit and approve"), "the audit trail: {body}");
         assert!(body.contains("votre colis part aujourd'hui"), "{body}");
         s.shot("approved").await;
@@ -499,13 +602,85 @@ async fn a_manager_works_through_the_page_in_chromium() {
             .click()
             .await
             .unwrap();
-        let body = s.body().await;
-        assert!(
-            body.contains("Someone changed this comment while you were on it"),
-            "{body}"
-        );
+        let body = s
+            .says("Someone changed this comment while you were on it")
+            .await;
         assert!(body.contains("ada (admin)"), "the current state: {body}");
         s.shot("conflict").await;
+
+        // the keyboard: j and k walk the inbox, r goes to the reject reason, a approves
+        s.goto("/brands/acme/inbox").await;
+        let hrefs: Vec<String> = {
+            let mut out = Vec::new();
+            for r in s.client.find_all(Locator::Css(".row-link")).await.unwrap() {
+                out.push(r.attr("href").await.unwrap().unwrap());
+            }
+            out
+        };
+        s.press("j").await;
+        assert_eq!(s.focused("href").await.as_ref(), Some(&hrefs[0]));
+        s.press("j").await;
+        // the focus was moved to <main> to press: j starts from the first row again
+        assert_eq!(s.focused("href").await.as_ref(), Some(&hrefs[0]));
+        let first = s.client.active_element().await.unwrap();
+        first.send_keys("j").await.unwrap();
+        assert_eq!(s.focused("href").await.as_ref(), Some(&hrefs[1]));
+        s.client
+            .active_element()
+            .await
+            .unwrap()
+            .send_keys("k")
+            .await
+            .unwrap();
+        assert_eq!(s.focused("href").await.as_ref(), Some(&hrefs[0]));
+        s.shot("keyboard-inbox").await;
+        s.goto("/brands/acme/comments/facebook/c3").await;
+        s.press("r").await;
+        assert_eq!(s.focused("id").await.as_deref(), Some("reason-0"));
+        s.press("a").await;
+        let body = s.says("Done.").await;
+        assert!(body.contains("approve"), "the audit trail: {body}");
+        s.shot("keyboard-approved").await;
+
+        // a filter swaps the list in place (htmx), and the address follows
+        s.goto("/brands/acme/inbox").await;
+        s.client
+            .execute("window.vigieSamePage = 42", vec![])
+            .await
+            .unwrap();
+        s.client
+            .find(Locator::Css("a[href*='sla_breached=true']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        s.rows(1).await;
+        let same = s
+            .client
+            .execute("return window.vigieSamePage", vec![])
+            .await
+            .unwrap();
+        assert_eq!(same, json!(42), "swapped in, not a new page");
+        let url = s.client.current_url().await.unwrap();
+        assert!(
+            url.query().unwrap_or("").contains("sla_breached=true"),
+            "{url}"
+        );
+        s.shot("filtered").await;
+
+        // the brand content: read-only for a responder
+        s.goto("/brands/acme/content").await;
+        let voice = s.client.find(Locator::Id("file-voice")).await.unwrap();
+        assert!(voice.attr("readonly").await.unwrap().is_some());
+        assert!(s.body().await.contains("Only the brand's admins"));
+        assert!(
+            s.client
+                .find_all(Locator::Id("store-content"))
+                .await
+                .unwrap()
+                .is_empty()
+        );
 
         // reports, with the chart drawn on the server
         s.goto("/brands/acme/reports").await;
@@ -536,7 +711,7 @@ async fn a_manager_works_through_the_page_in_chromium() {
             .click()
             .await
             .unwrap();
-        assert_eq!(s.path().await, "/brands/acme/reports");
+        s.at("/brands/acme/reports").await;
         let html = s.client.find(Locator::Css("html")).await.unwrap();
         assert_eq!(html.attr("lang").await.unwrap().as_deref(), Some("fr"));
         let body = s.body().await;
@@ -558,6 +733,77 @@ async fn a_manager_works_through_the_page_in_chromium() {
                 .is_empty()
         );
         s.shot("other-brand").await;
+
+        // an admin edits the brand content (the page is in French now)
+        s.client
+            .find(Locator::Css("form.sign-out button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        s.at("/sign-in").await;
+        s.sign_in("ada").await;
+        s.goto("/brands/acme/content").await;
+        assert!(s.body().await.contains("Version 1"));
+        s.accessible("content").await;
+        let words = s.client.find(Locator::Id("file-words")).await.unwrap();
+        words.send_keys("Bruxelles\n").await.unwrap();
+        s.client
+            .find(Locator::Id("store-content"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        s.says("Enregistré comme version 2.").await;
+        let stored = store.content(&brand("acme")).await.unwrap().unwrap();
+        assert_eq!(stored.version, 2);
+        assert_eq!(stored.updated_by, "ada");
+        assert!(
+            stored.words.iter().any(|w| w == "Bruxelles"),
+            "{:?}",
+            stored.words
+        );
+        s.shot("content-saved").await;
+        // a mistake is sent back with the file it is in
+        // the caret to the start of voice.toml, and a value of the wrong type typed there
+        s.client
+            .execute(
+                "const v = document.getElementById('file-voice'); v.focus(); v.setSelectionRange(0, 0);",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let voice = s.client.active_element().await.unwrap();
+        voice.send_keys("emoji_max = \"beaucoup\"\n").await.unwrap();
+        s.client
+            .find(Locator::Id("store-content"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        s.says("Non enregistré").await;
+        let notice = s.client.find(Locator::Id("notice")).await.unwrap();
+        let text = notice.text().await.unwrap();
+        assert!(text.contains("voice.toml"), "{text}");
+        let voice = s.client.find(Locator::Id("file-voice")).await.unwrap();
+        assert_eq!(
+            voice.attr("aria-invalid").await.unwrap().as_deref(),
+            Some("true")
+        );
+        s.shot("content-refused").await;
+        s.accessible("content-refused").await;
+        assert_eq!(
+            store
+                .content(&brand("acme"))
+                .await
+                .unwrap()
+                .unwrap()
+                .version,
+            2
+        );
     })
     .await;
     // the browser goes whatever happened, then the test's failure if any
