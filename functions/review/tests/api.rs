@@ -239,6 +239,16 @@ struct Answer {
 }
 
 impl Answer {
+    /// Fails with the body when the status is not `status`.
+    fn expect(&self, status: StatusCode) {
+        assert_eq!(
+            self.status,
+            status,
+            "{}",
+            String::from_utf8_lossy(&self.body)
+        );
+    }
+
     fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|_| {
             panic!(
@@ -306,12 +316,7 @@ impl App {
         let a = self
             .get(user, &format!("/api/brands/acme/comments/facebook/{id}"))
             .await;
-        assert_eq!(
-            a.status,
-            StatusCode::OK,
-            "{}",
-            String::from_utf8_lossy(&a.body)
-        );
+        a.expect(StatusCode::OK);
         a.json()["review"]["revision"].as_u64().unwrap()
     }
 }
@@ -558,12 +563,7 @@ async fn actions_follow_the_review_and_leave_an_audit_trail() {
             json!({"command": "edit_and_approve", "index": 0, "text": "Bonjour Camille, votre colis part aujourd'hui. L'équipe Acme"}),
         )
         .await;
-    assert_eq!(
-        edited.status,
-        StatusCode::OK,
-        "{}",
-        String::from_utf8_lossy(&edited.body)
-    );
+    edited.expect(StatusCode::OK);
     let after_edit = edited.json();
     assert_eq!(after_edit["suggestions"][0]["status"], "approved");
     assert_eq!(after_edit["suggestions"][0]["edited"], true);
@@ -746,12 +746,7 @@ async fn reports_and_their_csv() {
     let report = app
         .get("vera", &format!("/api/brands/acme/reports?{period}"))
         .await;
-    assert_eq!(
-        report.status,
-        StatusCode::OK,
-        "{}",
-        String::from_utf8_lossy(&report.body)
-    );
+    report.expect(StatusCode::OK);
     let report = report.json();
     assert_eq!(report["totals"]["volume"], 3, "acme's only");
     assert_eq!(report["days"].as_array().unwrap().len(), 2);
@@ -832,12 +827,7 @@ async fn a_session_signs_in_and_needs_its_csrf_token_to_change_anything() {
     let done = app
         .send(with_cookie("POST", uri, Some(claim), Some(&csrf)))
         .await;
-    assert_eq!(
-        done.status,
-        StatusCode::OK,
-        "{}",
-        String::from_utf8_lossy(&done.body)
-    );
+    done.expect(StatusCode::OK);
     // an unexpected Host is refused before anything else
     let mut rebinding = app.request(Some("remi"), "GET", "/api/brands/acme/comments", None);
     rebinding
@@ -887,12 +877,7 @@ async fn admins_edit_brand_content_in_versions_validated_as_an_import() {
         assert_eq!(a.json()["error"], "forbidden");
     }
     let first = app.put_content("ada", None, files_json(&files)).await;
-    assert_eq!(
-        first.status,
-        StatusCode::OK,
-        "{}",
-        String::from_utf8_lossy(&first.body)
-    );
+    first.expect(StatusCode::OK);
     assert_eq!(first.json()["version"], 1);
     assert_eq!(first.json()["updated_by"], "ada");
     let stored = app.store.content(&brand("acme")).await.unwrap().unwrap();
@@ -929,12 +914,7 @@ async fn admins_edit_brand_content_in_versions_validated_as_an_import() {
     let mut broken = files.clone();
     broken.replies.push_str("\n[[replies]]\nid = \"x\"\nlang = \"fr\"\nintents = [\"praise\"]\naction = \"reply_public\"\ntext = \"{fact:nosuch}\"\n");
     let a = app.put_content("ada", Some(1), files_json(&broken)).await;
-    assert_eq!(
-        a.status,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "{}",
-        String::from_utf8_lossy(&a.body)
-    );
+    a.expect(StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(a.json()["file"], "replies.toml");
     let a = app
         .put_content("ada", Some(1), json!({"voice": "", "extra": ""}))
@@ -975,12 +955,7 @@ async fn admins_edit_brand_content_in_versions_validated_as_an_import() {
     let a = app
         .put_content("ada", Some(2), serde_json::to_value(&edited).unwrap())
         .await;
-    assert_eq!(
-        a.status,
-        StatusCode::OK,
-        "{}",
-        String::from_utf8_lossy(&a.body)
-    );
+    a.expect(StatusCode::OK);
     assert_eq!(a.json()["version"], 3);
     assert_eq!(a.json()["replies_without_embedding"], 1);
     let v3 = app.store.content(&brand("acme")).await.unwrap().unwrap();
@@ -1035,12 +1010,7 @@ async fn with_the_model_at_hand_edited_replies_are_embedded_when_stored() {
     let a = app
         .put_content("ada", None, files_json(&acme_files()))
         .await;
-    assert_eq!(
-        a.status,
-        StatusCode::OK,
-        "{}",
-        String::from_utf8_lossy(&a.body)
-    );
+    a.expect(StatusCode::OK);
     assert_eq!(a.json()["replies_without_embedding"], 0);
     let stored = app.store.content(&brand("acme")).await.unwrap().unwrap();
     assert_eq!(stored.embedding_model.as_deref(), Some("model-b"));

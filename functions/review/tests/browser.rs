@@ -364,6 +364,10 @@ impl Steps {
             .unwrap();
     }
 
+    async fn click(&self, what: Locator<'_>) {
+        self.client.find(what).await.unwrap().click().await.unwrap();
+    }
+
     /// Presses `key` on the page, as a person would with the focus on no field.
     async fn press(&self, key: &str) {
         self.client
@@ -407,13 +411,7 @@ impl Steps {
         field.send_keys(user).await.unwrap();
         let password = self.client.find(Locator::Id("password")).await.unwrap();
         password.send_keys(PASSWORD).await.unwrap();
-        self.client
-            .find(Locator::Id("sign-in-submit"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        self.click(Locator::Id("sign-in-submit")).await;
     }
 
     /// Waits (up to 5 s) for the browser to be at `path`: a click that submits a form
@@ -518,25 +516,13 @@ async fn a_manager_works_through_the_page_in_chromium() {
         user.send_keys("remi").await.unwrap();
         let password = s.client.find(Locator::Id("password")).await.unwrap();
         password.send_keys("wrong password").await.unwrap();
-        s.client
-            .find(Locator::Id("sign-in-submit"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        s.click(Locator::Id("sign-in-submit")).await;
         s.says("Wrong user name or password").await;
         s.shot("sign-in-failed").await;
 
         let password = s.client.find(Locator::Id("password")).await.unwrap();
         password.send_keys(PASSWORD).await.unwrap();
-        s.client
-            .find(Locator::Id("sign-in-submit"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        s.click(Locator::Id("sign-in-submit")).await;
         s.at("/brands/acme/inbox").await;
         let rows = s.client.find_all(Locator::Css(".row-link")).await.unwrap();
         assert_eq!(rows.len(), 3, "acme's three comments");
@@ -563,13 +549,7 @@ async fn a_manager_works_through_the_page_in_chromium() {
             .unwrap();
         let counter = s.client.find(Locator::Id("count-0")).await.unwrap();
         assert!(counter.text().await.unwrap().starts_with("60 / 8000"));
-        s.client
-            .find(Locator::Css("button[value=edit_and_approve]"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        s.click(Locator::Css("button[value=edit_and_approve]")).await;
         s.at("/brands/acme/comments/facebook/c1").await;
         let body = s.says("Done.").await;
         assert!(body.contains("edit and approve"), "the audit trail: {body}");
@@ -595,13 +575,7 @@ async fn a_manager_works_through_the_page_in_chromium() {
         )
         .await
         .unwrap();
-        s.client
-            .find(Locator::Css("button[data-key=approve]"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        s.click(Locator::Css("button[data-key=approve]")).await;
         let body = s
             .says("Someone changed this comment while you were on it")
             .await;
@@ -648,13 +622,7 @@ async fn a_manager_works_through_the_page_in_chromium() {
             .execute("window.vigieSamePage = 42", vec![])
             .await
             .unwrap();
-        s.client
-            .find(Locator::Css("a[href*='sla_breached=true']"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        s.click(Locator::Css("a[href*='sla_breached=true']")).await;
         s.rows(1).await;
         let same = s
             .client
@@ -704,13 +672,7 @@ async fn a_manager_works_through_the_page_in_chromium() {
         s.accessible("reports").await;
 
         // in French
-        s.client
-            .find(Locator::Css("a[hreflang=fr]"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        s.click(Locator::Css("a[hreflang=fr]")).await;
         s.at("/brands/acme/reports").await;
         let html = s.client.find(Locator::Css("html")).await.unwrap();
         assert_eq!(html.attr("lang").await.unwrap().as_deref(), Some("fr"));
@@ -735,13 +697,7 @@ async fn a_manager_works_through_the_page_in_chromium() {
         s.shot("other-brand").await;
 
         // an admin edits the brand content (the page is in French now)
-        s.client
-            .find(Locator::Css("form.sign-out button"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        s.click(Locator::Css("form.sign-out button")).await;
         s.at("/sign-in").await;
         s.sign_in("ada").await;
         s.goto("/brands/acme/content").await;
@@ -749,13 +705,7 @@ async fn a_manager_works_through_the_page_in_chromium() {
         s.accessible("content").await;
         let words = s.client.find(Locator::Id("file-words")).await.unwrap();
         words.send_keys("Bruxelles\n").await.unwrap();
-        s.client
-            .find(Locator::Id("store-content"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        s.click(Locator::Id("store-content")).await;
         s.says("Enregistré comme version 2.").await;
         let stored = store.content(&brand("acme")).await.unwrap().unwrap();
         assert_eq!(stored.version, 2);
@@ -777,13 +727,7 @@ async fn a_manager_works_through_the_page_in_chromium() {
             .unwrap();
         let voice = s.client.active_element().await.unwrap();
         voice.send_keys("emoji_max = \"beaucoup\"\n").await.unwrap();
-        s.client
-            .find(Locator::Id("store-content"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        s.click(Locator::Id("store-content")).await;
         s.says("Non enregistré").await;
         let notice = s.client.find(Locator::Id("notice")).await.unwrap();
         let text = notice.text().await.unwrap();

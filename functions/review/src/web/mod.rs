@@ -206,6 +206,41 @@ fn here(path: &str, query: Option<&str>) -> String {
     }
 }
 
+/// What every brand page starts from: a signed-in user, a brand of theirs, the chrome and
+/// the query; or the answer that stops it (sign in, a missing brand, a bad query).
+struct BrandPage<Q> {
+    c: Chrome,
+    brand: vigie_core::comment::BrandId,
+    role: vigie_core::review::Role,
+    q: Q,
+}
+
+impl<Q> BrandPage<Q> {
+    fn open<S>(
+        state: &ReviewState<S>,
+        headers: &HeaderMap,
+        principal: Option<&Principal>,
+        (name, page): (&str, &str),
+        raw: Option<&str>,
+        q: Result<Query<Q>, QueryRejection>,
+    ) -> Result<Self, Response> {
+        let Some(principal) = principal else {
+            return Err(to_sign_in());
+        };
+        let path = format!("/brands/{name}/{page}");
+        let mut c = Chrome::new(headers, Some(principal), here(&path, raw));
+        let (brand, role) = match brand_of(state, principal, name) {
+            Ok(b) => b,
+            Err(e) => return Err(failure(c, e)),
+        };
+        c.brand = Some(brand.to_string());
+        match q {
+            Ok(Query(q)) => Ok(Self { c, brand, role, q }),
+            Err(e) => Err(failure(c, ApiError::BadRequest(e.body_text()))),
+        }
+    }
+}
+
 async fn sign_in_page(headers: HeaderMap, principal: Option<Principal>) -> Response {
     let c = Chrome::new(&headers, principal.as_ref(), "/sign-in".into());
     SignInPage {
@@ -334,19 +369,11 @@ async fn inbox<S: Store>(
     RawQuery(raw): RawQuery,
     q: Result<Query<InboxQuery>, QueryRejection>,
 ) -> Response {
-    let Some(principal) = principal else {
-        return to_sign_in();
-    };
-    let path = format!("/brands/{name}/inbox");
-    let mut c = Chrome::new(&headers, Some(&principal), here(&path, raw.as_deref()));
-    let (brand, _) = match brand_of(&state, &principal, &name) {
-        Ok(b) => b,
-        Err(e) => return failure(c, e),
-    };
-    c.brand = Some(brand.to_string());
-    let q = match q {
-        Ok(Query(q)) => q,
-        Err(e) => return failure(c, ApiError::BadRequest(e.body_text())),
+    let at = (name.as_str(), "inbox");
+    let page = BrandPage::open(&state, &headers, principal.as_ref(), at, raw.as_deref(), q);
+    let BrandPage { c, brand, q, .. } = match page {
+        Ok(p) => p,
+        Err(answer) => return answer,
     };
     let now = Timestamp::now();
     let answer = match service::inbox(&state.store, &brand, &q, now).await {
@@ -543,19 +570,11 @@ async fn reports<S: Store>(
     RawQuery(raw): RawQuery,
     q: Result<Query<ReportQuery>, QueryRejection>,
 ) -> Response {
-    let Some(principal) = principal else {
-        return to_sign_in();
-    };
-    let path = format!("/brands/{name}/reports");
-    let mut c = Chrome::new(&headers, Some(&principal), here(&path, raw.as_deref()));
-    let (brand, _) = match brand_of(&state, &principal, &name) {
-        Ok(b) => b,
-        Err(e) => return failure(c, e),
-    };
-    c.brand = Some(brand.to_string());
-    let q = match q {
-        Ok(Query(q)) => q,
-        Err(e) => return failure(c, ApiError::BadRequest(e.body_text())),
+    let at = (name.as_str(), "reports");
+    let page = BrandPage::open(&state, &headers, principal.as_ref(), at, raw.as_deref(), q);
+    let BrandPage { c, brand, q, .. } = match page {
+        Ok(p) => p,
+        Err(answer) => return answer,
     };
     let now = Timestamp::now();
     let period = match q.period(now) {
@@ -587,19 +606,11 @@ async fn content<S: Store>(
     q: Result<Query<ContentQuery>, QueryRejection>,
     Query(stored): Query<Stored>,
 ) -> Response {
-    let Some(principal) = principal else {
-        return to_sign_in();
-    };
-    let path = format!("/brands/{name}/content");
-    let mut c = Chrome::new(&headers, Some(&principal), here(&path, raw.as_deref()));
-    let (brand, role) = match brand_of(&state, &principal, &name) {
-        Ok(b) => b,
-        Err(e) => return failure(c, e),
-    };
-    c.brand = Some(brand.to_string());
-    let q = match q {
-        Ok(Query(q)) => q,
-        Err(e) => return failure(c, ApiError::BadRequest(e.body_text())),
+    let at = (name.as_str(), "content");
+    let page = BrandPage::open(&state, &headers, principal.as_ref(), at, raw.as_deref(), q);
+    let BrandPage { c, brand, role, q } = match page {
+        Ok(p) => p,
+        Err(answer) => return answer,
     };
     let answer = match service::content(&state.store, &brand, q.version).await {
         Ok(a) => a,
