@@ -454,13 +454,13 @@ impl Steps {
     async fn says(&self, text: &str) -> String {
         let mut last = String::new();
         for _ in 0..50 {
-            if let Ok(body) = self.client.find(Locator::Css("body")).await {
-                if let Ok(t) = body.text().await {
-                    if t.contains(text) {
-                        return t;
-                    }
-                    last = t;
+            if let Ok(body) = self.client.find(Locator::Css("body")).await
+                && let Ok(t) = body.text().await
+            {
+                if t.contains(text) {
+                    return t;
                 }
+                last = t;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

@@ -223,20 +223,20 @@ impl<Q> BrandPage<Q> {
         (name, page): (&str, &str),
         raw: Option<&str>,
         q: Result<Query<Q>, QueryRejection>,
-    ) -> Result<Self, Response> {
+    ) -> Result<Self, Box<Response>> {
         let Some(principal) = principal else {
-            return Err(to_sign_in());
+            return Err(Box::new(to_sign_in()));
         };
         let path = format!("/brands/{name}/{page}");
         let mut c = Chrome::new(headers, Some(principal), here(&path, raw));
         let (brand, role) = match brand_of(state, principal, name) {
             Ok(b) => b,
-            Err(e) => return Err(failure(c, e)),
+            Err(e) => return Err(Box::new(failure(c, e))),
         };
         c.brand = Some(brand.to_string());
         match q {
             Ok(Query(q)) => Ok(Self { c, brand, role, q }),
-            Err(e) => Err(failure(c, ApiError::BadRequest(e.body_text()))),
+            Err(e) => Err(Box::new(failure(c, ApiError::BadRequest(e.body_text())))),
         }
     }
 }
@@ -373,7 +373,7 @@ async fn inbox<S: Store>(
     let page = BrandPage::open(&state, &headers, principal.as_ref(), at, raw.as_deref(), q);
     let BrandPage { c, brand, q, .. } = match page {
         Ok(p) => p,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     let now = Timestamp::now();
     let answer = match service::inbox(&state.store, &brand, &q, now).await {
@@ -574,7 +574,7 @@ async fn reports<S: Store>(
     let page = BrandPage::open(&state, &headers, principal.as_ref(), at, raw.as_deref(), q);
     let BrandPage { c, brand, q, .. } = match page {
         Ok(p) => p,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     let now = Timestamp::now();
     let period = match q.period(now) {
@@ -610,7 +610,7 @@ async fn content<S: Store>(
     let page = BrandPage::open(&state, &headers, principal.as_ref(), at, raw.as_deref(), q);
     let BrandPage { c, brand, role, q } = match page {
         Ok(p) => p,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     let answer = match service::content(&state.store, &brand, q.version).await {
         Ok(a) => a,
