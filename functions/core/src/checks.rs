@@ -479,6 +479,51 @@ pub fn check(d: &Draft<'_>, content: &BrandContent, speller: &dyn Speller) -> Ve
     out
 }
 
+/// The checks on a reply a manager writes or edits for `comment`, as drafting runs them
+/// on its own drafts: in the reply's language (`comment_lang` when the brand serves it,
+/// else its default), with the approved facts the text states verbatim. `speller: None`:
+/// no dictionary at hand, the spelling check is left out (not failed).
+pub fn check_edit(
+    text: &str,
+    comment: &crate::comment::Comment,
+    comment_lang: &str,
+    content: &BrandContent,
+    speller: Option<&dyn Speller>,
+) -> Vec<CheckOutcome> {
+    let lang = content.voice.reply_language(comment_lang);
+    // a fact as the brand wrote it, or with the French typography drafting gives it
+    let stated: Vec<String> = content
+        .facts
+        .iter()
+        .filter(|f| f.lang == lang)
+        .flat_map(|f| [f.text.clone(), french_typography(&f.text)])
+        .filter(|f| text.contains(f.as_str()))
+        .collect();
+    let facts: Vec<&str> = stated.iter().map(String::as_str).collect();
+    struct Unchecked;
+    impl Speller for Unchecked {
+        fn misspelled(&self, _: &str, _: &[&str]) -> Option<Vec<String>> {
+            Some(Vec::new())
+        }
+    }
+    let mut out = check(
+        &Draft {
+            text,
+            lang,
+            platform: comment.key.platform.as_str(),
+            facts: &facts,
+            author_name: comment.author.name.as_deref(),
+            comment: comment.text.as_ref().map_or("", |t| t.as_str()),
+        },
+        content,
+        speller.unwrap_or(&Unchecked),
+    );
+    if speller.is_none() {
+        out.retain(|o| o.check != "spelling");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -145,6 +145,16 @@ impl VoiceProfile {
         self.languages.iter().any(|l| l == lang)
     }
 
+    /// The language a reply to a comment in `comment_lang` is written in: that one when
+    /// the brand serves it, else the brand's first.
+    pub fn reply_language<'a>(&'a self, comment_lang: &'a str) -> &'a str {
+        if self.serves(comment_lang) {
+            comment_lang
+        } else {
+            self.default_language()
+        }
+    }
+
     pub fn reply_limit(&self, platform: &str) -> usize {
         self.reply_length
             .get(platform)

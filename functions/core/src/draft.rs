@@ -480,11 +480,7 @@ pub async fn draft_comment(
         decide_action(understanding, Some(&comment_lang), content)
     };
     let other_language = !content.voice.serves(&comment_lang);
-    let reply_lang = if other_language {
-        content.voice.default_language().to_owned()
-    } else {
-        comment_lang.clone()
-    };
+    let reply_lang = content.voice.reply_language(&comment_lang).to_owned();
     let intent = understanding.map(|u| u.intent);
     let mut suggestions = Vec::new();
     let mut rejected = Vec::new();
@@ -1064,6 +1060,54 @@ mod tests {
             product_in("Carolina m'a conseillé", &content.products),
             None,
             "whole words only"
+        );
+    }
+
+    #[test]
+    fn an_edited_reply_is_checked_as_a_draft_is() {
+        let content = sample("acme");
+        let c = comment(
+            "acme",
+            "Je veux être remboursée !",
+            "Léa Martin",
+            Intent::RefundRequest,
+            &[],
+        );
+        let fact = &content
+            .facts
+            .iter()
+            .find(|f| f.id == "remboursement-delai")
+            .unwrap()
+            .text;
+        let ok = format!(
+            "{}\n\nL'équipe Acme Mode",
+            checks::french_typography(&format!("Bonjour Léa,\n\n{fact}"))
+        );
+        let out = checks::check_edit(&ok, &c, "fr", &content, Some(&Words(&[])));
+        let failed: Vec<_> = out.iter().filter(|o| !o.passed).collect();
+        assert!(
+            failed.is_empty(),
+            "an approved fact stated verbatim: {failed:?}"
+        );
+        assert!(out.iter().any(|o| o.check == "spelling"));
+        // the manager's edit: tutoiement and a promise of their own
+        let edited =
+            "Bonjour Léa,\n\nVous serez remboursée demain, écris-nous.\n\nL'équipe Acme Mode";
+        let out = checks::check_edit(edited, &c, "fr", &content, Some(&Words(&["demain"])));
+        let failed: Vec<&str> = out
+            .iter()
+            .filter(|o| !o.passed)
+            .map(|o| o.check.as_str())
+            .collect();
+        for check in ["formality", "promise", "spelling"] {
+            assert!(failed.contains(&check), "{check} in {failed:?}");
+        }
+        // a comment in a language the brand does not serve: the reply is in French
+        let out = checks::check_edit(&ok, &c, "de", &content, None);
+        assert!(out.iter().all(|o| o.passed), "{out:?}");
+        assert!(
+            !out.iter().any(|o| o.check == "spelling"),
+            "no dictionary: left out"
         );
     }
 

@@ -327,3 +327,25 @@ pub async fn put_content<S: Store>(
         .await?,
     ))
 }
+
+#[derive(Deserialize)]
+pub struct CheckText {
+    pub text: String,
+}
+
+/// `POST /api/brands/{brand}/comments/{platform}/{id}/checks`: `{"text": "..."}`, the
+/// drafting checks on a reply text for this comment (any role: it changes nothing).
+pub async fn checks<S: Store>(
+    State(state): State<Arc<ReviewState<S>>>,
+    Signed(principal): Signed,
+    path: Result<Path<(String, String, String)>, PathRejection>,
+    body: Result<Json<CheckText>, JsonRejection>,
+) -> Result<Json<service::TextChecks>, ApiError> {
+    let Path((name, platform, id)) = path?;
+    let (brand, _) = brand_of(&state, &principal, &name)?;
+    let key = key_of(brand, &platform, id)?;
+    let Json(body) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    Ok(Json(
+        service::check_text(&state.store, state.speller.as_deref(), &key, &body.text).await?,
+    ))
+}

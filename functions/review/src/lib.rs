@@ -10,6 +10,8 @@
 //!   scores and reasons, vigie's drafts, the review to act on and its audit trail.
 //! - `POST /api/brands/{brand}/comments/{platform}/{id}/actions`: claim, release,
 //!   approve, edit and approve, reject, regenerate, mark sent, hide, ignore, escalate.
+//! - `POST /api/brands/{brand}/comments/{platform}/{id}/checks`: the drafting checks on
+//!   a reply text a manager writes (length, tone, banned words, promises, spelling...).
 //! - `GET /api/brands/{brand}/reports[.csv]`: the management report of a period.
 //! - `GET|PUT /api/brands/{brand}/content`: the brand's content (voice, approved replies,
 //!   facts, words) as its files, any version; admins store a new version.
@@ -50,6 +52,9 @@ pub struct ReviewState<S> {
     /// The model, to embed approved replies an admin edits (`vigie serve` has it; the
     /// Lambda function does not, and leaves them to `vigie brand embed`).
     pub embedder: Option<Arc<dyn SentimentScorer>>,
+    /// Spelling for the checks of an edited reply (`vigie serve` has the dictionaries;
+    /// without them the other checks run and spelling is left to the drafter's).
+    pub speller: Option<Arc<dyn vigie_core::checks::Speller>>,
 }
 
 /// Every way a review request fails, and its one HTTP status. Framework rejections
@@ -185,6 +190,10 @@ pub fn router<S: Store>(state: Arc<ReviewState<S>>) -> Router {
         .route(
             "/api/brands/{brand}/comments/{platform}/{id}/actions",
             post(api::act::<S>),
+        )
+        .route(
+            "/api/brands/{brand}/comments/{platform}/{id}/checks",
+            post(api::checks::<S>),
         )
         .route(
             "/api/brands/{brand}/content",

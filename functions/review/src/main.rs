@@ -59,6 +59,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         auth,
         drafts,
         embedder: None,
+        speller: None,
     };
     lambda_http::run(router(Arc::new(state))).await
 }

@@ -341,3 +341,52 @@ pub async fn put_content<S: Store>(
     next.version = version;
     Ok(ContentAnswer::of(brand, Some(&next), Some(version)))
 }
+
+/// The longest text the checks read (a reply is far shorter on every platform).
+pub const MAX_CHECKED_TEXT: usize = 20_000;
+
+/// What the drafting checks say of a reply text a manager writes for a comment.
+#[derive(Debug, serde::Serialize)]
+pub struct TextChecks {
+    pub checks: Vec<vigie_core::drafts::CheckOutcome>,
+    /// Whether spelling was among them (a dictionary was at hand).
+    pub spelling_checked: bool,
+    /// The brand content version they read; `None`: no content, nothing to check against.
+    pub content_version: Option<u32>,
+}
+
+/// The drafting checks on `text` as a reply to the comment under `key`, in the language
+/// its drafts were written in, against the brand's current content.
+pub async fn check_text<S: Store>(
+    store: &S,
+    speller: Option<&dyn vigie_core::checks::Speller>,
+    key: &CommentKey,
+    text: &str,
+) -> Result<TextChecks, ApiError> {
+    if text.chars().count() > MAX_CHECKED_TEXT {
+        return Err(ApiError::BadRequest(format!(
+            "text: at most {MAX_CHECKED_TEXT} characters"
+        )));
+    }
+    let comment = store
+        .get(key)
+        .await
+        .map_err(ApiError::Store)?
+        .ok_or(ApiError::NotFound)?;
+    let Some(content) = store.content(&key.brand).await.map_err(ApiError::Store)? else {
+        return Ok(TextChecks {
+            checks: Vec::new(),
+            spelling_checked: false,
+            content_version: None,
+        });
+    };
+    let drafts = store.drafts(key).await.map_err(ApiError::Store)?;
+    let lang = drafts
+        .map(|d| d.lang)
+        .unwrap_or_else(|| content.voice.default_language().to_owned());
+    Ok(TextChecks {
+        checks: vigie_core::checks::check_edit(text, &comment, &lang, &content, speller),
+        spelling_checked: speller.is_some(),
+        content_version: Some(content.version),
+    })
+}

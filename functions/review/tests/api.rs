@@ -223,6 +223,7 @@ async fn app_with(embedder: Option<Arc<dyn SentimentScorer>>) -> App {
         auth,
         drafts: Some(Arc::new(drafts.clone())),
         embedder,
+        speller: None,
     }));
     App {
         router,
@@ -346,6 +347,11 @@ async fn every_route_with_every_role_and_a_foreign_brand() {
             ("GET", format!("/api/brands/{b}/reports.csv"), None),
             ("GET", format!("/api/brands/{b}/content"), None),
             (
+                "POST",
+                format!("/api/brands/{b}/comments/facebook/c1/checks"),
+                Some(json!({"text": "Bonjour, nous regardons cela."})),
+            ),
+            (
                 "PUT",
                 format!("/api/brands/{b}/content"),
                 // files an import refuses: 422 for an admin, so the walk stores nothing
@@ -387,7 +393,7 @@ async fn every_route_with_every_role_and_a_foreign_brand() {
                     // 404 with the body of a missing brand
                     assert_eq!(a.status, StatusCode::NOT_FOUND, "{what}");
                     assert_eq!(a.body, not_found.body, "{what}");
-                } else if method == "POST" {
+                } else if method == "POST" && uri.ends_with("/actions") {
                     let want = if user == "vera" {
                         StatusCode::FORBIDDEN
                     } else {
@@ -1128,4 +1134,82 @@ async fn reply_limit(app: &App) -> Option<u64> {
         .await
         .json()["reply_limit"]
         .as_u64()
+}
+
+#[tokio::test]
+async fn a_reply_text_is_checked_as_drafting_checks_it() {
+    let app = app().await;
+    let check = |text: &str| {
+        let app = &app;
+        let body = json!({"text": text});
+        async move {
+            let a = app
+                .send(app.request(
+                    Some("remi"),
+                    "POST",
+                    "/api/brands/acme/comments/facebook/c1/checks",
+                    Some(body),
+                ))
+                .await;
+            a.expect(StatusCode::OK);
+            a.json()
+        }
+    };
+    let none = check("Bonjour").await;
+    assert_eq!(
+        none["content_version"],
+        Value::Null,
+        "no content: nothing to check"
+    );
+    assert_eq!(none["checks"], json!([]));
+    app.put_content("ada", None, files_json(&acme_files()))
+        .await
+        .expect(StatusCode::OK);
+    let answer =
+        check("Bonjour Camille,\n\nMalheureusement, écris-nous en privé.\n\nL'équipe Acme Mode")
+            .await;
+    assert_eq!(answer["content_version"], 1);
+    assert_eq!(answer["spelling_checked"], false);
+    let failed: Vec<&str> = answer["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["passed"] == false)
+        .map(|c| c["check"].as_str().unwrap())
+        .collect();
+    assert!(failed.contains(&"formality"), "{answer}");
+    assert!(failed.iter().any(|c| c.contains("banned")), "{answer}");
+    assert!(
+        !answer["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["check"] == "spelling"),
+        "no dictionary here: spelling left out, not failed"
+    );
+    let long = "a".repeat(vigie_review::service::MAX_CHECKED_TEXT + 1);
+    let a = app
+        .send(app.request(
+            Some("remi"),
+            "POST",
+            "/api/brands/acme/comments/facebook/c1/checks",
+            Some(json!({"text": long})),
+        ))
+        .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    // the page's fragment, as htmx asks for it while the manager types
+    let page = app
+        .post_form(
+            "remi",
+            "/brands/acme/comments/facebook/c1/checks",
+            &[("text", "Bonjour, écris-nous.")],
+        )
+        .await;
+    page.expect(StatusCode::OK);
+    let html = String::from_utf8_lossy(&page.body);
+    assert!(html.contains("Check failed: formality"), "{html}");
+    assert!(
+        html.contains("Spelling is checked when vigie drafts"),
+        "{html}"
+    );
 }

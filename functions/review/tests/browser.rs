@@ -270,6 +270,7 @@ async fn serve() -> (SocketAddr, SqliteStore) {
         auth,
         drafts: None,
         embedder: None,
+        speller: None,
     }));
     tokio::spawn(async move {
         axum::serve(
@@ -549,6 +550,24 @@ async fn a_manager_works_through_the_page_in_chromium() {
             .unwrap();
         let counter = s.client.find(Locator::Id("count-0")).await.unwrap();
         assert!(counter.text().await.unwrap().starts_with("60 / 8000"));
+        // the checks follow the text as it is typed: this sign-off is not the brand's
+        let mut live = String::new();
+        for _ in 0..50 {
+            live = s
+                .client
+                .find(Locator::Id("checks-0"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            if live.contains("Check failed: sign off") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(live.contains("Check failed: sign off"), "{live}");
+        s.shot("live-checks").await;
         s.click(Locator::Css("button[value=edit_and_approve]")).await;
         s.at("/brands/acme/comments/facebook/c1").await;
         let body = s.says("Done.").await;

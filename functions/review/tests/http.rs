@@ -119,6 +119,7 @@ async fn app() -> App {
             auth,
             drafts: None,
             embedder: None,
+            speller: None,
         })),
         store: db.store(),
         classify_q: db.queue("classify", 5),

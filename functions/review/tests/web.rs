@@ -37,6 +37,7 @@ fn app() -> axum::Router {
         store,
         drafts: None,
         embedder: None,
+        speller: None,
     }))
 }
 

@@ -188,6 +188,7 @@ pub async fn run(args: BenchInboxArgs) -> anyhow::Result<()> {
         auth,
         drafts: None,
         embedder: None,
+        speller: None,
     }));
     let limits = crate::http::Limits {
         header_read: std::time::Duration::from_secs(10),

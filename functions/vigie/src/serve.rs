@@ -157,6 +157,7 @@ impl Pipeline {
             auth: self.auth.clone(),
             drafts: Some(Arc::new(self.drafts.clone())),
             embedder: Some(Arc::new(self.scorer.clone())),
+            speller: Some(self.speller.clone()),
         }));
         let (intake, escalations, drafts) = (
             self.intake.clone(),

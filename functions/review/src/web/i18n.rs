@@ -247,6 +247,14 @@ fn phrase(key: &str) -> Option<(&'static str, &'static str)> {
         "count" => ("Count", "Nombre"),
         "day" => ("Day", "Jour"),
         "brand_content" => ("Brand content", "Contenus de la marque"),
+        "no_content_to_check" => (
+            "The brand has no content yet: nothing to check against.",
+            "La marque n'a pas encore de contenus : rien à vérifier.",
+        ),
+        "spelling_not_here" => (
+            "Spelling is checked when vigie drafts, not on this page.",
+            "L'orthographe est vérifiée quand vigie rédige, pas sur cette page.",
+        ),
         "version" => ("Version", "Version"),
         "stored_by" => ("stored by", "enregistrée par"),
         "no_content" => (

@@ -33,7 +33,7 @@ use crate::auth::{AuthError, ClientIp, Principal};
 use crate::service::{self, Store};
 use crate::{ApiError, ReviewState};
 use i18n::{LANG_COOKIE, Lang};
-use views::{CommentView, ContentView, InboxView, ReportView};
+use views::{ChecksView, CommentView, ContentView, InboxView, ReportView};
 
 /// What every page's header shows: the language, who is signed in, their brands.
 pub struct Chrome {
@@ -126,6 +126,13 @@ struct CommentPage {
     c: Chrome,
     v: CommentView,
     notice: Option<Notice>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "checks.html")]
+struct ChecksFragment {
+    c: Chrome,
+    k: ChecksView,
 }
 
 #[derive(Template, WebTemplate)]
@@ -562,6 +569,40 @@ async fn act<S: Store>(
     comment_page(&state, c, &principal, &name, &platform, id, status, notice).await
 }
 
+/// `POST /brands/{brand}/comments/{platform}/{id}/checks` (htmx, as the manager types):
+/// the checks of the form's `text`, as the list under it.
+async fn checks<S: Store>(
+    State(state): State<Arc<ReviewState<S>>>,
+    headers: HeaderMap,
+    principal: Option<Principal>,
+    Path((name, platform, id)): Path<(String, String, String)>,
+    body: Bytes,
+) -> Response {
+    let Some(principal) = principal else {
+        return to_sign_in();
+    };
+    let c = Chrome::new(&headers, Some(&principal), String::new());
+    let outcome = async {
+        let (brand, _) = brand_of(&state, &principal, &name)?;
+        let key = key_of(brand, &platform, id)?;
+        let text = form(&body).remove("text").unwrap_or_default();
+        service::check_text(&state.store, state.speller.as_deref(), &key, &text).await
+    }
+    .await;
+    match outcome {
+        Ok(checks) => {
+            let note = match (checks.content_version, checks.spelling_checked) {
+                (None, _) => Some(c.t("no_content_to_check").to_owned()),
+                (Some(_), false) => Some(c.t("spelling_not_here").to_owned()),
+                _ => None,
+            };
+            let k = ChecksView::of(&checks.checks, note);
+            ChecksFragment { c, k }.into_response()
+        }
+        Err(e) => failure(c, e),
+    }
+}
+
 async fn reports<S: Store>(
     State(state): State<Arc<ReviewState<S>>>,
     headers: HeaderMap,
@@ -764,6 +805,10 @@ pub fn routes<S: Store>() -> Router<Arc<ReviewState<S>>> {
         .route(
             "/brands/{brand}/comments/{platform}/{id}/actions",
             post(act::<S>),
+        )
+        .route(
+            "/brands/{brand}/comments/{platform}/{id}/checks",
+            post(checks::<S>),
         )
         .route("/brands/{brand}/reports", get(reports::<S>))
         .route(

@@ -291,8 +291,7 @@ pub struct SuggestionView {
     pub engine: String,
     pub edited: bool,
     pub reject_reason: Option<String>,
-    pub failed: Vec<CheckView>,
-    pub passed: usize,
+    pub checks: ChecksView,
     /// Approving, editing or rejecting it is possible.
     pub open: bool,
     pub chars: usize,
@@ -315,6 +314,8 @@ pub struct AuditView {
 
 pub struct CommentView {
     pub action_url: String,
+    /// Where the page sends an edited text for its checks.
+    pub checks_url: String,
     pub inbox_url: String,
     pub platform: String,
     pub text: String,
@@ -375,15 +376,7 @@ impl CommentView {
                     engine: s.engine.clone(),
                     edited: s.edited,
                     reject_reason: s.reject_reason.clone(),
-                    failed: checks
-                        .iter()
-                        .filter(|k| !k.passed)
-                        .map(|k| CheckView {
-                            check: k.check.replace('_', " "),
-                            detail: k.detail.clone(),
-                        })
-                        .collect(),
-                    passed: checks.iter().filter(|k| k.passed).count(),
+                    checks: ChecksView::of(checks, None),
                     open: can_act
                         && matches!(
                             s.status,
@@ -403,6 +396,7 @@ impl CommentView {
         );
         CommentView {
             action_url: format!("{base}/actions"),
+            checks_url: format!("{base}/checks"),
             inbox_url: format!("/brands/{brand}/inbox"),
             platform: comment.key.platform.to_string(),
             text: comment
@@ -686,6 +680,31 @@ impl ContentView {
             },
             history,
             unembedded: answer.replies_without_embedding,
+        }
+    }
+}
+
+/// The checks a reply text passed and failed, as the page lists them under the text.
+pub struct ChecksView {
+    pub failed: Vec<CheckView>,
+    pub passed: usize,
+    /// Said under the list (a check that could not run here).
+    pub note: Option<String>,
+}
+
+impl ChecksView {
+    pub fn of(checks: &[vigie_core::drafts::CheckOutcome], note: Option<String>) -> Self {
+        Self {
+            failed: checks
+                .iter()
+                .filter(|k| !k.passed)
+                .map(|k| CheckView {
+                    check: k.check.replace('_', " "),
+                    detail: k.detail.clone(),
+                })
+                .collect(),
+            passed: checks.iter().filter(|k| k.passed).count(),
+            note,
         }
     }
 }
