@@ -399,3 +399,104 @@ async fn dynamodb_inbox_follows_a_review_or_a_comment_written_in_between() {
     ));
     assert_eq!(listed(&plain).await.facets.urgency, 90);
 }
+
+/// A table from before the inbox: its comments and reviews, no inbox items. The refile
+/// files them as the writes would have, twice over changes nothing, and takes out an
+/// item whose comment is not in the inbox.
+#[tokio::test]
+async fn dynamodb_refile_files_a_table_written_before_the_inbox() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use vigie_core::inbox::InboxFilter;
+    use vigie_core::ports::Inbox;
+    let Some(moto) = moto() else { return };
+    let conf = moto.sdk_config().await;
+    let store = table(&conf).await;
+    inbox_contract(&store).await;
+    let acme = vigie_tests::contract::brand("acme");
+    let at = Timestamp(2_000_000_000);
+    let open = InboxFilter::default();
+    let listed = |store: &vigie_aws::DynamoStore| {
+        let (store, acme, open) = (store.clone(), acme.clone(), open.clone());
+        async move {
+            let page = store.inbox(&acme, &open, None, 50, at).await.unwrap();
+            let ids: Vec<String> = page
+                .items
+                .into_iter()
+                .map(|i| i.comment.key.external_id)
+                .collect();
+            let counts = store.inbox_counts(&acme, &open, at).await.unwrap();
+            (ids, counts)
+        }
+    };
+    let before = listed(&store).await;
+    assert!(!before.0.is_empty());
+
+    // every inbox item gone, as in a table written before the inbox
+    let client = aws_sdk_dynamodb::Client::new(&conf);
+    let entries = client
+        .scan()
+        .table_name(store.table_name())
+        .filter_expression("SK = :i")
+        .expression_attribute_values(":i", AttributeValue::S("I".into()))
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<_> = entries
+        .items()
+        .iter()
+        .map(|i| (i["PK"].clone(), i["SK"].clone()))
+        .collect();
+    assert_eq!(
+        keys.len(),
+        before.0.len() + 2,
+        "acme's and the hidden and globex ones"
+    );
+    for (pk, sk) in &keys {
+        client
+            .delete_item()
+            .table_name(store.table_name())
+            .key("PK", pk.clone())
+            .key("SK", sk.clone())
+            .send()
+            .await
+            .unwrap();
+    }
+    assert!(listed(&store).await.0.is_empty());
+
+    let mut heard = Vec::new();
+    let done = store
+        .refile_inbox(&mut |so_far| heard.push(so_far))
+        .await
+        .unwrap();
+    assert_eq!(done.filed as usize, keys.len(), "{done:?}");
+    assert_eq!(done.removed, 0);
+    assert_eq!(done.seen, done.filed + done.unchanged);
+    assert_eq!(heard.last(), Some(&done), "progress after each page");
+    assert_eq!(listed(&store).await, before, "listed and counted as before");
+
+    let again = store.refile_inbox(&mut |_| {}).await.unwrap();
+    assert_eq!((again.filed, again.removed), (0, 0), "{again:?}");
+    assert_eq!(again.unchanged, again.seen);
+
+    // a stray item for a comment that is not in the inbox (no triage) is taken out
+    let stray = client
+        .scan()
+        .table_name(store.table_name())
+        .filter_expression("SK = :c AND attribute_not_exists(GSI2PK)")
+        .expression_attribute_values(":c", AttributeValue::S("C".into()))
+        .send()
+        .await
+        .unwrap();
+    let pk = stray.items()[0]["PK"].clone();
+    client
+        .put_item()
+        .table_name(store.table_name())
+        .item("PK", pk)
+        .item("SK", AttributeValue::S("I".into()))
+        .item("type", AttributeValue::S("inbox".into()))
+        .send()
+        .await
+        .unwrap();
+    let mended = store.refile_inbox(&mut |_| {}).await.unwrap();
+    assert_eq!((mended.filed, mended.removed), (0, 1), "{mended:?}");
+}

@@ -66,7 +66,10 @@ use vigie_core::time::Timestamp;
 use vigie_core::users::{User, UserName};
 
 mod inbox;
+mod refile;
 mod reports;
+
+pub use refile::Refiled;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -241,6 +244,11 @@ impl TableSpec {
 impl DynamoStore {
     pub fn from_conf(conf: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
         Self::new(Client::new(conf), table)
+    }
+
+    /// The table it reads and writes.
+    pub fn table_name(&self) -> &str {
+        &self.table
     }
 
     pub fn new(client: Client, table: impl Into<String>) -> Self {

@@ -7,7 +7,7 @@ pub mod function;
 mod secrets;
 mod sqs;
 
-pub use dynamo::{DynamoStore, TableSpec};
+pub use dynamo::{DynamoStore, Refiled, TableSpec};
 pub use secrets::SsmSecrets;
 pub use sqs::SqsQueue;
 

@@ -9,6 +9,7 @@ mod draft;
 mod eval;
 mod eval_signals;
 mod http;
+mod inbox;
 mod load;
 mod replay;
 mod serve;
@@ -46,6 +47,9 @@ enum Command {
     /// Brand content (voice, approved replies, facts) between folders and the store.
     #[command(subcommand)]
     Brand(brand::BrandCommand),
+    /// The managers' inbox: file a store's comments in it again.
+    #[command(subcommand)]
+    Inbox(inbox::InboxCommand),
     /// The people who review: add, remove, list (roles per brand; passwords hashed), and
     /// their API tokens.
     #[command(subcommand)]
@@ -110,6 +114,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Draft(args) => draft::run(args).await,
         Command::Brand(command) => brand::run(command).await,
         Command::User(command) => user::run(command).await,
+        Command::Inbox(command) => inbox::run(command).await,
         Command::EvalDrafts(args) => draft::eval(args).await,
     }
 }

@@ -66,7 +66,7 @@ fn built(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
-fn inbox_item(c: &Comment, f: &InboxFacets) -> Result<Item, StoreError> {
+pub(super) fn inbox_item(c: &Comment, f: &InboxFacets) -> Result<Item, StoreError> {
     let body = serde_json::to_string(c).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let mut item: Item = HashMap::from([
         ("PK".into(), s(comment_pk(&c.key))),
