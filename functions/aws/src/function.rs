@@ -10,12 +10,11 @@ pub enum StartupError {
     Config(#[from] ConfigError),
 }
 
-/// JSON logs (CloudWatch adds the time), filtered by `RUST_LOG`.
+/// JSON logs on stdout in the format of [`crate::logs`] (CloudWatch adds the time),
+/// filtered by `RUST_LOG`.
 pub fn init_tracing() {
-    tracing_subscriber::fmt()
-        .json()
+    crate::logs::json(std::io::stdout)
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .without_time()
         .init();
 }
 

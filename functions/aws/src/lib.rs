@@ -4,6 +4,7 @@
 mod dynamo;
 pub mod event;
 pub mod function;
+pub mod logs;
 mod secrets;
 mod sqs;
 

@@ -7,8 +7,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use tracing::Instrument;
 use vigie_core::classify::Classifier;
 use vigie_core::comment::{Sentiment, SentimentScore};
+use vigie_core::events::batch_span;
 use vigie_core::ports::{
     CommentRead, CommentWrite, Delivery, QueueSend, Reading, ScoreError, SentimentScorer,
 };
@@ -117,6 +119,7 @@ pub fn sentiment(p: &vigie_model::Prediction, model: &str) -> SentimentScore {
 pub use vigie_aws::event::delivery;
 
 /// The Lambda handler, as a plain function: classify the batch, report what to retry.
+/// Its lines are logged in the batch's span, those about one message in that message's.
 pub async fn handle<S, M, Q>(
     classifier: &Classifier<'_, S, M, Q>,
     event: SqsEvent,
@@ -127,16 +130,20 @@ where
     Q: QueueSend,
 {
     let deliveries: Vec<Delivery> = event.records.iter().map(delivery).collect();
-    let outcome = classifier.handle(&deliveries, Timestamp::now()).await;
-    tracing::info!(
-        messages = deliveries.len(),
-        classified = outcome.classified,
-        escalated = outcome.escalated,
-        skipped = outcome.skipped,
-        failed = outcome.failed.len(),
-        "batch classified"
-    );
-    let mut response = SqsBatchResponse::default();
-    response.set_failures(outcome.failed);
-    response
+    let span = batch_span("classify", deliveries.len());
+    let outcome = classifier
+        .handle(&deliveries, Timestamp::now())
+        .instrument(span.clone())
+        .await;
+    span.in_scope(|| {
+        tracing::info!(
+            messages = deliveries.len(),
+            classified = outcome.classified,
+            escalated = outcome.escalated,
+            skipped = outcome.skipped,
+            failed = outcome.failed.len(),
+            "batch classified"
+        )
+    });
+    vigie_aws::event::batch_response(outcome.failed)
 }

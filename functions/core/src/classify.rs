@@ -13,10 +13,14 @@
 
 use std::collections::HashMap;
 
+use tracing::{Instrument, Span};
+
 use crate::comment::{Comment, CommentKey, CommentState, Sentiment, Triage};
 use crate::config::Brands;
 use crate::escalation::EscalationEvent;
-use crate::events::{CommentClassified, Escalated, InternalEvent, MessageFailed};
+use crate::events::{
+    CommentClassified, Escalated, InternalEvent, MessageFailed, message_span, record_comment,
+};
 use crate::intake::ClassifyRequest;
 use crate::ports::{
     CommentRead, CommentWrite, Delivery, OutgoingMessage, QueueSend, SentimentScorer, StoreError,
@@ -44,6 +48,12 @@ pub struct Classifier<'a, S, M, Q> {
     pub escalations: &'a Q,
     /// Where triaged comments are sent for reply suggestions (none: no drafting).
     pub drafts: Option<&'a dyn QueueSend>,
+}
+
+/// A message of the batch, and the span the lines about it are logged in.
+struct Message<'m> {
+    delivery: &'m Delivery,
+    span: Span,
 }
 
 enum Work {
@@ -100,37 +110,52 @@ where
 {
     pub async fn handle(&self, messages: &[Delivery], now: Timestamp) -> BatchOutcome {
         let mut outcome = BatchOutcome::default();
-        let fail = |outcome: &mut BatchOutcome, m: &Delivery, reason: &str, poison: bool| {
-            MessageFailed {
-                queue: "classify",
-                message_id: &m.message_id,
-                reason,
-                poison,
-            }
-            .emit();
-            outcome.failed.push(m.message_id.clone());
+        let fail = |outcome: &mut BatchOutcome, m: &Message, reason: &str, poison: bool| {
+            m.span.in_scope(|| {
+                MessageFailed {
+                    queue: "classify",
+                    message_id: &m.delivery.message_id,
+                    reason,
+                    poison,
+                }
+                .emit()
+            });
+            outcome.failed.push(m.delivery.message_id.clone());
         };
 
-        // 1. What each message asks for, against what is stored.
-        let mut work: Vec<(&Delivery, Work)> = Vec::new();
-        for m in messages {
-            let request: ClassifyRequest = match serde_json::from_str(&m.body) {
+        // 1. What each message asks for, against what is stored. Each message's steps run
+        // in its span; the batch's one model call runs in the caller's.
+        let mut work: Vec<(Message, Work)> = Vec::new();
+        for d in messages {
+            let m = Message {
+                delivery: d,
+                span: message_span(&d.message_id),
+            };
+            let request: ClassifyRequest = match serde_json::from_str(&d.body) {
                 Ok(r) => r,
                 Err(e) => {
-                    fail(&mut outcome, m, &format!("unreadable request: {e}"), true);
+                    fail(&mut outcome, &m, &format!("unreadable request: {e}"), true);
                     continue;
                 }
             };
-            match self.store.get(&request.key).await {
+            record_comment(&m.span, &request.key);
+            match self
+                .store
+                .get(&request.key)
+                .instrument(m.span.clone())
+                .await
+            {
                 Ok(Some(c)) => match self.plan(c, request.version) {
                     Some(w) => work.push((m, w)),
                     None => outcome.skipped += 1,
                 },
                 Ok(None) => {
-                    tracing::warn!(key = %request.key, "classification request for an unknown comment");
+                    m.span.in_scope(|| {
+                        tracing::warn!(key = %request.key, "classification request for an unknown comment")
+                    });
                     outcome.skipped += 1;
                 }
-                Err(e) => fail(&mut outcome, m, &e.to_string(), false),
+                Err(e) => fail(&mut outcome, &m, &e.to_string(), false),
             }
         }
 
@@ -146,10 +171,13 @@ where
         let mut planned = Vec::with_capacity(work.len());
         for (m, w) in work {
             match w {
-                Work::Score(c, _) => match self.earlier(&c, &mut texts).await {
-                    Ok(earlier) => planned.push((m, Work::Score(c, earlier))),
-                    Err(e) => fail(&mut outcome, m, &e.to_string(), false),
-                },
+                Work::Score(c, _) => {
+                    let span = m.span.clone();
+                    match self.earlier(&c, &mut texts).instrument(span).await {
+                        Ok(earlier) => planned.push((m, Work::Score(c, earlier))),
+                        Err(e) => fail(&mut outcome, &m, &e.to_string(), false),
+                    }
+                }
                 other => planned.push((m, other)),
             }
         }
@@ -189,7 +217,7 @@ where
         };
 
         // 4. Urgency, stored triage, escalation.
-        let mut to_escalate: Vec<(&Delivery, Comment)> = Vec::new();
+        let mut to_escalate: Vec<(Message, Comment)> = Vec::new();
         for (m, w) in work {
             let comment = match w {
                 Work::EscalateOnly(c) => c,
@@ -206,7 +234,11 @@ where
                             Earlier::Scored(i) => scores[*i].sentiment.label == Sentiment::Negative,
                         })
                         .count() as u32;
-                    match self.triage(c, reading, earlier_complaints, now).await {
+                    match self
+                        .triage(c, reading, earlier_complaints, now)
+                        .instrument(m.span.clone())
+                        .await
+                    {
                         Ok(Some(c)) => {
                             outcome.classified += 1;
                             c
@@ -216,7 +248,7 @@ where
                             continue;
                         }
                         Err(e) => {
-                            fail(&mut outcome, m, &e.to_string(), false);
+                            fail(&mut outcome, &m, &e.to_string(), false);
                             continue;
                         }
                     }
@@ -226,11 +258,12 @@ where
                 // drafted before the message is acknowledged: a failure retries the message
                 if let Err(e) = q
                     .send(&[crate::drafting::DraftRequest::message(&comment)])
+                    .instrument(m.span.clone())
                     .await
                 {
                     fail(
                         &mut outcome,
-                        m,
+                        &m,
                         &format!("draft request not sent: {e}"),
                         false,
                     );
@@ -276,6 +309,7 @@ where
                     fail(&mut outcome, m, &format!("escalation not sent: {e}"), false);
                 } else {
                     self.record_escalation(c, &event.event_id, &mut outcome, m)
+                        .instrument(m.span.clone())
                         .await;
                 }
             }
@@ -283,6 +317,7 @@ where
         }
         for ((m, c), event) in to_escalate.iter().zip(&events) {
             self.record_escalation(c, &event.event_id, &mut outcome, m)
+                .instrument(m.span.clone())
                 .await;
         }
         outcome
@@ -410,7 +445,7 @@ where
         comment: &Comment,
         event_id: &str,
         outcome: &mut BatchOutcome,
-        m: &Delivery,
+        m: &Message<'_>,
     ) {
         let version = comment.version;
         let mut c = comment.clone();
@@ -446,12 +481,12 @@ where
             Err(e) => {
                 MessageFailed {
                     queue: "classify",
-                    message_id: &m.message_id,
+                    message_id: &m.delivery.message_id,
                     reason: &format!("escalation sent, not recorded: {e}"),
                     poison: false,
                 }
                 .emit();
-                outcome.failed.push(m.message_id.clone());
+                outcome.failed.push(m.delivery.message_id.clone());
             }
         }
     }

@@ -4,6 +4,7 @@
 //! dead-letters it after its maximum receives.
 
 use serde::{Deserialize, Serialize};
+use tracing::Instrument;
 
 use crate::checks::Speller;
 use std::collections::BTreeMap;
@@ -11,7 +12,7 @@ use std::collections::BTreeMap;
 use crate::comment::{BrandId, Comment, CommentKey, CommentState, Platform};
 use crate::content::PLATFORM_NAMES;
 use crate::draft::{self, DraftEngine};
-use crate::events::{InternalEvent, MessageFailed};
+use crate::events::{InternalEvent, MessageFailed, message_span, record_comment};
 use crate::ports::{BrandContentStore, CommentRead, Delivery, DraftStore, OutgoingMessage};
 use crate::time::Timestamp;
 
@@ -116,97 +117,112 @@ where
     pub async fn handle(&self, messages: &[Delivery], now: Timestamp) -> DraftOutcome {
         let mut outcome = DraftOutcome::default();
         for m in messages {
-            let fail = |outcome: &mut DraftOutcome, reason: &str, poison: bool| {
-                MessageFailed {
-                    queue: "draft",
-                    message_id: &m.message_id,
-                    reason,
-                    poison,
-                }
-                .emit();
-                outcome.failed.push(m.message_id.clone());
-            };
-            let request: DraftRequest = match serde_json::from_str(&m.body) {
-                Ok(r) => r,
-                Err(e) => {
-                    fail(&mut outcome, &format!("unreadable request: {e}"), true);
-                    continue;
-                }
-            };
-            let comment = match self.store.get(&request.key).await {
-                Ok(Some(c)) => c,
-                Ok(None) => {
-                    outcome.skipped += 1;
-                    continue;
-                }
-                Err(e) => {
-                    fail(&mut outcome, &e.to_string(), false);
-                    continue;
-                }
-            };
-            if comment.state == CommentState::Deleted {
-                match self.drafts.withdraw_drafts(&comment.key).await {
-                    Ok(true) => outcome.withdrawn += 1,
-                    Ok(false) => outcome.skipped += 1,
-                    Err(e) => fail(&mut outcome, &e.to_string(), false),
-                }
-                continue;
-            }
-            if comment.version != request.version || comment.state == CommentState::OwnReply {
-                outcome.skipped += 1; // an edit's own request drafts it
-                continue;
-            }
-            if comment
-                .triage
-                .as_ref()
-                .is_none_or(|t| t.version != comment.version)
-            {
-                fail(&mut outcome, "not triaged yet", false);
-                continue;
-            }
-            let content = match self.content.content(&comment.key.brand).await {
-                Ok(Some(c)) => c,
-                Ok(None) => {
-                    tracing::warn!(brand = %comment.key.brand, "no brand content: nothing to draft from (vigie brand import)");
-                    outcome.skipped += 1;
-                    continue;
-                }
-                Err(e) => {
-                    fail(&mut outcome, &e.to_string(), false);
-                    continue;
-                }
-            };
-            let generation = if request.regenerate {
-                match self.drafts.drafts(&comment.key).await {
-                    Ok(Some(stored)) if stored.comment_version == comment.version => {
-                        stored.generation + 1
-                    }
-                    Ok(_) => 0,
-                    Err(e) => {
-                        fail(&mut outcome, &e.to_string(), false);
-                        continue;
-                    }
-                }
-            } else {
-                0
-            };
-            let engines = self.engines.for_brand(&comment.key.brand);
-            let mut d = draft::draft_comment(
-                &comment,
-                &content,
-                &engines,
-                self.speller,
-                platform_name(&comment),
-                now,
-            )
-            .await;
-            d.generation = generation;
-            match self.drafts.put_drafts(&d).await {
-                Ok(_) => outcome.drafted += 1,
-                Err(e) => fail(&mut outcome, &e.to_string(), false),
-            }
+            let span = message_span(&m.message_id);
+            self.handle_message(m, &span, &mut outcome, now)
+                .instrument(span.clone())
+                .await;
         }
         outcome
+    }
+
+    /// One message, in its span (`span`, on which its comment is recorded).
+    async fn handle_message(
+        &self,
+        m: &Delivery,
+        span: &tracing::Span,
+        outcome: &mut DraftOutcome,
+        now: Timestamp,
+    ) {
+        let fail = |outcome: &mut DraftOutcome, reason: &str, poison: bool| {
+            MessageFailed {
+                queue: "draft",
+                message_id: &m.message_id,
+                reason,
+                poison,
+            }
+            .emit();
+            outcome.failed.push(m.message_id.clone());
+        };
+        let request: DraftRequest = match serde_json::from_str(&m.body) {
+            Ok(r) => r,
+            Err(e) => {
+                fail(outcome, &format!("unreadable request: {e}"), true);
+                return;
+            }
+        };
+        record_comment(span, &request.key);
+        let comment = match self.store.get(&request.key).await {
+            Ok(Some(c)) => c,
+            Ok(None) => {
+                outcome.skipped += 1;
+                return;
+            }
+            Err(e) => {
+                fail(outcome, &e.to_string(), false);
+                return;
+            }
+        };
+        if comment.state == CommentState::Deleted {
+            match self.drafts.withdraw_drafts(&comment.key).await {
+                Ok(true) => outcome.withdrawn += 1,
+                Ok(false) => outcome.skipped += 1,
+                Err(e) => fail(outcome, &e.to_string(), false),
+            }
+            return;
+        }
+        if comment.version != request.version || comment.state == CommentState::OwnReply {
+            outcome.skipped += 1; // an edit's own request drafts it
+            return;
+        }
+        if comment
+            .triage
+            .as_ref()
+            .is_none_or(|t| t.version != comment.version)
+        {
+            fail(outcome, "not triaged yet", false);
+            return;
+        }
+        let content = match self.content.content(&comment.key.brand).await {
+            Ok(Some(c)) => c,
+            Ok(None) => {
+                tracing::warn!(brand = %comment.key.brand, "no brand content: nothing to draft from (vigie brand import)");
+                outcome.skipped += 1;
+                return;
+            }
+            Err(e) => {
+                fail(outcome, &e.to_string(), false);
+                return;
+            }
+        };
+        let generation = if request.regenerate {
+            match self.drafts.drafts(&comment.key).await {
+                Ok(Some(stored)) if stored.comment_version == comment.version => {
+                    stored.generation + 1
+                }
+                Ok(_) => 0,
+                Err(e) => {
+                    fail(outcome, &e.to_string(), false);
+                    return;
+                }
+            }
+        } else {
+            0
+        };
+        let engines = self.engines.for_brand(&comment.key.brand);
+        let mut d = draft::draft_comment(
+            &comment,
+            &content,
+            &engines,
+            self.speller,
+            platform_name(&comment),
+            now,
+        )
+        .await;
+        d.generation = generation;
+        match self.drafts.put_drafts(&d).await {
+            Ok(_) => outcome.drafted += 1,
+            Err(e) => fail(outcome, &e.to_string(), false),
+        }
     }
 }
 

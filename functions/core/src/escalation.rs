@@ -7,7 +7,9 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::comment::{Attachment, Author, Comment, Platform, SentimentScore};
+use crate::comment::{
+    Attachment, Author, BrandId, Comment, CommentKey, InvalidValue, Platform, SentimentScore,
+};
 use crate::understanding::Understanding;
 use crate::urgency::Urgency;
 
@@ -58,6 +60,15 @@ pub fn event_id(comment: &Comment) -> String {
 }
 
 impl EscalationEvent {
+    /// The key of the comment it is about.
+    pub fn comment_key(&self) -> Result<CommentKey, InvalidValue> {
+        CommentKey::new(
+            BrandId::parse(self.brand.clone())?,
+            self.platform,
+            self.comment_id.clone(),
+        )
+    }
+
     /// The event for a triaged comment; `None` when it is not triaged.
     pub fn for_comment(comment: &Comment, escalated_at: crate::time::Timestamp) -> Option<Self> {
         let triage = comment.triage.as_ref()?;

@@ -1,9 +1,37 @@
-//! Typed internal events: each logs and counts in one place (`emit`).
+//! Typed internal events: each logs and counts in one place (`emit`); and the spans every
+//! line of a queue batch is logged in: `batch` (queue, messages), then `message`
+//! (message_id, and once its body is read, the comment's `key` and `brand`).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use crate::comment::{BrandId, Platform};
+use crate::comment::{BrandId, CommentKey, Platform};
+
+/// The span of a batch of queue messages: the lines about the batch as a whole (its one
+/// model call, its summary) are logged in it.
+///
+/// At the ERROR level, as [`message_span`]: a span is kept whenever a line is, whatever
+/// the level the logs are filtered at.
+pub fn batch_span(queue: &'static str, messages: usize) -> tracing::Span {
+    tracing::error_span!("batch", queue, messages)
+}
+
+/// The span of one queue message: every line logged while it is handled is logged in
+/// it. Its comment is recorded by [`record_comment`] once the body is read.
+pub fn message_span(message_id: &str) -> tracing::Span {
+    tracing::error_span!(
+        "message",
+        message_id,
+        key = tracing::field::Empty,
+        brand = tracing::field::Empty
+    )
+}
+
+/// Names the comment a message is about on its span: `key` (`brand/platform/id`) and `brand`.
+pub fn record_comment(span: &tracing::Span, key: &CommentKey) {
+    span.record("key", tracing::field::display(key));
+    span.record("brand", tracing::field::display(&key.brand));
+}
 
 static COUNTERS: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
 

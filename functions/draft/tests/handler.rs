@@ -247,3 +247,88 @@ async fn a_comment_not_triaged_yet_is_retried_and_a_brand_without_content_skippe
     );
     assert!(store.drafts(&c.key).await.unwrap().is_none());
 }
+
+/// Knows no word: every draft fails its spelling check.
+struct KnowsNone;
+
+impl Speller for KnowsNone {
+    fn misspelled(&self, _: &str, words: &[&str]) -> Option<Vec<String>> {
+        Some(words.iter().map(|w| w.to_string()).collect())
+    }
+}
+
+#[tokio::test]
+async fn every_line_about_a_message_names_its_message_comment_and_brand() {
+    let logs = vigie_aws::logs::Capture::default();
+    let _capturing = logs.start();
+    let db = vigie_sqlite::Database::in_memory().unwrap();
+    let store = db.store();
+    store.put_content(&content(), None).await.unwrap(); // acme's only
+    let acme = insert(
+        &store,
+        &triaged(
+            "c1",
+            "Ma commande n'est toujours pas arrivée, ça fait dix jours.",
+            Intent::DeliveryDelay,
+        ),
+    )
+    .await;
+    let mut globex = triaged("g1", "Vous ouvrez le dimanche ?", Intent::AvailabilityHours);
+    globex.key =
+        CommentKey::new(BrandId::parse("globex").unwrap(), Platform::Instagram, "g1").unwrap();
+    let globex = insert(&store, &globex).await;
+    let mut untriaged = triaged("c2", "Et le colis ?", Intent::DeliveryDelay);
+    (untriaged.triage, untriaged.state) = (None, CommentState::Queued);
+    let untriaged = insert(&store, &untriaged).await;
+    let engines = vigie_core::drafting::EngineSet::grounded(&GroundedEngine);
+    let drafter = Drafter {
+        store: &store,
+        content: &store,
+        drafts: &store,
+        engines: &engines,
+        speller: &KnowsNone,
+    };
+
+    let r = handle(
+        &drafter,
+        event(&[
+            request(&acme),
+            request(&globex),
+            "{not json".into(),
+            request(&untriaged),
+        ]),
+    )
+    .await;
+    let failed: Vec<_> = r
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(failed, ["m2", "m3"]);
+
+    let lines = logs.lines();
+    let keys = [&acme, &globex, &untriaged].map(|c| c.key.to_string());
+    vigie_aws::logs::check_batch(
+        &lines,
+        "draft",
+        &[
+            ("m0", Some(&keys[0])),
+            ("m1", Some(&keys[1])),
+            ("m2", None),
+            ("m3", Some(&keys[2])),
+        ],
+        &["batch drafted"],
+    );
+    let ids = |message| vigie_aws::logs::message_ids(&lines, message);
+    let rejected = ids("draft rejected by its checks");
+    assert!(
+        !rejected.is_empty() && rejected.iter().all(|id| *id == "m0"),
+        "{rejected:?}"
+    );
+    assert_eq!(
+        ids("no brand content: nothing to draft from (vigie brand import)"),
+        ["m1"]
+    );
+    assert_eq!(ids("message failed"), ["m2", "m3"]);
+    assert_eq!(ids("batch drafted"), ["(no message span)"]);
+}

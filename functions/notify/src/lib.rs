@@ -10,13 +10,15 @@
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use vigie_aws::event::delivery;
+use tracing::Instrument;
+use vigie_aws::event::{batch_response, delivery};
 use vigie_core::comment::BrandId;
 use vigie_core::config::Brands;
 use vigie_core::config::NotifyFormat;
 use vigie_core::escalation::{EscalationEvent, REPEAT_WINDOW_DAYS};
 use vigie_core::events::{
-    InternalEvent, MessageFailed, NotificationFailed, NotificationSent, RepeatDropped,
+    InternalEvent, MessageFailed, NotificationFailed, NotificationSent, RepeatDropped, batch_span,
+    message_span, record_comment,
 };
 use vigie_core::notify::{payload, retryable_status};
 use vigie_core::ports::{Claim, Delivery, SeenEvents, StoreError};
@@ -215,27 +217,39 @@ impl<E: SeenEvents> Notifier<E> {
         }
     }
 
-    /// Forwards a batch; returns the message ids to retry.
+    /// Forwards a batch; returns the message ids to retry. Each message is handled in its
+    /// span, which names the event's comment and brand once its body is read.
     pub async fn handle(&self, deliveries: &[Delivery]) -> Vec<String> {
         let mut failed = Vec::new();
         for d in deliveries {
+            let span = message_span(&d.message_id);
             let result = serde_json::from_str::<EscalationEvent>(&d.body)
                 .map_err(|e| NotifyError::Unreadable(e.to_string()));
             let result = match result {
-                Ok(event) => self
-                    .deliver_once(&event, &d.receipt, Timestamp::now())
-                    .await
-                    .map(|_| ()),
+                Ok(event) => {
+                    match event.comment_key() {
+                        Ok(key) => record_comment(&span, &key),
+                        Err(_) => {
+                            span.record("brand", event.brand.as_str());
+                        }
+                    }
+                    self.deliver_once(&event, &d.receipt, Timestamp::now())
+                        .instrument(span.clone())
+                        .await
+                        .map(|_| ())
+                }
                 Err(e) => Err(e),
             };
             if let Err(e) = result {
-                MessageFailed {
-                    queue: "notify",
-                    message_id: &d.message_id,
-                    reason: &e.to_string(),
-                    poison: matches!(e, NotifyError::Unreadable(_)),
-                }
-                .emit();
+                span.in_scope(|| {
+                    MessageFailed {
+                        queue: "notify",
+                        message_id: &d.message_id,
+                        reason: &e.to_string(),
+                        poison: matches!(e, NotifyError::Unreadable(_)),
+                    }
+                    .emit()
+                });
                 failed.push(d.message_id.clone());
             }
         }
@@ -243,10 +257,12 @@ impl<E: SeenEvents> Notifier<E> {
     }
 }
 
-/// The Lambda handler as a plain function.
+/// The Lambda handler as a plain function, in the batch's span.
 pub async fn handle<E: SeenEvents>(notifier: &Notifier<E>, event: SqsEvent) -> SqsBatchResponse {
     let deliveries: Vec<Delivery> = event.records.iter().map(delivery).collect();
-    let mut response = SqsBatchResponse::default();
-    response.set_failures(notifier.handle(&deliveries).await);
-    response
+    let failed = notifier
+        .handle(&deliveries)
+        .instrument(batch_span("notify", deliveries.len()))
+        .await;
+    batch_response(failed)
 }

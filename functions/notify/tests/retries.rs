@@ -161,3 +161,70 @@ async fn brands_without_a_target_are_acknowledged_without_a_call() {
     assert!(!notifier(&url).forward(&event("globex")).await.unwrap());
     assert_eq!(teams_cards(&received), 0);
 }
+
+#[tokio::test]
+async fn every_line_about_a_message_names_its_message_comment_and_brand() {
+    let logs = vigie_aws::logs::Capture::default();
+    let _capturing = logs.start();
+    let (ok, _) = chat(vec![200]).await;
+    let (refusing, _) = chat(vec![400]).await;
+    let config = CONFIG.replace(
+        "name = \"Globex\"",
+        "name = \"Globex\"\n[brands.notify]\nurl = { env = \"Y\" }\nformat = \"slack\"",
+    );
+    let brands = Brands::parse("brands.toml".as_ref(), &config).unwrap();
+    let mut secrets = Secrets::default();
+    for (brand, url) in [("acme", ok), ("globex", refusing)] {
+        secrets
+            .notify_urls
+            .insert(BrandId::parse(brand).unwrap(), url);
+    }
+    let n = Notifier::new(
+        brands,
+        secrets,
+        RetryPolicy::default(),
+        vigie_sqlite::Database::in_memory().unwrap().store(),
+    );
+    let mut globex = event("globex");
+    (globex.event_id, globex.comment_id) =
+        ("fedcba9876543210fedcba9876543210".into(), "6_1".into());
+    let mut sqs = aws_lambda_events::event::sqs::SqsEvent::default();
+    for (i, body) in [
+        serde_json::to_string(&event("acme")).unwrap(),
+        serde_json::to_string(&globex).unwrap(),
+        "{not an event".into(),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut m = aws_lambda_events::event::sqs::SqsMessage::default();
+        m.message_id = Some(format!("m{i}"));
+        m.receipt_handle = Some(format!("r{i}"));
+        m.body = Some(body);
+        sqs.records.push(m);
+    }
+
+    let r = vigie_notify::handle(&n, sqs).await;
+    let failed: Vec<_> = r
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(failed, ["m1", "m2"]);
+
+    let lines = logs.lines();
+    vigie_aws::logs::check_batch(
+        &lines,
+        "notify",
+        &[
+            ("m0", Some("acme/facebook/5_1")),
+            ("m1", Some("globex/facebook/6_1")),
+            ("m2", None),
+        ],
+        &[],
+    );
+    let ids = |message| vigie_aws::logs::message_ids(&lines, message);
+    assert_eq!(ids("notification sent"), ["m0"]);
+    assert_eq!(ids("notification failed"), ["m1"]);
+    assert_eq!(ids("message failed"), ["m1", "m2"]);
+}
