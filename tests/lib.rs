@@ -2,6 +2,7 @@
 
 pub mod contract;
 pub mod fakes;
+pub mod lambda;
 pub mod moto;
 
 use std::path::{Path, PathBuf};
@@ -111,3 +112,29 @@ for path, fmt in fields:
     node[path[-1]] = "not a valid " + fmt
     assert not validator.is_valid(broken), f"{'.'.join(path)} accepted an invalid {fmt}"
 "#;
+
+/// The sample brand folder `samples/brands/acme` as `brand`'s content, its approved
+/// replies embedded by `model` (as `vigie brand import` stores them).
+pub fn sample_content(
+    brand: &vigie_core::comment::BrandId,
+    model: &vigie_model::SentimentModel,
+) -> vigie_core::content::BrandContent {
+    use vigie_core::content::{BrandContent, ContentFiles};
+    let dir = workspace_root().join("samples/brands/acme");
+    let mut content = BrandContent::from_files(
+        brand,
+        &ContentFiles::read_dir(&dir).unwrap(),
+        vigie_core::time::Timestamp(0),
+        "test",
+    )
+    .unwrap();
+    let bodies: Vec<String> = content.replies.iter().map(|r| r.text.clone()).collect();
+    for (r, p) in content
+        .replies
+        .iter_mut()
+        .zip(model.classify(&bodies).unwrap())
+    {
+        r.embedding = Some(vigie_core::understanding::Embedding::quantize(&p.embedding));
+    }
+    content
+}

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sqs::config::Credentials;
+use vigie_core::ports::{Delivery, QueueReceive};
 
 pub struct Moto {
     pub endpoint: String,
@@ -162,4 +163,33 @@ pub async fn queue_with_dlq(
         vigie_aws::SqsQueue::new(client.clone(), url),
         vigie_aws::SqsQueue::new(client, dlq_url),
     )
+}
+
+/// Lambda's side of a partial batch response: delete what succeeded, leave the rest to
+/// come back (here at once, instead of after the visibility timeout).
+pub async fn complete(queue: &vigie_aws::SqsQueue, batch: &[Delivery], failures: &[String]) {
+    let done: Vec<String> = batch
+        .iter()
+        .filter(|d| !failures.contains(&d.message_id))
+        .map(|d| d.receipt.clone())
+        .collect();
+    if !done.is_empty() {
+        queue.ack(&done).await.unwrap();
+    }
+    for d in batch.iter().filter(|d| failures.contains(&d.message_id)) {
+        queue.release(&d.receipt, 0).await.unwrap();
+    }
+}
+
+/// Every message the queue holds, in a few receives.
+pub async fn receive_all(queue: &vigie_aws::SqsQueue) -> Vec<Delivery> {
+    let mut out = Vec::new();
+    for _ in 0..5 {
+        let got = queue.receive(10, 30).await.unwrap();
+        if got.is_empty() && !out.is_empty() {
+            break;
+        }
+        out.extend(got);
+    }
+    out
 }

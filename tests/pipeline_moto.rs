@@ -9,7 +9,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::Request;
 use tower::ServiceExt;
-use vigie_aws::{DynamoStore, SqsQueue};
+use vigie_aws::DynamoStore;
 use vigie_classify::ModelScorer;
 use vigie_core::classify::Classifier;
 use vigie_core::comment::{CommentKey, CommentState, Platform};
@@ -18,7 +18,7 @@ use vigie_core::signature::sign_meta;
 use vigie_model::{ModelOptions, SentimentModel};
 use vigie_notify::{Notifier, RetryPolicy};
 use vigie_tests::fakes::{APP_SECRET, acme, acme_world};
-use vigie_tests::moto::{moto, queue_with_dlq, table};
+use vigie_tests::moto::{complete, moto, queue_with_dlq, receive_all, table};
 
 /// What Lambda's SQS event source hands a function: the messages as an `SqsEvent`.
 fn sqs_event(deliveries: &[Delivery]) -> SqsEvent {
@@ -38,34 +38,6 @@ fn sqs_event(deliveries: &[Delivery]) -> SqsEvent {
         })
         .collect();
     event
-}
-
-/// Lambda's side of a partial batch response: delete what succeeded, leave the rest to
-/// come back (here at once, instead of after the visibility timeout).
-async fn complete(queue: &SqsQueue, batch: &[Delivery], failures: &[String]) {
-    let done: Vec<String> = batch
-        .iter()
-        .filter(|d| !failures.contains(&d.message_id))
-        .map(|d| d.receipt.clone())
-        .collect();
-    if !done.is_empty() {
-        queue.ack(&done).await.unwrap();
-    }
-    for d in batch.iter().filter(|d| failures.contains(&d.message_id)) {
-        queue.release(&d.receipt, 0).await.unwrap();
-    }
-}
-
-async fn receive_all(queue: &SqsQueue) -> Vec<Delivery> {
-    let mut out = Vec::new();
-    for _ in 0..5 {
-        let got = queue.receive(10, 30).await.unwrap();
-        if got.is_empty() && !out.is_empty() {
-            break;
-        }
-        out.extend(got);
-    }
-    out
 }
 
 /// A local chat webhook that records what it receives.
@@ -228,24 +200,8 @@ async fn signed_delivery_to_escalation_to_chat_on_dynamodb_and_sqs() {
     // 3b. draft: the brand's content in DynamoDB, the draft requests classify sent, the
     // draft function's handler; drafts stored with the comment, grounded and checked.
     {
-        use vigie_core::content::{BrandContent, ContentFiles};
         use vigie_core::ports::{BrandContentStore, DraftStore};
-        let dir = vigie_tests::workspace_root().join("samples/brands/acme");
-        let mut content = BrandContent::from_files(
-            &acme(),
-            &ContentFiles::read_dir(&dir).unwrap(),
-            vigie_core::time::Timestamp(0),
-            "test",
-        )
-        .unwrap();
-        let bodies: Vec<String> = content.replies.iter().map(|r| r.text.clone()).collect();
-        for (r, p) in content
-            .replies
-            .iter_mut()
-            .zip(model.classify(&bodies).unwrap())
-        {
-            r.embedding = Some(vigie_core::understanding::Embedding::quantize(&p.embedding));
-        }
+        let content = vigie_tests::sample_content(&acme(), &model);
         assert_eq!(store.put_content(&content, None).await.unwrap(), 1);
         let requests = receive_all(&draft_q).await;
         assert_eq!(requests.len(), 2, "one per triaged comment");
