@@ -49,8 +49,9 @@ pub enum Binaries {
 impl Binaries {
     pub fn from_env() -> Self {
         match std::env::var_os("VIGIE_LAMBDA_DIR") {
+            // relative to the workspace, as scripts/package writes it
             Some(dir) => Binaries::Packaged {
-                zips: PathBuf::from(dir),
+                zips: workspace_root().join(dir),
                 unzipped: tempfile::tempdir().unwrap(),
             },
             None => {
