@@ -306,6 +306,21 @@ impl Emulator {
         self.functions.last().unwrap()
     }
 
+    /// The function's peak resident memory so far (VmHWM), in MB.
+    pub fn peak_rss_mb(&self, name: &str) -> Option<f64> {
+        let pid = self.function(name).child.id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let kb: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()?;
+        Some(kb / 1024.0)
+    }
+
     /// Stops the function `name` (a new `run` starts it cold).
     pub fn stop(&mut self, name: &str) {
         if let Some(i) = self.functions.iter().position(|f| f.name == name) {
