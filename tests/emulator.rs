@@ -9,11 +9,8 @@
 //! By default the binaries cargo built for this machine run; `VIGIE_LAMBDA_DIR=target/lambda`
 //! (what `scripts/package` does) runs the packaged `bootstrap`s with the layers it filled.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-
-use axum::Router;
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use vigie_core::comment::{CommentKey, CommentState, Platform};
 use vigie_core::ports::{BrandContentStore, CommentRead, DraftStore, OutgoingMessage, QueueSend};
 use vigie_core::signature::sign_meta;
@@ -32,26 +29,6 @@ const FEED: &str = r#"{"object":"page","entry":[{"id":"1001","time":1764086400,"
  {"field":"feed","value":{"from":{"id":"77","name":"Nadia"},"message":"Le radiateur acheté chez vous a pris feu dans la chambre de ma fille. J'appelle mon avocat, c'est inadmissible.","post_id":"1001_5","comment_id":"5_1","created_time":1764086399,"item":"comment","parent_id":"1001_5","verb":"add"}},
  {"field":"feed","value":{"from":{"id":"78","name":"Paul"},"message":"Merci pour l'accueil, toujours un plaisir de venir chez vous !","post_id":"1001_5","comment_id":"5_2","created_time":1764086399,"item":"comment","parent_id":"1001_5","verb":"add"}}
 ]}]}"#;
-
-/// A local chat webhook that records what it receives.
-async fn receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
-    let got: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let sink = Arc::clone(&got);
-    let app = Router::new().route(
-        "/hook",
-        axum::routing::post(move |axum::Json(v): axum::Json<Value>| {
-            let sink = Arc::clone(&sink);
-            async move {
-                sink.lock().unwrap().push(v);
-                "ok"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, got)
-}
 
 fn key_file(name: &str) -> Vec<u8> {
     std::fs::read(
@@ -112,7 +89,7 @@ async fn every_function_runs_under_the_runtime_api_emulator_from_a_signed_delive
     let (classify_q, _classify_dlq) = queue_with_dlq(&conf, 3).await;
     let (escalation_q, _) = queue_with_dlq(&conf, 3).await;
     let (draft_q, _) = queue_with_dlq(&conf, 3).await;
-    let (hook_url, posted) = receiver().await;
+    let (hook_url, posted) = vigie_tests::chat_receiver().await;
 
     // secrets in SSM, by the references of the brand configuration
     let prefix = format!("/{}/", unique("vigie"));
@@ -216,27 +193,9 @@ async fn every_function_runs_under_the_runtime_api_emulator_from_a_signed_delive
     );
     assert_eq!(handshake["statusCode"], 200, "{handshake}");
     assert_eq!(handshake["body"], "1158201444");
-    let signature = sign_meta(APP_SECRET, FEED.as_bytes());
-    let forged = emulator.invoke(
-        "vigie-webhook",
-        &http_event(
-            "POST",
-            "/webhooks/facebook",
-            &[
-                ("host", HOST),
-                ("content-type", "application/json"),
-                (
-                    "x-hub-signature-256",
-                    &sign_meta(b"not the secret", FEED.as_bytes()),
-                ),
-            ],
-            FEED,
-        ),
-    );
-    assert_eq!(forged["statusCode"], 401, "{forged}");
-    let delivered = emulator.invoke(
-        "vigie-webhook",
-        &http_event(
+    let delivery = |secret: &[u8]| {
+        let signature = sign_meta(secret, FEED.as_bytes());
+        http_event(
             "POST",
             "/webhooks/facebook",
             &[
@@ -245,8 +204,11 @@ async fn every_function_runs_under_the_runtime_api_emulator_from_a_signed_delive
                 ("x-hub-signature-256", &signature),
             ],
             FEED,
-        ),
-    );
+        )
+    };
+    let forged = emulator.invoke("vigie-webhook", &delivery(b"not the secret"));
+    assert_eq!(forged["statusCode"], 401, "{forged}");
+    let delivered = emulator.invoke("vigie-webhook", &delivery(APP_SECRET));
     assert_eq!(delivered["statusCode"], 200, "{delivered}");
     let key = |id: &str| CommentKey::new(acme(), Platform::Facebook, id).unwrap();
     assert_eq!(

@@ -2,10 +2,9 @@
 //! them: a signed delivery through the webhook router, then `SqsEvent`s built from what
 //! the queues hold, through the classify and notify handlers, with the real model.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use axum::Router;
 use axum::body::Body;
 use axum::http::Request;
 use tower::ServiceExt;
@@ -40,26 +39,6 @@ fn sqs_event(deliveries: &[Delivery]) -> SqsEvent {
     event
 }
 
-/// A local chat webhook that records what it receives.
-async fn receiver() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
-    let got: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
-    let sink = Arc::clone(&got);
-    let app = Router::new().route(
-        "/hook",
-        axum::routing::post(move |axum::Json(v): axum::Json<serde_json::Value>| {
-            let sink = Arc::clone(&sink);
-            async move {
-                sink.lock().unwrap().push(v);
-                "ok"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, got)
-}
-
 const FEED: &str = r#"{"object":"page","entry":[{"id":"1001","time":1764086400,"changes":[
  {"field":"feed","value":{"from":{"id":"77","name":"Nadia"},"message":"Le radiateur acheté chez vous a pris feu dans la chambre de ma fille. J'appelle mon avocat, c'est inadmissible.","post_id":"1001_5","comment_id":"5_1","created_time":1764086399,"item":"comment","parent_id":"1001_5","verb":"add"}},
  {"field":"feed","value":{"from":{"id":"78","name":"Paul"},"message":"Merci pour l'accueil, toujours un plaisir de venir chez vous !","post_id":"1001_5","comment_id":"5_2","created_time":1764086399,"item":"comment","parent_id":"1001_5","verb":"add"}}
@@ -78,7 +57,7 @@ async fn signed_delivery_to_escalation_to_chat_on_dynamodb_and_sqs() {
     let (draft_q, _draft_dlq) = queue_with_dlq(&conf, 3).await;
     let (brands, mut secrets) =
         acme_world("[brands.notify]\nurl = { env = \"UNUSED\" }\nformat = \"slack\"\n");
-    let (hook_url, posted) = receiver().await;
+    let (hook_url, posted) = vigie_tests::chat_receiver().await;
     secrets.notify_urls.insert(acme(), hook_url);
 
     // 1. webhook: signed bytes in, comments in DynamoDB, requests on SQS.
