@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 
 use vigie_core::intake::ClassifyRequest;
 use vigie_core::ports::{CommentWrite, Delivery};
-use vigie_tests::lambda::{Binaries, Emulator, Opt, failures, sqs_event, template_environment};
+use vigie_tests::lambda::{
+    Binaries, Emulator, Opt, failures, moto_environment, queue_arn, sqs_event, template_environment,
+};
 use vigie_tests::moto::{moto, queue_with_dlq, table};
 
 const CONFIG: &str = "[meta]\napp_secret = { env = \"UNUSED\" }\nverify_token = { env = \"UNUSED\" }\n\n\
@@ -78,15 +80,7 @@ fn main() {
     .into_iter()
     .collect();
     let mut env = template_environment("vigie-classify", &refs, &opt);
-    env.extend(
-        [
-            ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_ACCESS_KEY_ID", "test"),
-            ("AWS_SECRET_ACCESS_KEY", "test"),
-        ]
-        .map(|(k, v)| (k.to_owned(), v.to_owned())),
-    );
+    env.extend(moto_environment(&moto.endpoint));
     let executable = binaries.path("vigie-classify");
     let wrap: &[&str] = if one_cpu {
         &["taskset", "-c", "0"]
@@ -129,14 +123,14 @@ fn main() {
         emulator.run("vigie-classify", &executable, &env, wrap);
         let response = emulator.invoke(
             "vigie-classify",
-            &sqs_event("arn:aws:sqs:us-east-1:123456789012:classify", &[first]),
+            &sqs_event(&queue_arn("classify"), &[first]),
         );
         let cold_ms = started.elapsed().as_secs_f64() * 1e3;
         assert!(failures(&response).is_empty(), "{response}");
         let t = Instant::now();
         let response = emulator.invoke(
             "vigie-classify",
-            &sqs_event("arn:aws:sqs:us-east-1:123456789012:classify", &[second]),
+            &sqs_event(&queue_arn("classify"), &[second]),
         );
         let warm_ms = t.elapsed().as_secs_f64() * 1e3;
         assert!(failures(&response).is_empty(), "{response}");

@@ -17,7 +17,8 @@ use vigie_core::signature::sign_meta;
 use vigie_model::{ModelOptions, SentimentModel};
 use vigie_tests::fakes::{APP_SECRET, acme};
 use vigie_tests::lambda::{
-    Binaries, Emulator, Opt, failures, http_event, schedule_event, sqs_event, template_environment,
+    Binaries, Emulator, FUNCTIONS, Opt, failures, http_event, moto_environment, queue_arn,
+    schedule_event, sqs_event, template_environment,
 };
 use vigie_tests::moto::{complete, moto, queue_with_dlq, receive_all, table, unique};
 
@@ -53,10 +54,6 @@ fn token(email: &str) -> String {
     });
     let key = EncodingKey::from_rsa_pem(&key_file("rsa.pem")).unwrap();
     jsonwebtoken::encode(&header, &claims, &key).unwrap()
-}
-
-fn arn(name: &str) -> String {
-    format!("arn:aws:sqs:us-east-1:123456789012:{name}")
 }
 
 /// Log lines of `function` that name the comment `external_id` in their span.
@@ -162,22 +159,9 @@ async fn every_function_runs_under_the_runtime_api_emulator_from_a_signed_delive
     ]
     .into_iter()
     .collect();
-    let aws = [
-        ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
-        ("AWS_REGION", "us-east-1".to_owned()),
-        ("AWS_ACCESS_KEY_ID", "test".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
-    ];
-    for binary in [
-        "vigie-webhook",
-        "vigie-classify",
-        "vigie-draft",
-        "vigie-notify",
-        "vigie-review",
-        "vigie-sweep",
-    ] {
+    for binary in FUNCTIONS {
         let mut env = template_environment(binary, &refs, &opt);
-        env.extend(aws.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        env.extend(moto_environment(&moto.endpoint));
         emulator.run(binary, &binaries.path(binary), &env, &[]);
     }
 
@@ -219,7 +203,7 @@ async fn every_function_runs_under_the_runtime_api_emulator_from_a_signed_delive
     // 2. classify: what the queue holds, as Lambda's SQS source hands it over
     let batch = receive_all(&classify_q).await;
     assert_eq!(batch.len(), 2);
-    let response = emulator.invoke("vigie-classify", &sqs_event(&arn("classify"), &batch));
+    let response = emulator.invoke("vigie-classify", &sqs_event(&queue_arn("classify"), &batch));
     assert_eq!(failures(&response), Vec::<String>::new(), "{response}");
     complete(&classify_q, &batch, &[]).await;
     let fire = store.get(&key("5_1")).await.unwrap().unwrap();
@@ -257,7 +241,10 @@ async fn every_function_runs_under_the_runtime_api_emulator_from_a_signed_delive
     // 3. notify: the escalation to the brand's chat
     let events = receive_all(&escalation_q).await;
     assert_eq!(events.len(), 1);
-    let response = emulator.invoke("vigie-notify", &sqs_event(&arn("escalation"), &events));
+    let response = emulator.invoke(
+        "vigie-notify",
+        &sqs_event(&queue_arn("escalation"), &events),
+    );
     assert_eq!(failures(&response), Vec::<String>::new(), "{response}");
     complete(&escalation_q, &events, &[]).await;
     let got = posted.lock().unwrap().clone();
@@ -274,7 +261,7 @@ async fn every_function_runs_under_the_runtime_api_emulator_from_a_signed_delive
     // 4. draft: suggestions stored with the comment, checked
     let requests = receive_all(&draft_q).await;
     assert_eq!(requests.len(), 2, "one per triaged comment");
-    let response = emulator.invoke("vigie-draft", &sqs_event(&arn("draft"), &requests));
+    let response = emulator.invoke("vigie-draft", &sqs_event(&queue_arn("draft"), &requests));
     assert_eq!(failures(&response), Vec::<String>::new(), "{response}");
     complete(&draft_q, &requests, &[]).await;
     let thanks = store.drafts(&key("5_2")).await.unwrap().unwrap();
@@ -337,7 +324,7 @@ async fn every_function_runs_under_the_runtime_api_emulator_from_a_signed_delive
         .await
         .unwrap();
     let batch = receive_all(&classify_q).await;
-    let response = emulator.invoke("vigie-classify", &sqs_event(&arn("classify"), &batch));
+    let response = emulator.invoke("vigie-classify", &sqs_event(&queue_arn("classify"), &batch));
     assert_eq!(
         failures(&response),
         [batch[0].message_id.clone()],
@@ -345,14 +332,7 @@ async fn every_function_runs_under_the_runtime_api_emulator_from_a_signed_delive
     );
 
     // every line every function wrote is JSON
-    for f in [
-        "vigie-webhook",
-        "vigie-classify",
-        "vigie-draft",
-        "vigie-notify",
-        "vigie-review",
-        "vigie-sweep",
-    ] {
+    for f in FUNCTIONS {
         emulator.log_lines(f);
     }
 }

@@ -34,6 +34,33 @@ fn cargo_lambda() -> Option<PathBuf> {
     None
 }
 
+/// Every function binary infra/template.yaml deploys.
+pub const FUNCTIONS: [&str; 6] = [
+    "vigie-webhook",
+    "vigie-classify",
+    "vigie-draft",
+    "vigie-notify",
+    "vigie-review",
+    "vigie-sweep",
+];
+
+/// What points a function's AWS SDK at moto (`endpoint`) instead of AWS.
+pub fn moto_environment(endpoint: &str) -> Vec<(String, String)> {
+    [
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ]
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .into()
+}
+
+/// The ARN an SQS event names its queue `name` by.
+pub fn queue_arn(name: &str) -> String {
+    format!("arn:aws:sqs:us-east-1:123456789012:{name}")
+}
+
 /// Where the function binaries come from.
 pub enum Binaries {
     /// `VIGIE_LAMBDA_DIR`: cargo lambda's output, `<binary>/bootstrap.zip` each, unzipped
