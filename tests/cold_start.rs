@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 use vigie_core::intake::ClassifyRequest;
 use vigie_core::ports::{CommentWrite, Delivery};
 use vigie_tests::lambda::{
-    Binaries, Emulator, Opt, failures, moto_environment, queue_arn, sqs_event, template_environment,
+    Binaries, Emulator, Opt, bench_arg, failures, moto_environment, prefer_packaged, queue_arn,
+    sqs_event, template_environment,
 };
 use vigie_tests::moto::{moto, queue_with_dlq, table};
 
@@ -42,22 +43,9 @@ fn row(name: &str, values: &mut [f64]) {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let rounds: usize = args
-        .iter()
-        .position(|a| a == "--rounds")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(10);
-    let one_cpu = args.iter().any(|a| a == "--one-cpu");
-    if std::env::var_os("VIGIE_LAMBDA_DIR").is_none()
-        && vigie_tests::workspace_root()
-            .join("target/lambda/vigie-classify/bootstrap.zip")
-            .exists()
-    {
-        // SAFETY: set before any other thread starts.
-        unsafe { std::env::set_var("VIGIE_LAMBDA_DIR", "target/lambda") };
-    }
+    let rounds: usize = bench_arg("--rounds", 10);
+    let one_cpu = std::env::args().any(|a| a == "--one-cpu");
+    prefer_packaged();
     let model_dir = vigie_tests::full_model_dir().expect("the model (scripts/build-model)");
     let moto = moto().expect("moto (scripts/setup-python)");
     let mut emulator = Emulator::start().expect("cargo lambda (scripts/setup-infra)");

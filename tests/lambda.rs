@@ -178,6 +178,48 @@ impl Opt {
     }
 }
 
+/// infra/template.yaml, parsed.
+pub fn template() -> serde_yaml::Value {
+    let text = std::fs::read_to_string(workspace_root().join("infra/template.yaml")).unwrap();
+    serde_yaml::from_str(&text).unwrap()
+}
+
+/// The function resource of `template` built from `binary`.
+pub fn template_function<'a>(
+    template: &'a serde_yaml::Value,
+    binary: &str,
+) -> &'a serde_yaml::Value {
+    template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .find(|r| r["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(binary))
+        .unwrap_or_else(|| panic!("no function of infra/template.yaml is built from {binary}"))
+}
+
+/// For a bench: the value after `--name` on the command line, or `default`.
+pub fn bench_arg<T: std::str::FromStr>(name: &str, default: T) -> T {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// For a bench, before any thread starts: the packaged bootstraps of `scripts/package`
+/// when target/lambda holds them and `VIGIE_LAMBDA_DIR` names nothing else.
+pub fn prefer_packaged() {
+    if std::env::var_os("VIGIE_LAMBDA_DIR").is_none()
+        && workspace_root()
+            .join("target/lambda/vigie-classify/bootstrap.zip")
+            .exists()
+    {
+        // SAFETY: the benches call this first, before any other thread starts.
+        unsafe { std::env::set_var("VIGIE_LAMBDA_DIR", "target/lambda") };
+    }
+}
+
 /// The environment infra/template.yaml gives the function built from `binary`: the
 /// globals, then its own variables; `!Ref`s resolved by `refs` (a reference the test does
 /// not resolve fails it), paths under /opt by `opt`.
@@ -187,14 +229,8 @@ pub fn template_environment(
     opt: &Opt,
 ) -> Vec<(String, String)> {
     use serde_yaml::Value as Y;
-    let text = std::fs::read_to_string(workspace_root().join("infra/template.yaml")).unwrap();
-    let t: Y = serde_yaml::from_str(&text).unwrap();
-    let function = t["Resources"]
-        .as_mapping()
-        .unwrap()
-        .values()
-        .find(|r| r["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(binary))
-        .unwrap_or_else(|| panic!("no function of infra/template.yaml is built from {binary}"));
+    let t = template();
+    let function = template_function(&t, binary);
     let mut out = Vec::new();
     for vars in [
         &t["Globals"]["Function"]["Environment"]["Variables"],

@@ -1,8 +1,10 @@
 //! Helpers shared by the workspace-level tests: the built model, moto, contract suites.
 
 pub mod contract;
+pub mod deployment;
 pub mod fakes;
 pub mod lambda;
+pub mod metering;
 pub mod moto;
 
 use std::path::{Path, PathBuf};
