@@ -25,7 +25,7 @@
 //! region; the bench also prints what 5 ms more per AWS call would add.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::{Value, json};
 use vigie_tests::deployment::{Deployment, HOST, MANAGER, meta_comment, meta_delivery, token};
@@ -34,7 +34,7 @@ use vigie_tests::lambda::{
     self, Emulator, bench_arg, failures, http_event, prefer_packaged, queue_arn, sqs_event,
 };
 use vigie_tests::metering::{Call, Meter, summary};
-use vigie_tests::moto::{complete, moto};
+use vigie_tests::moto::{complete, moto, receive_all};
 
 // us-east-1 list prices, December 2026, no free tier
 const LAMBDA_GB_SECOND: f64 = 0.000_016_666_7; // x86_64
@@ -126,22 +126,6 @@ impl Bench {
         (body, ms)
     }
 
-    async fn drain(queue: &vigie_aws::SqsQueue) -> Vec<vigie_core::ports::Delivery> {
-        use vigie_core::ports::QueueReceive;
-        let mut out = Vec::new();
-        let mut empty = 0;
-        while empty < 2 {
-            let got = queue.receive(10, 60).await.unwrap();
-            if got.is_empty() {
-                empty += 1;
-            } else {
-                empty = 0;
-            }
-            out.extend(got);
-        }
-        out
-    }
-
     /// One pass over `n` new comments, on the direct or the metered functions.
     async fn pass(&self, label: &str, metered: bool, n: usize, template_batches: bool) -> Pass {
         let mut pass = Pass::default();
@@ -178,7 +162,7 @@ impl Bench {
             (NOTIFY, &d.escalation_q, "escalation"),
             (DRAFT, &d.draft_q, "draft"),
         ] {
-            let messages = Self::drain(queue).await;
+            let messages = receive_all(queue).await;
             let batch = if template_batches { template(f).1 } else { 1 };
             eprintln!(
                 "{label}: {} messages to {f} in batches of {batch}",
@@ -353,7 +337,6 @@ fn main() {
             n,
         )
         .await;
-        tokio::time::sleep(Duration::from_millis(10)).await;
         report(n, escalated, &trickle, &burst, &metered, &logs, stored);
     });
 }
@@ -366,10 +349,7 @@ async fn storage_per_comment(endpoint: &str, table: &str, label: &str, n: usize)
     for i in 0..n {
         let pk = format!("C#acme#facebook#{label}_{i}");
         for item in vigie_tests::metering::partition(endpoint, table, &pk).await {
-            let indexes = ["GSI1PK", "GSI2PK", "GSI3PK", "GSI4PK"]
-                .iter()
-                .filter(|k| item.contains_key(**k))
-                .count();
+            let indexes = vigie_tests::metering::indexes_of(&item);
             let size = vigie_tests::metering::item_size(&item);
             bytes += (size + ITEM_OVERHEAD) * (1 + indexes);
             let e = sizes.entry(vigie_tests::metering::kind(&item)).or_default();

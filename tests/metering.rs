@@ -35,6 +35,14 @@ const INDEXES: [(&str, &str); 4] = [
     ("GSI4PK", "GSI4SK"),
 ];
 
+/// How many of vigie's global secondary indexes `item` is in.
+pub fn indexes_of(item: &Item) -> usize {
+    INDEXES
+        .iter()
+        .filter(|(pk, sk)| item.contains_key(*pk) && item.contains_key(*sk))
+        .count()
+}
+
 /// One AWS call, as metered.
 #[derive(Debug, Clone)]
 pub struct Call {

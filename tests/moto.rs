@@ -181,13 +181,18 @@ pub async fn complete(queue: &vigie_aws::SqsQueue, batch: &[Delivery], failures:
     }
 }
 
-/// Every message the queue holds, in a few receives.
+/// Every message the queue holds, hidden for 60 s: receives until one comes back empty
+/// after something came (moto's queues answer at once), or five empty ones.
 pub async fn receive_all(queue: &vigie_aws::SqsQueue) -> Vec<Delivery> {
     let mut out = Vec::new();
-    for _ in 0..5 {
-        let got = queue.receive(10, 30).await.unwrap();
-        if got.is_empty() && !out.is_empty() {
-            break;
+    let mut empty = 0;
+    loop {
+        let got = queue.receive(10, 60).await.unwrap();
+        if got.is_empty() {
+            empty += 1;
+            if !out.is_empty() || empty == 5 {
+                break;
+            }
         }
         out.extend(got);
     }
