@@ -142,7 +142,7 @@ pub async fn store_contract<S: CommentStore>(s: &S) {
     assert_eq!(ids, ["t1", "t0", "t2"]);
     assert_eq!(s.thread(&thread[0].thread(), 2).await.unwrap().len(), 2);
 
-    // Open comments: triaged only, most urgent first, then most recent; per brand.
+    // Triaged comments read back whole: learned signals, intent and the kept embedding.
     let mut open = Vec::new();
     for (id, urgency, at) in [
         ("o1", 40u8, 5_000),
@@ -155,34 +155,31 @@ pub async fn store_contract<S: CommentStore>(s: &S) {
     }
     let fresh = insert(s, &comment("globex", "o5", "post-3", "other brand", 9_000)).await;
     s.update(&triaged(fresh, 99)).await.unwrap();
-    let listed = s.open_by_urgency(&brand("acme"), 10).await.unwrap();
-    let ids: Vec<&str> = listed.iter().map(|c| c.key.external_id.as_str()).collect();
-    assert_eq!(ids, ["o4", "o2", "o3", "o1"]);
-    // the triage reads back whole: learned signals, intent and the kept embedding
     let back = s.get(&open[0].key).await.unwrap().unwrap();
     assert_eq!(back.triage, open[0].triage);
     let t = back.triage.unwrap();
     assert_eq!(t.understanding.unwrap().intent, Intent::DeliveryDelay);
     assert!(t.embedding.unwrap().cosine(&[0.6, -0.8, 0.0]) > 0.999);
-    assert_eq!(s.open_by_urgency(&brand("acme"), 2).await.unwrap().len(), 2);
-    let mut deleted = open[3].clone();
-    deleted.state = CommentState::Deleted;
-    s.update(&deleted).await.unwrap();
-    let ids: Vec<String> = s
-        .open_by_urgency(&brand("acme"), 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| c.key.external_id)
-        .collect();
+    // a thread of triaged comments reads whole too, oldest first, across updates
+    let thread = s.thread(&open[0].thread(), 10).await.unwrap();
+    let ids: Vec<&str> = thread.iter().map(|c| c.key.external_id.as_str()).collect();
     assert_eq!(
         ids,
-        ["o2", "o3", "o1"],
-        "a deleted comment leaves the open list"
+        ["o1", "o2", "o3", "o4"],
+        "the other brand's o5 is not in it"
+    );
+    assert_eq!(thread[3].triage, open[3].triage);
+    let mut deleted = open[3].clone();
+    deleted.state = CommentState::Deleted;
+    let deleted = s.update(&deleted).await.unwrap();
+    assert_eq!(
+        s.get(&deleted.key).await.unwrap().unwrap().state,
+        CommentState::Deleted
     );
     assert_eq!(
-        s.open_by_urgency(&brand("globex"), 10).await.unwrap().len(),
-        1
+        s.thread(&open[0].thread(), 10).await.unwrap()[3].state,
+        CommentState::Deleted,
+        "a thread reads each comment as it is now"
     );
 
     // Pending: stored, never queued, old enough.

@@ -349,9 +349,11 @@ async fn storage_per_comment(endpoint: &str, table: &str, label: &str, n: usize)
     for i in 0..n {
         let pk = format!("C#acme#facebook#{label}_{i}");
         for item in vigie_tests::metering::partition(endpoint, table, &pk).await {
-            let indexes = vigie_tests::metering::indexes_of(&item);
+            let entries = vigie_tests::metering::index_entry_sizes(&item);
             let size = vigie_tests::metering::item_size(&item);
-            bytes += (size + ITEM_OVERHEAD) * (1 + indexes);
+            let indexes = entries.len();
+            bytes +=
+                size + ITEM_OVERHEAD + entries.iter().map(|e| e + ITEM_OVERHEAD).sum::<usize>();
             let e = sizes.entry(vigie_tests::metering::kind(&item)).or_default();
             e.0 += 1;
             e.1 += size;

@@ -4,10 +4,12 @@
 //! - Item size: attribute names plus values (strings and binaries by their bytes, numbers
 //!   by one byte per two significant digits plus one, lists and maps 3 bytes plus 1 per
 //!   element), as the DynamoDB developer guide ("Item sizes and formats") counts them.
-//! - Writes: one unit per started KB of the larger of the item before and after, and the
-//!   same for every global secondary index the item is in before or after (all of vigie's
-//!   indexes project every attribute): a changed index key is a delete and a put there;
-//!   twice that in `TransactWriteItems` (counted for the indexes too: an upper bound); a
+//! - Writes: one unit per started KB of the larger of the item before and after, and for
+//!   every global secondary index the item is in before or after, one unit per started KB
+//!   of its entry there (the item as the index projects it: whole, or its keys only): a
+//!   changed index key is a delete and a put there; an unchanged entry (same key, same
+//!   projected attributes) costs nothing; twice that in `TransactWriteItems` (counted for
+//!   the indexes too: an upper bound); a
 //!   write refused by its condition costs the base units alone; a `ConditionCheck`, two
 //!   units per started KB of the item checked.
 //! - Reads: one unit per started 4 KB of what is read (0.5 eventually consistent, as
@@ -27,20 +29,32 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use serde_json::{Map, Value, json};
 
 /// vigie's table keys and its global secondary indexes (infra/template.yaml).
-const KEY: [&str; 2] = ["PK", "SK"];
-const INDEXES: [(&str, &str); 4] = [
-    ("GSI1PK", "GSI1SK"),
-    ("GSI2PK", "GSI2SK"),
-    ("GSI3PK", "GSI3SK"),
-    ("GSI4PK", "GSI4SK"),
-];
+const KEY: [&str; 2] = vigie_aws::TableSpec::KEY;
+const INDEXES: [vigie_aws::IndexSpec; 4] = vigie_aws::TableSpec::INDEXES;
 
-/// How many of vigie's global secondary indexes `item` is in.
-pub fn indexes_of(item: &Item) -> usize {
+/// `item`'s entry in `index`, as the index projects it, if the item is in it.
+fn entry_in(index: &vigie_aws::IndexSpec, item: &Item) -> Option<Item> {
+    if !(item.contains_key(index.partition_key) && item.contains_key(index.sort_key)) {
+        return None;
+    }
+    if index.projects_all {
+        return Some(item.clone());
+    }
+    Some(
+        KEY.iter()
+            .chain([&index.partition_key, &index.sort_key])
+            .filter_map(|k| item.get(*k).map(|v| ((*k).to_owned(), v.clone())))
+            .collect(),
+    )
+}
+
+/// The sizes of `item`'s entries in vigie's global secondary indexes, one per index it is in.
+pub fn index_entry_sizes(item: &Item) -> Vec<usize> {
     INDEXES
         .iter()
-        .filter(|(pk, sk)| item.contains_key(*pk) && item.contains_key(*sk))
-        .count()
+        .filter_map(|index| entry_in(index, item))
+        .map(|entry| item_size(&entry))
+        .collect()
 }
 
 /// One AWS call, as metered.
@@ -402,18 +416,21 @@ fn kb(bytes: usize) -> f64 {
 /// One item's write: the table and each index it is in before or after.
 pub fn item_write_units(before: Option<&Item>, after: Option<&Item>) -> f64 {
     let size = |i: Option<&Item>| i.map(item_size).unwrap_or(0);
-    let (b, a) = (size(before), size(after));
-    let mut units = kb(b.max(a));
-    for (pk, sk) in INDEXES {
-        let key = |i: Option<&Item>| -> Option<(Value, Value)> {
-            let i = i?;
-            Some((i.get(pk)?.clone(), i.get(sk)?.clone()))
+    let mut units = kb(size(before).max(size(after)));
+    for index in &INDEXES {
+        let entry = |i: Option<&Item>| i.and_then(|i| entry_in(index, i));
+        let key = |e: &Item| {
+            (
+                e.get(index.partition_key).cloned(),
+                e.get(index.sort_key).cloned(),
+            )
         };
-        units += match (key(before), key(after)) {
-            (Some(x), Some(y)) if x == y => kb(b.max(a)),
-            (Some(_), Some(_)) => kb(b) + kb(a),
-            (Some(_), None) => kb(b),
-            (None, Some(_)) => kb(a),
+        units += match (entry(before), entry(after)) {
+            (Some(x), Some(y)) if x == y => 0.0,
+            (Some(x), Some(y)) if key(&x) == key(&y) => kb(item_size(&x).max(item_size(&y))),
+            (Some(x), Some(y)) => kb(item_size(&x)) + kb(item_size(&y)),
+            (Some(x), None) => kb(item_size(&x)),
+            (None, Some(y)) => kb(item_size(&y)),
             (None, None) => 0.0,
         };
     }
@@ -567,25 +584,50 @@ mod tests {
     }
 
     #[test]
-    fn writes_count_the_table_and_every_index_the_item_is_in() {
+    fn writes_count_the_table_and_every_index_entry_as_projected() {
         let small = item(json!({"PK": {"S": "C#a"}, "SK": {"S": "C"}}));
         assert_eq!(item_write_units(None, Some(&small)), 1.0);
         let big = "x".repeat(1500);
-        let listed = item(
-            json!({"PK": {"S": "C#a"}, "SK": {"S": "C"}, "body": {"S": big},
-            "GSI1PK": {"S": "T"}, "GSI1SK": {"S": "1"}, "GSI2PK": {"S": "OPEN"}, "GSI2SK": {"S": "080"}}),
+        // an inbox entry of 2 KB: GSI2 projects it whole
+        let entry = item(
+            json!({"PK": {"S": "C#a"}, "SK": {"S": "I"}, "body": {"S": big},
+            "GSI2PK": {"S": "INBOX#a"}, "GSI2SK": {"S": "080"}}),
         );
-        // 2 KB in the table and in each of two indexes
-        assert_eq!(item_write_units(None, Some(&listed)), 6.0);
-        // GSI2's key changes (delete there, then put), GSI1's stays
-        let mut moved = listed.clone();
+        assert_eq!(item_write_units(None, Some(&entry)), 2.0 + 2.0);
+        // its key changes: a delete there, then a put
+        let mut moved = entry.clone();
         moved.insert("GSI2SK".into(), json!({"S": "050"}));
         assert_eq!(
-            item_write_units(Some(&listed), Some(&moved)),
-            2.0 + 2.0 + 4.0
+            item_write_units(Some(&entry), Some(&moved)),
+            2.0 + 2.0 + 2.0
         );
-        // deleting it frees all three
-        assert_eq!(item_write_units(Some(&listed), None), 6.0);
+        // same key, another attribute: the entry is written again
+        let mut edited = entry.clone();
+        edited.insert("status".into(), json!({"S": "claimed"}));
+        assert_eq!(item_write_units(Some(&entry), Some(&edited)), 2.0 + 2.0);
+        assert_eq!(
+            item_write_units(Some(&entry), None),
+            4.0,
+            "deleting frees both"
+        );
+
+        // a 2 KB comment in GSI1 and GSI4, which project its keys: 1 unit an entry
+        let comment = item(
+            json!({"PK": {"S": "C#a"}, "SK": {"S": "C"}, "body": {"S": "x".repeat(1500)},
+            "GSI1PK": {"S": "T"}, "GSI1SK": {"S": "1"}, "GSI4PK": {"S": "RCV#a"}, "GSI4SK": {"N": "1"}}),
+        );
+        assert_eq!(item_write_units(None, Some(&comment)), 2.0 + 1.0 + 1.0);
+        // its body changes, its keys stay: the entries are untouched
+        let mut triaged = comment.clone();
+        triaged.insert("body".into(), json!({"S": "y".repeat(1800)}));
+        assert_eq!(item_write_units(Some(&comment), Some(&triaged)), 2.0);
+        // it enters GSI3 (keys only) too
+        let mut pending = comment.clone();
+        pending.insert("GSI3PK".into(), json!({"S": "PENDING"}));
+        pending.insert("GSI3SK".into(), json!({"N": "1"}));
+        assert_eq!(item_write_units(Some(&comment), Some(&pending)), 2.0 + 1.0);
+        assert_eq!(index_entry_sizes(&pending).len(), 3);
+        assert!(index_entry_sizes(&pending).iter().all(|&s| s < 100));
     }
 
     #[test]

@@ -122,9 +122,6 @@ async fn signed_delivery_to_escalation_to_chat_on_dynamodb_and_sqs() {
         vigie_core::Sentiment::Positive
     );
     assert!(!thanks.triage.unwrap().urgency.escalate);
-    use vigie_core::ports::OpenComments;
-    let open = store.open_by_urgency(&acme(), 10).await.unwrap();
-    assert_eq!(open[0].key.external_id, "5_1", "most urgent first");
     // the managers' inbox, filed in classify's writes: both comments, most urgent first,
     // each as stored
     {

@@ -31,12 +31,16 @@ async fn sqlite_store_on_disk_passes_the_contract_and_keeps_data_across_reopen()
     store_contract(&vigie_sqlite::Database::open(&path).unwrap().store()).await;
     // A new process (a new connection) sees everything written before.
     let reopened = vigie_sqlite::Database::open(&path).unwrap().store();
-    use vigie_core::ports::OpenComments;
-    let open = reopened
-        .open_by_urgency(&vigie_tests::contract::brand("acme"), 10)
+    use vigie_core::ports::CommentRead;
+    let kept = reopened
+        .thread(
+            &vigie_tests::contract::comment("acme", "x", "post-3", "x", 0).thread(),
+            10,
+        )
         .await
         .unwrap();
-    assert_eq!(open.len(), 3);
+    assert_eq!(kept.len(), 4, "the triaged comments of post-3");
+    assert!(kept.iter().all(|c| c.triage.is_some()));
 }
 
 #[tokio::test]
@@ -477,12 +481,13 @@ async fn dynamodb_refile_files_a_table_written_before_the_inbox() {
     let again = store.refile_inbox(&mut |_| {}).await.unwrap();
     assert_eq!((again.filed, again.removed), (0, 0), "{again:?}");
     assert_eq!(again.unchanged, again.seen);
+    assert_eq!(again.rewritten, 0, "every comment item in today's layout");
 
     // a stray item for a comment that is not in the inbox (no triage) is taken out
     let stray = client
         .scan()
         .table_name(store.table_name())
-        .filter_expression("SK = :c AND attribute_not_exists(GSI2PK)")
+        .filter_expression("SK = :c AND attribute_not_exists(open_urgency)")
         .expression_attribute_values(":c", AttributeValue::S("C".into()))
         .send()
         .await
@@ -499,4 +504,67 @@ async fn dynamodb_refile_files_a_table_written_before_the_inbox() {
         .unwrap();
     let mended = store.refile_inbox(&mut |_| {}).await.unwrap();
     assert_eq!((mended.filed, mended.removed), (0, 1), "{mended:?}");
+
+    // an older layout: a listed comment on GSI2 under OPEN# without `open_urgency`, and
+    // its inbox entry holding the comment's body
+    let pk = client
+        .scan()
+        .table_name(store.table_name())
+        .filter_expression("SK = :i AND brand = :acme")
+        .expression_attribute_values(":i", AttributeValue::S("I".into()))
+        .expression_attribute_values(":acme", AttributeValue::S("acme".into()))
+        .send()
+        .await
+        .unwrap()
+        .items()[0]["PK"]
+        .clone();
+    let item = |sk: &str| {
+        let (client, table, pk, sk) = (
+            client.clone(),
+            store.table_name().to_owned(),
+            pk.clone(),
+            sk.to_owned(),
+        );
+        async move {
+            client
+                .get_item()
+                .table_name(table)
+                .key("PK", pk)
+                .key("SK", AttributeValue::S(sk))
+                .send()
+                .await
+                .unwrap()
+                .item
+                .unwrap()
+        }
+    };
+    let (current, entry) = (item("C").await, item("I").await);
+    let mut old = current.clone();
+    let urgency = old.remove("open_urgency").unwrap();
+    old.insert("GSI2PK".into(), AttributeValue::S("OPEN#acme".into()));
+    old.insert("GSI2SK".into(), urgency);
+    let mut old_entry = entry.clone();
+    old_entry.insert("body".into(), current["body"].clone());
+    for i in [old, old_entry] {
+        client
+            .put_item()
+            .table_name(store.table_name())
+            .set_item(Some(i))
+            .send()
+            .await
+            .unwrap();
+    }
+    let upgraded = store.refile_inbox(&mut |_| {}).await.unwrap();
+    assert_eq!(
+        (upgraded.filed, upgraded.removed, upgraded.rewritten),
+        (1, 0, 1),
+        "{upgraded:?}"
+    );
+    assert_eq!(
+        item("C").await,
+        current,
+        "the comment item as written today"
+    );
+    assert_eq!(item("I").await, entry, "the entry without the body");
+    assert_eq!(listed(&store).await, before);
 }

@@ -1,8 +1,8 @@
 //! The comment store on one DynamoDB table.
 //!
-//! | item          | PK                                   | SK  | GSI1 (thread)             | GSI2 (open by urgency; inbox)     | GSI3 (pending)          |
+//! | item          | PK                                   | SK  | GSI1 (thread)             | GSI2 (inbox)                      | GSI3 (pending)          |
 //! |---------------|--------------------------------------|-----|---------------------------|-----------------------------------|-------------------------|
-//! | comment       | `C#<brand>#<platform>#<comment id>`  | `C` | `T#<brand>#<platform>#<thread>`, `<received ms>#<id>` | `OPEN#<brand>`, `<urgency 000-100>#<received ms>` (triaged only) | `PENDING`, received ms (received only) |
+//! | comment       | `C#<brand>#<platform>#<comment id>`  | `C` | `T#<brand>#<platform>#<thread>`, `<received ms>#<id>` | -       | `PENDING`, received ms (received only) |
 //! | drafts        | `C#<brand>#<platform>#<comment id>`  | `D` | -                         | -                                 | -                       |
 //! | review        | `C#<brand>#<platform>#<comment id>`  | `R` | -                         | -                                 | -                       |
 //! | audit record  | `C#<brand>#<platform>#<comment id>`  | `A#<review revision, 20 digits>` | -    | -                                 | -                       |
@@ -16,15 +16,24 @@
 //! Every comment item is also on GSI4 (`RCV#<brand>`, received ms): a report's period is one
 //! range query.
 //!
+//! Write units follow item sizes, in the table and in every index an item is in, so the
+//! indexes a comment is in (GSI1, GSI3, GSI4) project its keys only: an index entry is a
+//! hundred bytes, written when the comment enters or leaves the index and never when only
+//! its body changes. Their reads (a thread, the pending comments, a report's period) take
+//! the keys off the index, then the comments by `BatchGetItem`. Only GSI2 projects
+//! everything: it holds the small inbox entries, read whole by a page and by the counts.
+//!
 //! The comment itself is the JSON attribute `body`; `revision` carries optimistic
-//! concurrency (conditional puts). Raw deliveries and seen events expire through the
-//! `expires_at` TTL (epoch seconds).
+//! concurrency (conditional puts); `open_urgency` is there while it is triaged (open).
+//! Raw deliveries and seen events expire through the `expires_at` TTL (epoch seconds).
 //!
 //! Each version of a brand's content is an item of its own (JSON `body`, `version`), kept
 //! for the drafts that name it; the pointer's `version` is the current one. Both are written
 //! in one transaction, the pointer's condition (`attribute_not_exists(PK)` or
 //! `version = :expected`) refusing a stale writer. A content body, embeddings included
-//! (~100 replies of ~600 B), stays well under DynamoDB's 400 KB item limit.
+//! (~100 replies of ~600 B), stays well under DynamoDB's 400 KB item limit. A version never
+//! changes once written, so the store keeps the versions it has read in memory: a warm
+//! function reads only the pointer.
 //!
 //! A comment's drafts sit next to it (same PK): JSON `body`, numeric `comment_version`
 //! (a put replaces them only for a later comment version) and `state` (a withdrawal sets it
@@ -33,14 +42,14 @@
 //! A comment in the managers' inbox (triaged, its review neither replied nor withdrawn) has
 //! an inbox entry next to it (module `inbox`): its facets as attributes (`urgency`,
 //! `received_at`, `platform`, `external_id`, `sentiment`, `intent`, `sla_due`, `status`,
-//! `claimed_by`, `claimed_until`; an absent facet is an absent attribute), the comment's
-//! JSON `body`, and GSI2 keys that sort the brand's inbox in its order, ascending. The
-//! entry is put or deleted in the same `TransactWriteItems` as the comment (checking the
-//! review unchanged) or the review (checking the comment unchanged). A comment item without
-//! `GSI2PK` (not triaged) never has one, so a write that leaves it so is a single
-//! conditional put.
+//! `claimed_by`, `claimed_until`; an absent facet is an absent attribute) and GSI2 keys
+//! that sort the brand's inbox in its order, ascending. The entry is put or deleted in the
+//! same `TransactWriteItems` as the comment (checking the review unchanged) or the review
+//! (checking the comment unchanged). A comment item without `open_urgency` (not triaged)
+//! never has one, so a write that leaves it so is a single conditional put.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -50,7 +59,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, GlobalSecondaryIndex,
-    KeySchemaElement, KeyType, Projection, ProjectionType, Put,
+    KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put,
     ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TimeToLiveSpecification,
     TransactWriteItem,
 };
@@ -58,8 +67,8 @@ use vigie_core::comment::{BrandId, Comment, CommentKey, CommentState, ThreadKey}
 use vigie_core::content::BrandContent;
 use vigie_core::drafts::{DraftState, Drafts};
 use vigie_core::ports::{
-    BrandContentStore, Claim, CommentRead, CommentWrite, DraftStore, Inserted, OpenComments,
-    PendingComments, RawArchive, RawDelivery, ReviewStore, SeenEvents, StoreError, UserStore,
+    BrandContentStore, Claim, CommentRead, CommentWrite, DraftStore, Inserted, PendingComments,
+    RawArchive, RawDelivery, ReviewStore, SeenEvents, StoreError, UserStore,
 };
 use vigie_core::review::{AuditRecord, Review};
 use vigie_core::time::Timestamp;
@@ -82,7 +91,12 @@ const ATTEMPTS: usize = 5;
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// Brand content versions read so far (a version never changes once written).
+    versions: Arc<Mutex<HashMap<(BrandId, u32), BrandContent>>>,
 }
+
+/// Content versions kept in memory at most (a few brands, a few edits a day each).
+const VERSIONS_KEPT: usize = 32;
 
 fn unavailable<E: std::fmt::Debug + ProvideErrorMetadata>(e: E) -> StoreError {
     StoreError::Unavailable(format!(
@@ -108,6 +122,10 @@ fn thread_pk(t: &ThreadKey) -> String {
     format!("T#{}#{}#{}", t.brand, t.platform, t.thread_id)
 }
 
+/// The attribute of a comment item while it is triaged (its urgency): one with it may have
+/// an inbox entry, one without never has.
+const OPEN: &str = "open_urgency";
+
 fn comment_item(c: &Comment) -> Result<Item, StoreError> {
     let body = serde_json::to_string(c).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let mut item: Item = HashMap::from([
@@ -130,11 +148,7 @@ fn comment_item(c: &Comment) -> Result<Item, StoreError> {
         ),
     ]);
     if let Some(urgency) = c.open_urgency() {
-        item.insert("GSI2PK".into(), s(format!("OPEN#{}", c.key.brand)));
-        item.insert(
-            "GSI2SK".into(),
-            s(format!("{urgency:03}#{:013}", c.received_at.millis())),
-        );
+        item.insert(OPEN.into(), n(urgency));
     }
     if c.state == CommentState::Received {
         item.insert("GSI3PK".into(), s("PENDING"));
@@ -172,6 +186,56 @@ fn decode(item: &Item) -> Result<Comment, StoreError> {
 /// Names of the table and its indexes, to create it (tests, first deployment checks).
 pub struct TableSpec;
 
+/// One global secondary index of the table (infra/template.yaml declares the same).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexSpec {
+    pub name: &'static str,
+    pub partition_key: &'static str,
+    pub sort_key: &'static str,
+    /// The sort key's type is a number (else a string).
+    pub numeric_sort_key: bool,
+    /// Projects every attribute (else the keys only).
+    pub projects_all: bool,
+}
+
+impl TableSpec {
+    /// The table's key attributes.
+    pub const KEY: [&'static str; 2] = ["PK", "SK"];
+
+    /// The indexes: only GSI2, the inbox entries' (small, read whole), projects every
+    /// attribute; the comments' project their keys.
+    pub const INDEXES: [IndexSpec; 4] = [
+        IndexSpec {
+            name: "GSI1",
+            partition_key: "GSI1PK",
+            sort_key: "GSI1SK",
+            numeric_sort_key: false,
+            projects_all: false,
+        },
+        IndexSpec {
+            name: "GSI2",
+            partition_key: "GSI2PK",
+            sort_key: "GSI2SK",
+            numeric_sort_key: false,
+            projects_all: true,
+        },
+        IndexSpec {
+            name: "GSI3",
+            partition_key: "GSI3PK",
+            sort_key: "GSI3SK",
+            numeric_sort_key: true,
+            projects_all: false,
+        },
+        IndexSpec {
+            name: "GSI4",
+            partition_key: "GSI4PK",
+            sort_key: "GSI4SK",
+            numeric_sort_key: true,
+            projects_all: false,
+        },
+    ];
+}
+
 impl TableSpec {
     pub async fn create(client: &Client, table: &str) -> Result<(), StoreError> {
         let attr = |name: &str, t: ScalarAttributeType| {
@@ -188,39 +252,39 @@ impl TableSpec {
                 .build()
                 .expect("complete key")
         };
-        let gsi = |name: &str, pk: &str, sk: &str| {
-            GlobalSecondaryIndex::builder()
-                .index_name(name)
-                .key_schema(key(pk, KeyType::Hash))
-                .key_schema(key(sk, KeyType::Range))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
-                .build()
-                .expect("complete index")
-        };
-        client
+        let mut create = client
             .create_table()
             .table_name(table)
             .billing_mode(BillingMode::PayPerRequest)
             .attribute_definitions(attr("PK", ScalarAttributeType::S))
             .attribute_definitions(attr("SK", ScalarAttributeType::S))
-            .attribute_definitions(attr("GSI1PK", ScalarAttributeType::S))
-            .attribute_definitions(attr("GSI1SK", ScalarAttributeType::S))
-            .attribute_definitions(attr("GSI2PK", ScalarAttributeType::S))
-            .attribute_definitions(attr("GSI2SK", ScalarAttributeType::S))
-            .attribute_definitions(attr("GSI3PK", ScalarAttributeType::S))
-            .attribute_definitions(attr("GSI3SK", ScalarAttributeType::N))
-            .attribute_definitions(attr("GSI4PK", ScalarAttributeType::S))
-            .attribute_definitions(attr("GSI4SK", ScalarAttributeType::N))
             .key_schema(key("PK", KeyType::Hash))
-            .key_schema(key("SK", KeyType::Range))
-            .global_secondary_indexes(gsi("GSI1", "GSI1PK", "GSI1SK"))
-            .global_secondary_indexes(gsi("GSI2", "GSI2PK", "GSI2SK"))
-            .global_secondary_indexes(gsi("GSI3", "GSI3PK", "GSI3SK"))
-            .global_secondary_indexes(gsi("GSI4", "GSI4PK", "GSI4SK"))
+            .key_schema(key("SK", KeyType::Range));
+        for index in Self::INDEXES {
+            let sort_type = if index.numeric_sort_key {
+                ScalarAttributeType::N
+            } else {
+                ScalarAttributeType::S
+            };
+            let projection = if index.projects_all {
+                ProjectionType::All
+            } else {
+                ProjectionType::KeysOnly
+            };
+            create = create
+                .attribute_definitions(attr(index.partition_key, ScalarAttributeType::S))
+                .attribute_definitions(attr(index.sort_key, sort_type))
+                .global_secondary_indexes(
+                    GlobalSecondaryIndex::builder()
+                        .index_name(index.name)
+                        .key_schema(key(index.partition_key, KeyType::Hash))
+                        .key_schema(key(index.sort_key, KeyType::Range))
+                        .projection(Projection::builder().projection_type(projection).build())
+                        .build()
+                        .expect("complete index"),
+                );
+        }
+        create
             .send()
             .await
             .map_err(|e| unavailable(e.into_service_error()))?;
@@ -255,18 +319,20 @@ impl DynamoStore {
         Self {
             client,
             table: table.into(),
+            versions: Arc::default(),
         }
     }
 
-    /// Items of index `index` (keys `<index>PK`, `<index>SK`) under one partition key.
-    async fn query(
+    /// The partition keys of the items of index `index` (keys `<index>PK`, `<index>SK`,
+    /// projecting keys only) under one partition key, in the index's order.
+    async fn keys_on(
         &self,
         index: &str,
         pk: String,
         forward: bool,
         limit: usize,
         sk_below: Option<AttributeValue>,
-    ) -> Result<Vec<Comment>, StoreError> {
+    ) -> Result<Vec<String>, StoreError> {
         let mut q = self
             .client
             .query()
@@ -287,7 +353,103 @@ impl DynamoStore {
             .send()
             .await
             .map_err(|e| unavailable(e.into_service_error()))?;
-        out.items().iter().map(decode).collect()
+        out.items().iter().map(partition_key).collect()
+    }
+
+    /// The comments of these partition keys, in their order (one missing is left out).
+    async fn comments_of(
+        &self,
+        pks: &[String],
+        consistent: bool,
+    ) -> Result<Vec<Comment>, StoreError> {
+        let keys: Vec<(String, String)> = pks.iter().map(|pk| (pk.clone(), "C".into())).collect();
+        let mut found = self.batch_get(&keys, consistent).await?;
+        keys.iter()
+            .filter_map(|k| found.remove(k))
+            .map(|item| decode(&item))
+            .collect()
+    }
+
+    /// Items by their keys (`PK`, `SK`), 100 keys a `BatchGetItem`, unprocessed keys asked
+    /// again with a growing pause; what is missing is absent from the map.
+    async fn batch_get(
+        &self,
+        keys: &[(String, String)],
+        consistent: bool,
+    ) -> Result<HashMap<(String, String), Item>, StoreError> {
+        let mut found = HashMap::with_capacity(keys.len());
+        for chunk in keys.chunks(BATCH_GET) {
+            let mut wanted: Vec<Item> = chunk
+                .iter()
+                .map(|(pk, sk)| {
+                    HashMap::from([
+                        ("PK".to_owned(), s(pk.clone())),
+                        ("SK".to_owned(), s(sk.clone())),
+                    ])
+                })
+                .collect();
+            for round in 0.. {
+                if wanted.is_empty() {
+                    break;
+                }
+                if round == BATCH_GET_ROUNDS {
+                    return Err(StoreError::Unavailable(
+                        "items still unprocessed after retries".into(),
+                    ));
+                }
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut wanted)))
+                    .consistent_read(consistent)
+                    .build()
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| unavailable(e.into_service_error()))?;
+                for item in out
+                    .responses()
+                    .and_then(|r| r.get(&self.table))
+                    .into_iter()
+                    .flatten()
+                {
+                    let key = (partition_key(item)?, sort_key(item)?);
+                    found.insert(key, item.clone());
+                }
+                if let Some(left) = out
+                    .unprocessed_keys()
+                    .and_then(|u| u.get(&self.table))
+                    .map(|k| k.keys().to_vec())
+                {
+                    wanted = left;
+                    if !wanted.is_empty() {
+                        tokio::time::sleep(std::time::Duration::from_millis(50 << round)).await;
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// Keys a `BatchGetItem` takes at most.
+const BATCH_GET: usize = 100;
+/// Rounds of unprocessed keys asked again before giving up.
+const BATCH_GET_ROUNDS: usize = 8;
+
+fn partition_key(item: &Item) -> Result<String, StoreError> {
+    match item.get("PK") {
+        Some(AttributeValue::S(pk)) => Ok(pk.clone()),
+        _ => Err(StoreError::Corrupt("item without PK".into())),
+    }
+}
+
+fn sort_key(item: &Item) -> Result<String, StoreError> {
+    match item.get("SK") {
+        Some(AttributeValue::S(sk)) => Ok(sk.clone()),
+        _ => Err(StoreError::Corrupt("item without SK".into())),
     }
 }
 
@@ -319,7 +481,7 @@ impl CommentWrite for DynamoStore {
     }
 
     /// One conditional `PutItem` when the comment is not in the inbox before the write
-    /// (no `GSI2PK`: then it has no inbox item) nor after it; otherwise one
+    /// (no `open_urgency`: then it has no inbox item) nor after it; otherwise one
     /// `TransactWriteItems`: the comment under `revision = :expected`, its inbox item put
     /// or deleted as [`InboxFacets::of`](vigie_core::inbox::InboxFacets::of) files it with
     /// the review read just before, and, when it is triaged, a check that this review is
@@ -336,7 +498,7 @@ impl CommentWrite for DynamoStore {
                 .put_item()
                 .table_name(&self.table)
                 .set_item(Some(item.clone()))
-                .condition_expression("revision = :expected AND attribute_not_exists(GSI2PK)")
+                .condition_expression("revision = :expected AND attribute_not_exists(open_urgency)")
                 .expression_attribute_values(":expected", n(expected))
                 .return_values_on_condition_check_failure(
                     ReturnValuesOnConditionCheckFailure::AllOld,
@@ -415,35 +577,33 @@ impl CommentRead for DynamoStore {
         out.item().map(decode).transpose()
     }
 
+    /// The thread's keys off GSI1, then its comments (eventually consistent, as the
+    /// index is).
     async fn thread(&self, thread: &ThreadKey, limit: usize) -> Result<Vec<Comment>, StoreError> {
-        self.query("GSI1", thread_pk(thread), true, limit, None)
-            .await
-    }
-}
-
-#[async_trait]
-impl OpenComments for DynamoStore {
-    async fn open_by_urgency(
-        &self,
-        brand: &BrandId,
-        limit: usize,
-    ) -> Result<Vec<Comment>, StoreError> {
-        self.query("GSI2", format!("OPEN#{brand}"), false, limit, None)
-            .await
+        let pks = self
+            .keys_on("GSI1", thread_pk(thread), true, limit, None)
+            .await?;
+        self.comments_of(&pks, false).await
     }
 }
 
 #[async_trait]
 impl PendingComments for DynamoStore {
+    /// The keys off GSI3, then the comments read consistently: one queued since the
+    /// index was read is left out.
     async fn pending(&self, before: Timestamp, limit: usize) -> Result<Vec<Comment>, StoreError> {
-        self.query(
-            "GSI3",
-            "PENDING".into(),
-            true,
-            limit,
-            Some(n(before.millis())),
-        )
-        .await
+        let pks = self
+            .keys_on(
+                "GSI3",
+                "PENDING".into(),
+                true,
+                limit,
+                Some(n(before.millis())),
+            )
+            .await?;
+        let mut comments = self.comments_of(&pks, true).await?;
+        comments.retain(|c| c.state == CommentState::Received);
+        Ok(comments)
     }
 }
 
@@ -700,6 +860,7 @@ impl BrandContentStore for DynamoStore {
         Ok(version)
     }
 
+    /// The pointer (a consistent read), then its version, from memory once read.
     async fn content(&self, brand: &BrandId) -> Result<Option<BrandContent>, StoreError> {
         let Some(pointer) = self.content_item(brand, CURRENT.into()).await? else {
             return Ok(None);
@@ -709,13 +870,9 @@ impl BrandContentStore for DynamoStore {
             .and_then(|v| v.as_n().ok())
             .and_then(|v| v.parse().ok())
             .ok_or_else(|| StoreError::Corrupt(format!("content pointer of {brand}")))?;
-        let item = self
-            .content_item(brand, content_sk(version))
-            .await?
-            .ok_or_else(|| {
-                StoreError::Corrupt(format!("{brand}'s current content {version} is missing"))
-            })?;
-        decode_content(&item).map(Some)
+        self.content_version(brand, version).await?.map(Some).ok_or_else(|| {
+            StoreError::Corrupt(format!("{brand}'s current content {version} is missing"))
+        })
     }
 
     async fn content_version(
@@ -723,11 +880,27 @@ impl BrandContentStore for DynamoStore {
         brand: &BrandId,
         version: u32,
     ) -> Result<Option<BrandContent>, StoreError> {
-        self.content_item(brand, content_sk(version))
-            .await?
-            .as_ref()
-            .map(decode_content)
-            .transpose()
+        let key = (brand.clone(), version);
+        if let Some(kept) = self.kept_versions().get(&key) {
+            return Ok(Some(kept.clone()));
+        }
+        let Some(item) = self.content_item(brand, content_sk(version)).await? else {
+            return Ok(None);
+        };
+        let content = decode_content(&item)?;
+        let mut kept = self.kept_versions();
+        if kept.len() >= VERSIONS_KEPT {
+            kept.clear();
+        }
+        kept.insert(key, content.clone());
+        Ok(Some(content))
+    }
+}
+
+impl DynamoStore {
+    fn kept_versions(&self) -> std::sync::MutexGuard<'_, HashMap<(BrandId, u32), BrandContent>> {
+        // a panic while holding it leaves a map of whole versions: still good
+        self.versions.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -898,7 +1071,9 @@ impl ReviewStore for DynamoStore {
                     items.push(inbox::inbox_write(&self.table, &c, facets.as_ref())?);
                     items.push(self.unchanged(&pk, "C", stored.as_ref(), "comment")?);
                 }
-                None => items.push(self.check(&pk, "C", "attribute_not_exists(GSI2PK)", None)?),
+                None => {
+                    items.push(self.check(&pk, "C", "attribute_not_exists(open_urgency)", None)?)
+                }
             }
             match self.transact(items).await {
                 Ok(()) => return Ok(()),

@@ -8,7 +8,7 @@ pub mod logs;
 mod secrets;
 mod sqs;
 
-pub use dynamo::{DynamoStore, Refiled, TableSpec};
+pub use dynamo::{DynamoStore, IndexSpec, Refiled, TableSpec};
 pub use secrets::SsmSecrets;
 pub use sqs::SqsQueue;
 

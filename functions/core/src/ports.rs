@@ -46,16 +46,6 @@ pub trait CommentRead: Send + Sync {
 }
 
 #[async_trait]
-pub trait OpenComments: Send + Sync {
-    /// Triaged comments of a brand, most urgent first (then most recent).
-    async fn open_by_urgency(
-        &self,
-        brand: &BrandId,
-        limit: usize,
-    ) -> Result<Vec<Comment>, StoreError>;
-}
-
-#[async_trait]
 pub trait PendingComments: Send + Sync {
     /// Comments stored but not known to be queued, received before `before`.
     async fn pending(&self, before: Timestamp, limit: usize) -> Result<Vec<Comment>, StoreError>;
@@ -222,11 +212,11 @@ pub trait UserStore: Send + Sync {
 
 /// Everything a store adapter implements.
 pub trait CommentStore:
-    CommentWrite + CommentRead + OpenComments + PendingComments + RawArchive + SeenEvents
+    CommentWrite + CommentRead + PendingComments + RawArchive + SeenEvents
 {
 }
 impl<T> CommentStore for T where
-    T: CommentWrite + CommentRead + OpenComments + PendingComments + RawArchive + SeenEvents
+    T: CommentWrite + CommentRead + PendingComments + RawArchive + SeenEvents
 {
 }
 

@@ -20,8 +20,8 @@ use vigie_core::content::BrandContent;
 use vigie_core::drafts::{DraftState, Drafts};
 use vigie_core::ports::{
     BrandContentStore, Claim, CommentRead, CommentWrite, Delivery, DraftStore, Inserted,
-    OpenComments, OutgoingMessage, PendingComments, QueueError, QueueReceive, QueueSend,
-    RawArchive, RawDelivery, ReviewStore, SeenEvents, StoreError, UserStore,
+    OutgoingMessage, PendingComments, QueueError, QueueReceive, QueueSend, RawArchive, RawDelivery,
+    ReviewStore, SeenEvents, StoreError, UserStore,
 };
 use vigie_core::review::{AuditRecord, Review};
 use vigie_core::time::Timestamp;
@@ -492,24 +492,6 @@ impl CommentRead for SqliteStore {
             self.rows(
                 "SELECT body FROM comments WHERE thread_key = ?1 ORDER BY received_at, key LIMIT ?2",
                 vec![thread_key(thread).into(), (limit as i64).into()],
-            )
-            .await?,
-        )
-    }
-}
-
-#[async_trait]
-impl OpenComments for SqliteStore {
-    async fn open_by_urgency(
-        &self,
-        brand: &BrandId,
-        limit: usize,
-    ) -> Result<Vec<Comment>, StoreError> {
-        decode_all(
-            self.rows(
-                "SELECT body FROM comments WHERE brand = ?1 AND state = 'triaged'
-                 ORDER BY urgency DESC, received_at DESC LIMIT ?2",
-                vec![brand.to_string().into(), (limit as i64).into()],
             )
             .await?,
         )

@@ -41,12 +41,13 @@ pub async fn run(command: InboxCommand) -> anyhow::Result<()> {
                 .await?;
             bar.finish_and_clear();
             println!(
-                "{}: {} comments read, {} inbox items filed, {} removed, {} already right",
+                "{}: {} comments read, {} inbox items filed, {} removed, {} already right, {} comment items rewritten in today's layout",
                 store.table_name(),
                 done.seen,
                 done.filed,
                 done.removed,
-                done.unchanged
+                done.unchanged,
+                done.rewritten
             );
             Ok(())
         }

@@ -1,92 +1,23 @@
-//! Report facts on DynamoDB: every comment item is on GSI4 (`RCV#<brand>`, received ms), so
-//! a period's comments are one range `Query` (paginated); their reviews come by
-//! `BatchGetItem`, 100 keys a call. A report reads each comment of the period once: its
-//! cost grows with the brand's volume over the period (about 1 read unit per 4 KB).
+//! Report facts on DynamoDB: every comment item is on GSI4 (`RCV#<brand>`, received ms,
+//! keys only), so a period's comments are one range `Query` of keys (paginated), then the
+//! comments and their reviews by `BatchGetItem`, 50 comments a call. A report reads each
+//! comment of the period once: its cost grows with the brand's volume over the period
+//! (about half a read unit per comment, one more per review).
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::AttributeValue;
 use vigie_core::comment::BrandId;
 use vigie_core::ports::{ReportFacts, StoreError};
 use vigie_core::reports::ReportFact;
 use vigie_core::review::Review;
 use vigie_core::time::Timestamp;
 
-use super::{DynamoStore, Item, comment_pk, decode, n, s, unavailable};
-
-/// Keys a `BatchGetItem` takes at most.
-const BATCH: usize = 100;
-/// Rounds of unprocessed keys retried before giving up.
-const ROUNDS: usize = 8;
+use super::{DynamoStore, REVIEW_SK, body_of, decode, n, partition_key, s, unavailable};
 
 pub(super) fn received_pk(brand: &BrandId) -> String {
     format!("RCV#{brand}")
-}
-
-impl DynamoStore {
-    /// The reviews of `keys` (comment partition keys), by partition key.
-    async fn reviews_of(&self, keys: &[String]) -> Result<HashMap<String, Review>, StoreError> {
-        let mut found = HashMap::new();
-        for chunk in keys.chunks(BATCH) {
-            let mut wanted: Vec<Item> = chunk
-                .iter()
-                .map(|pk| {
-                    HashMap::from([("PK".to_owned(), s(pk.clone())), ("SK".to_owned(), s("R"))])
-                })
-                .collect();
-            for round in 0.. {
-                if wanted.is_empty() {
-                    break;
-                }
-                if round == ROUNDS {
-                    return Err(StoreError::Unavailable(
-                        "reviews still unprocessed after retries".into(),
-                    ));
-                }
-                let request = KeysAndAttributes::builder()
-                    .set_keys(Some(std::mem::take(&mut wanted)))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(|e| unavailable(e.into_service_error()))?;
-                for item in out
-                    .responses()
-                    .and_then(|r| r.get(&self.table))
-                    .into_iter()
-                    .flatten()
-                {
-                    let Some(pk) = item.get("PK").and_then(|v| v.as_s().ok()) else {
-                        continue;
-                    };
-                    let body = item
-                        .get("body")
-                        .and_then(|v| v.as_s().ok())
-                        .ok_or_else(|| StoreError::Corrupt("review without body".into()))?;
-                    let review: Review = serde_json::from_str(body)
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                    found.insert(pk.clone(), review);
-                }
-                if let Some(left) = out
-                    .unprocessed_keys()
-                    .and_then(|u| u.get(&self.table))
-                    .map(|k| k.keys().to_vec())
-                {
-                    wanted = left;
-                    if !wanted.is_empty() {
-                        tokio::time::sleep(std::time::Duration::from_millis(50 << round)).await;
-                    }
-                }
-            }
-        }
-        Ok(found)
-    }
 }
 
 #[async_trait]
@@ -96,7 +27,7 @@ impl ReportFacts for DynamoStore {
         brand: &BrandId,
         window: std::ops::Range<Timestamp>,
     ) -> Result<Vec<ReportFact>, StoreError> {
-        let mut comments = Vec::new();
+        let mut pks = Vec::new();
         let mut start: Option<HashMap<String, AttributeValue>> = None;
         loop {
             let out = self
@@ -114,18 +45,35 @@ impl ReportFacts for DynamoStore {
                 .await
                 .map_err(|e| unavailable(e.into_service_error()))?;
             for item in out.items() {
-                comments.push(decode(item)?);
+                pks.push(partition_key(item)?);
             }
             match out.last_evaluated_key() {
                 Some(k) if !k.is_empty() => start = Some(k.clone()),
                 _ => break,
             }
         }
-        let keys: Vec<String> = comments.iter().map(|c| comment_pk(&c.key)).collect();
-        let reviews = self.reviews_of(&keys).await?;
-        Ok(comments
+        let keys: Vec<(String, String)> = pks
             .iter()
-            .filter_map(|c| ReportFact::of(c, reviews.get(&comment_pk(&c.key))))
-            .collect())
+            .flat_map(|pk| {
+                [
+                    (pk.clone(), "C".to_owned()),
+                    (pk.clone(), REVIEW_SK.to_owned()),
+                ]
+            })
+            .collect();
+        let mut items = self.batch_get(&keys, false).await?;
+        let mut facts = Vec::with_capacity(pks.len());
+        for pk in pks {
+            let Some(comment) = items.remove(&(pk.clone(), "C".to_owned())) else {
+                continue;
+            };
+            let comment = decode(&comment)?;
+            let review: Option<Review> = items
+                .remove(&(pk, REVIEW_SK.to_owned()))
+                .map(|i| body_of(&i, "review"))
+                .transpose()?;
+            facts.extend(ReportFact::of(&comment, review.as_ref()));
+        }
+        Ok(facts)
     }
 }
