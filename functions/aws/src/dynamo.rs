@@ -870,9 +870,12 @@ impl BrandContentStore for DynamoStore {
             .and_then(|v| v.as_n().ok())
             .and_then(|v| v.parse().ok())
             .ok_or_else(|| StoreError::Corrupt(format!("content pointer of {brand}")))?;
-        self.content_version(brand, version).await?.map(Some).ok_or_else(|| {
-            StoreError::Corrupt(format!("{brand}'s current content {version} is missing"))
-        })
+        self.content_version(brand, version)
+            .await?
+            .map(Some)
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!("{brand}'s current content {version} is missing"))
+            })
     }
 
     async fn content_version(
