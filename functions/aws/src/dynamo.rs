@@ -126,6 +126,11 @@ fn thread_pk(t: &ThreadKey) -> String {
 /// an inbox entry, one without never has.
 const OPEN: &str = "open_urgency";
 
+/// The condition that a comment item is not triaged, so has no inbox entry: no
+/// `open_urgency`, nor `GSI2PK`, which marked a triaged comment in the older layout (until
+/// `vigie inbox refile` rewrites it).
+const UNTRIAGED: &str = "attribute_not_exists(open_urgency) AND attribute_not_exists(GSI2PK)";
+
 fn comment_item(c: &Comment) -> Result<Item, StoreError> {
     let body = serde_json::to_string(c).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let mut item: Item = HashMap::from([
@@ -498,7 +503,7 @@ impl CommentWrite for DynamoStore {
                 .put_item()
                 .table_name(&self.table)
                 .set_item(Some(item.clone()))
-                .condition_expression("revision = :expected AND attribute_not_exists(open_urgency)")
+                .condition_expression(format!("revision = :expected AND {UNTRIAGED}"))
                 .expression_attribute_values(":expected", n(expected))
                 .return_values_on_condition_check_failure(
                     ReturnValuesOnConditionCheckFailure::AllOld,
@@ -1074,9 +1079,7 @@ impl ReviewStore for DynamoStore {
                     items.push(inbox::inbox_write(&self.table, &c, facets.as_ref())?);
                     items.push(self.unchanged(&pk, "C", stored.as_ref(), "comment")?);
                 }
-                None => {
-                    items.push(self.check(&pk, "C", "attribute_not_exists(open_urgency)", None)?)
-                }
+                None => items.push(self.check(&pk, "C", UNTRIAGED, None)?),
             }
             match self.transact(items).await {
                 Ok(()) => return Ok(()),
