@@ -199,6 +199,24 @@ impl Deployment {
         run_functions(emulator, refs, opt, binaries, endpoint);
     }
 
+    /// Starts every function of the template with a metering proxy of its own in front of
+    /// `upstream`: the AWS calls of each, by binary.
+    pub async fn start_metered_functions(
+        &mut self,
+        upstream: &str,
+    ) -> BTreeMap<&'static str, crate::metering::Meter> {
+        let mut meters = BTreeMap::new();
+        for binary in FUNCTIONS {
+            let meter = crate::metering::Meter::start(upstream).await;
+            let mut env = template_environment(binary, &self.refs, &self.opt);
+            env.extend(moto_environment(&meter.endpoint));
+            self.emulator
+                .run(binary, &self.binaries.path(binary), &env, &[]);
+            meters.insert(binary, meter);
+        }
+        meters
+    }
+
     /// The same in another emulator: a second set of the same functions.
     pub fn start_functions_in(&self, emulator: &mut Emulator, endpoint: &str) {
         run_functions(emulator, &self.refs, &self.opt, &self.binaries, endpoint);

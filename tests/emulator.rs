@@ -4,7 +4,9 @@
 //! a signed Meta delivery through the webhook function, its comments classified by the
 //! classify function with the real model, the escalation posted by notify, drafts
 //! stored by draft, the inbox read through the review function with an OpenID Connect
-//! token, the sweep on its schedule, a poison message reported for retry.
+//! token, the sweep on its schedule, a poison message reported for retry. Each function
+//! reaches moto through a metering proxy of its own, so the test ends by checking every
+//! AWS call each one made against the policy the template gives it.
 //!
 //! By default the binaries cargo built for this machine run; `VIGIE_LAMBDA_DIR=target/lambda`
 //! (what `scripts/package` does) runs the packaged `bootstrap`s with the layers it filled.
@@ -14,7 +16,9 @@ use vigie_core::comment::{CommentKey, CommentState, Platform};
 use vigie_core::ports::{CommentRead, DraftStore, OutgoingMessage, QueueSend};
 use vigie_tests::deployment::{Deployment, HOST, MANAGER, meta_delivery, token};
 use vigie_tests::fakes::{APP_SECRET, acme};
-use vigie_tests::lambda::{FUNCTIONS, failures, http_event, queue_arn, schedule_event, sqs_event};
+use vigie_tests::lambda::{
+    FUNCTIONS, failures, http_event, policy_allows, queue_arn, schedule_event, sqs_event,
+};
 use vigie_tests::moto::{complete, moto, receive_all};
 
 const FEED: &str = r#"{"object":"page","entry":[{"id":"1001","time":1764086400,"changes":[
@@ -46,7 +50,7 @@ async fn every_function_runs_under_the_runtime_api_emulator_from_a_signed_delive
     let Some(mut deployment) = Deployment::new(moto, &model_dir).await else {
         return;
     };
-    deployment.start_functions(&moto.endpoint);
+    let meters = deployment.start_metered_functions(&moto.endpoint).await;
     let Deployment {
         emulator,
         store,
@@ -214,5 +218,24 @@ async fn every_function_runs_under_the_runtime_api_emulator_from_a_signed_delive
     // every line every function wrote is JSON
     for f in FUNCTIONS {
         emulator.log_lines(f);
+    }
+
+    // 8. least privilege as run: each AWS call of each function is one its policy allows
+    let template = vigie_tests::lambda::template();
+    for (binary, meter) in &meters {
+        let needed: std::collections::BTreeSet<_> = meter
+            .take()
+            .into_iter()
+            .flat_map(|c| c.permissions)
+            .collect();
+        if *binary != "vigie-notify" {
+            assert!(!needed.is_empty(), "{binary} made no AWS call");
+        }
+        for p in &needed {
+            assert!(
+                policy_allows(&template, binary, p),
+                "{binary} needs {p:?}, which its policy in infra/template.yaml does not allow"
+            );
+        }
     }
 }

@@ -578,3 +578,62 @@ pub fn failures(response: &Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// Whether the policies infra/template.yaml gives the function built from `binary` allow
+/// `permission`: a statement with its action and, for DynamoDB, the table (`!GetAtt
+/// Table.Arn`) or the index it reads (`!Sub ${Table.Arn}/index/<name>` or `/index/*`).
+/// Queues and parameters are checked by action only.
+pub fn policy_allows(
+    template: &serde_yaml::Value,
+    binary: &str,
+    permission: &crate::metering::Permission,
+) -> bool {
+    use serde_yaml::Value as Y;
+    let as_list = |v: &Y| -> Vec<Y> {
+        match v {
+            Y::Sequence(s) => s.clone(),
+            Y::Null => Vec::new(),
+            other => vec![other.clone()],
+        }
+    };
+    let rendered = |v: &Y| -> Option<(String, String)> {
+        match v {
+            Y::Tagged(t) => Some((
+                t.tag.to_string().trim_start_matches('!').to_owned(),
+                t.value.as_str()?.to_owned(),
+            )),
+            Y::String(s) => Some((String::new(), s.clone())),
+            _ => None,
+        }
+    };
+    let covers = |resource: &(String, String)| -> bool {
+        if !permission.action.starts_with("dynamodb:") {
+            return true;
+        }
+        match &permission.index {
+            None => resource.0 == "GetAtt" && resource.1 == "Table.Arn",
+            Some(index) => {
+                resource.0 == "Sub"
+                    && [
+                        format!("${{Table.Arn}}/index/{index}"),
+                        "${Table.Arn}/index/*".into(),
+                    ]
+                    .contains(&resource.1)
+            }
+        }
+    };
+    let function = template_function(template, binary);
+    as_list(&function["Properties"]["Policies"])
+        .iter()
+        .flat_map(|p| as_list(&p["Statement"]))
+        .filter(|s| s["Effect"].as_str() == Some("Allow"))
+        .any(|s| {
+            as_list(&s["Action"])
+                .iter()
+                .any(|a| a.as_str() == Some(permission.action.as_str()))
+                && as_list(&s["Resource"])
+                    .iter()
+                    .filter_map(rendered)
+                    .any(|r| covers(&r))
+        })
+}

@@ -68,6 +68,52 @@ pub struct Call {
     pub write_units: f64,
     /// The write units by the kind of item written (`kind` of its key).
     pub writes_by_kind: Vec<(&'static str, f64)>,
+    /// What IAM must allow for it.
+    pub permissions: Vec<Permission>,
+}
+
+/// An IAM action a call needs (`dynamodb:PutItem`), on a table's index if it reads one.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Permission {
+    pub action: String,
+    pub index: Option<String>,
+}
+
+/// The IAM actions a call needs: each action of a `TransactWriteItems` its own, a batch
+/// of SQS messages the action of one message (IAM has no batch actions), a `Query` or
+/// `Scan` on the index it names.
+pub fn permissions(service: &str, operation: &str, request: &Value) -> Vec<Permission> {
+    let plain = |action: String| Permission {
+        action,
+        index: None,
+    };
+    match service {
+        "DynamoDB" => match operation {
+            "TransactWriteItems" => request["TransactItems"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|a| a.as_object()?.keys().next().cloned())
+                .map(|kind| {
+                    plain(match kind.as_str() {
+                        "ConditionCheck" => "dynamodb:ConditionCheckItem".to_owned(),
+                        other => format!("dynamodb:{other}Item"),
+                    })
+                })
+                .collect(),
+            "Query" | "Scan" => vec![Permission {
+                action: format!("dynamodb:{operation}"),
+                index: request["IndexName"].as_str().map(str::to_owned),
+            }],
+            other => vec![plain(format!("dynamodb:{other}"))],
+        },
+        "SQS" => vec![plain(format!(
+            "sqs:{}",
+            operation.strip_suffix("Batch").unwrap_or(operation)
+        ))],
+        "SSM" => vec![plain(format!("ssm:{operation}"))],
+        other => vec![plain(format!("{other}:{operation}"))],
+    }
 }
 
 /// What a vigie item is, from its key (ARCHITECTURE.md's table).
@@ -207,6 +253,7 @@ impl Proxy {
                 _ => 0.0,
             };
         }
+        let permissions = permissions(&service, &operation, &request);
         self.calls.lock().unwrap().push(Call {
             service,
             operation,
@@ -214,6 +261,7 @@ impl Proxy {
             read_units,
             write_units,
             writes_by_kind,
+            permissions,
         });
         (status, answer_headers, answer_body)
     }
@@ -628,6 +676,37 @@ mod tests {
         assert_eq!(item_write_units(Some(&comment), Some(&pending)), 2.0 + 1.0);
         assert_eq!(index_entry_sizes(&pending).len(), 3);
         assert!(index_entry_sizes(&pending).iter().all(|&s| s < 100));
+    }
+
+    #[test]
+    fn calls_need_the_iam_actions_of_what_they_do() {
+        let p = |s, o, r: Value| {
+            permissions(s, o, &r)
+                .into_iter()
+                .map(|p| (p.action, p.index))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            p(
+                "DynamoDB",
+                "TransactWriteItems",
+                json!({"TransactItems": [
+                {"Put": {}}, {"Delete": {}}, {"ConditionCheck": {}}]})
+            ),
+            [
+                ("dynamodb:PutItem".to_owned(), None),
+                ("dynamodb:DeleteItem".to_owned(), None),
+                ("dynamodb:ConditionCheckItem".to_owned(), None)
+            ]
+        );
+        assert_eq!(
+            p("DynamoDB", "Query", json!({"IndexName": "GSI3"})),
+            [("dynamodb:Query".to_owned(), Some("GSI3".to_owned()))]
+        );
+        assert_eq!(
+            p("SQS", "SendMessageBatch", json!({})),
+            [("sqs:SendMessage".to_owned(), None)]
+        );
     }
 
     #[test]

@@ -446,3 +446,53 @@ fn each_rule_catches_a_template_that_breaks_it() {
 fn resources_mut(t: &mut Value) -> &mut serde_yaml::Mapping {
     t["Resources"].as_mapping_mut().unwrap()
 }
+
+#[test]
+fn a_policy_allows_an_action_only_on_the_resource_it_names() {
+    use vigie_tests::lambda::policy_allows;
+    use vigie_tests::metering::Permission;
+    let t = template();
+    let on = |action: &str, index: Option<&str>| Permission {
+        action: action.into(),
+        index: index.map(str::to_owned),
+    };
+    assert!(policy_allows(
+        &t,
+        "vigie-classify",
+        &on("dynamodb:BatchGetItem", None)
+    ));
+    assert!(policy_allows(
+        &t,
+        "vigie-classify",
+        &on("dynamodb:Query", Some("GSI1"))
+    ));
+    assert!(!policy_allows(
+        &t,
+        "vigie-classify",
+        &on("dynamodb:Query", Some("GSI3"))
+    ));
+    assert!(
+        !policy_allows(&t, "vigie-classify", &on("dynamodb:Query", None)),
+        "the table"
+    );
+    assert!(!policy_allows(
+        &t,
+        "vigie-classify",
+        &on("dynamodb:Scan", None)
+    ));
+    assert!(policy_allows(
+        &t,
+        "vigie-review",
+        &on("dynamodb:Query", Some("GSI4"))
+    ));
+    assert!(policy_allows(
+        &t,
+        "vigie-classify",
+        &on("sqs:SendMessage", None)
+    ));
+    assert!(!policy_allows(
+        &t,
+        "vigie-webhook",
+        &on("dynamodb:BatchGetItem", None)
+    ));
+}
