@@ -196,7 +196,7 @@ impl Deployment {
             binaries,
             ..
         } = self;
-        run_functions(emulator, refs, opt, binaries, endpoint);
+        run_functions(emulator, refs, opt, binaries, |_| endpoint.to_owned());
     }
 
     /// Starts every function of the template with a metering proxy of its own in front of
@@ -207,19 +207,26 @@ impl Deployment {
     ) -> BTreeMap<&'static str, crate::metering::Meter> {
         let mut meters = BTreeMap::new();
         for binary in FUNCTIONS {
-            let meter = crate::metering::Meter::start(upstream).await;
-            let mut env = template_environment(binary, &self.refs, &self.opt);
-            env.extend(moto_environment(&meter.endpoint));
-            self.emulator
-                .run(binary, &self.binaries.path(binary), &env, &[]);
-            meters.insert(binary, meter);
+            meters.insert(binary, crate::metering::Meter::start(upstream).await);
         }
+        let Deployment {
+            emulator,
+            refs,
+            opt,
+            binaries,
+            ..
+        } = self;
+        run_functions(emulator, refs, opt, binaries, |binary| {
+            meters[binary].endpoint.clone()
+        });
         meters
     }
 
     /// The same in another emulator: a second set of the same functions.
     pub fn start_functions_in(&self, emulator: &mut Emulator, endpoint: &str) {
-        run_functions(emulator, &self.refs, &self.opt, &self.binaries, endpoint);
+        run_functions(emulator, &self.refs, &self.opt, &self.binaries, |_| {
+            endpoint.to_owned()
+        });
     }
 }
 
@@ -228,11 +235,11 @@ fn run_functions(
     refs: &BTreeMap<&str, String>,
     opt: &Opt,
     binaries: &Binaries,
-    endpoint: &str,
+    endpoint: impl Fn(&str) -> String,
 ) {
     for binary in FUNCTIONS {
         let mut env = template_environment(binary, refs, opt);
-        env.extend(moto_environment(endpoint));
+        env.extend(moto_environment(&endpoint(binary)));
         emulator.run(binary, &binaries.path(binary), &env, &[]);
     }
 }
