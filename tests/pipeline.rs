@@ -282,15 +282,18 @@ async fn a_store_failure_mid_batch_retries_that_comment_only() {
     assert_eq!(outcome.classified, 1);
     assert!(outcome.failed.is_empty());
     assert_eq!(w.comment("c3").await.state, CommentState::Triaged);
-    // Exactly one escalation per urgent comment, despite the retry.
-    let mut ids: Vec<String> = w
+    // c3's event went out before its write failed: the retry repeats it under the same
+    // event id (the notifier posts it once); c1's is not repeated.
+    let mut events: Vec<(String, String)> = w
         .escalation_events()
         .await
         .into_iter()
-        .map(|e| e.comment_id)
+        .map(|e| (e.comment_id, e.event_id))
         .collect();
-    ids.sort();
-    assert_eq!(ids, ["c1", "c3"]);
+    events.sort();
+    let ids: Vec<&str> = events.iter().map(|(c, _)| c.as_str()).collect();
+    assert_eq!(ids, ["c1", "c3", "c3"]);
+    assert_eq!(events[1].1, events[2].1, "a repeat, never a new event");
 }
 
 #[tokio::test]
@@ -700,21 +703,27 @@ async fn a_resend_of_a_version_keeps_its_event_id_and_a_new_version_gets_a_new_o
 async fn sent_but_not_recorded_resends_the_same_event_id() {
     let w = world();
     w.deliver(&feed(&[("c1", "77", ANGRY)])).await.unwrap();
-    // The triage write goes through; the write recording the escalation fails.
-    w.store.fail_writes_of_after("c1", 1);
+    // The event is sent; the one write storing the triage and its escalation fails.
+    w.store.fail_writes_of_after("c1", 0);
     let outcome = w.round().await;
-    assert_eq!(outcome.classified, 1);
-    assert_eq!(outcome.escalated, 0);
+    assert_eq!((outcome.classified, outcome.escalated), (0, 0));
     assert_eq!(outcome.failed.len(), 1, "the message is retried");
     let c1 = w.comment("c1").await;
-    assert_eq!(c1.state, CommentState::Triaged);
+    assert_eq!(c1.state, CommentState::Queued, "nothing half-stored");
     assert_eq!(c1.escalated_version, None);
     w.store.heal();
-    let calls = w.scorer.calls.load(Ordering::SeqCst);
     let outcome = w.round().await;
-    assert_eq!((outcome.escalated, outcome.failed.len()), (1, 0));
-    assert_eq!(w.scorer.calls.load(Ordering::SeqCst), calls, "not rescored");
-    assert_eq!(w.comment("c1").await.escalated_version, Some(1));
+    assert_eq!(
+        (outcome.classified, outcome.escalated, outcome.failed.len()),
+        (1, 1, 0)
+    );
+    let c1 = w.comment("c1").await;
+    assert_eq!(c1.state, CommentState::Triaged);
+    assert_eq!(
+        c1.escalated_version,
+        Some(1),
+        "recorded in the triage's write"
+    );
     let ids: Vec<String> = w
         .escalation_events()
         .await
@@ -723,6 +732,18 @@ async fn sent_but_not_recorded_resends_the_same_event_id() {
         .collect();
     assert_eq!(ids, [C1_V1_EVENT, C1_V1_EVENT], "a repeat, never a loss");
     assert_eq!(w.round().await, Default::default(), "nothing left to do");
+}
+
+#[tokio::test]
+async fn a_triage_and_its_escalation_are_one_write() {
+    let w = world();
+    w.deliver(&feed(&[("c1", "77", ANGRY)])).await.unwrap();
+    let before = w.comment("c1").await.revision;
+    let outcome = w.round().await;
+    assert_eq!((outcome.classified, outcome.escalated), (1, 1));
+    let c1 = w.comment("c1").await;
+    assert_eq!(c1.escalated_version, Some(1));
+    assert_eq!(c1.revision, before + 1, "one write");
 }
 
 #[tokio::test]

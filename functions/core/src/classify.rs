@@ -4,8 +4,9 @@
 //! superseded by an edit) changes nothing; one for a comment deleted after its triage is
 //! passed on to the drafter, which withdraws its drafts. A message that cannot be handled is
 //! reported failed, alone; the queue retries it and dead-letters it after its maximum
-//! receives. Escalation events are sent before they are recorded on the comment, so a
-//! crash in between sends a repeat with the same `event_id`, never a loss.
+//! receives. Escalation events are sent before the comment is stored, and the one write
+//! that stores its triage records them too: a crash in between sends a repeat with the
+//! same `event_id`, never a loss.
 //!
 //! A verdict does not depend on the order comments are classified in: repeat complaints
 //! count the author's earlier comments in the thread by their place in it, and score in
@@ -54,6 +55,30 @@ pub struct Classifier<'a, S, M, Q> {
 struct Message<'m> {
     delivery: &'m Delivery,
     span: Span,
+}
+
+/// A comment ready to be stored, escalated and drafted.
+struct Ready<'m> {
+    m: Message<'m>,
+    comment: Comment,
+    /// Its triage was made in this batch, not stored yet.
+    triaged: bool,
+}
+
+impl Ready<'_> {
+    /// Its version escalates and is not recorded as escalated yet.
+    fn escalates(&self) -> bool {
+        self.comment.state != CommentState::Deleted
+            && self
+                .comment
+                .triage
+                .as_ref()
+                .is_some_and(|t| t.urgency.escalate && t.version == self.comment.version)
+            && self
+                .comment
+                .escalated_version
+                .is_none_or(|v| v < self.comment.version)
+    }
 }
 
 enum Work {
@@ -216,14 +241,22 @@ where
             }
         };
 
-        // 4. Urgency, stored triage, escalation.
-        let mut to_escalate: Vec<(Message, Comment)> = Vec::new();
+        // 4. Urgency: each scored comment's triage, in memory.
+        let mut ready: Vec<Ready> = Vec::with_capacity(work.len());
         for (m, w) in work {
-            let comment = match w {
-                Work::EscalateOnly(c) => c,
+            match w {
+                Work::EscalateOnly(c) => ready.push(Ready {
+                    m,
+                    comment: c,
+                    triaged: false,
+                }),
                 Work::DraftOnly(c) => {
                     outcome.skipped += 1;
-                    c
+                    ready.push(Ready {
+                        m,
+                        comment: c,
+                        triaged: false,
+                    });
                 }
                 Work::Score(c, earlier) => {
                     let reading = texts.slot(&c).map(|i| scores[i].clone());
@@ -234,61 +267,35 @@ where
                             Earlier::Scored(i) => scores[*i].sentiment.label == Sentiment::Negative,
                         })
                         .count() as u32;
-                    match self
-                        .triage(c, reading, earlier_complaints, now)
-                        .instrument(m.span.clone())
-                        .await
+                    match m
+                        .span
+                        .in_scope(|| self.assess(c, reading, earlier_complaints, now))
                     {
-                        Ok(Some(c)) => {
-                            outcome.classified += 1;
-                            c
-                        }
-                        Ok(None) => {
-                            outcome.skipped += 1;
-                            continue;
-                        }
-                        Err(e) => {
-                            fail(&mut outcome, &m, &e.to_string(), false);
-                            continue;
-                        }
+                        Some(c) => ready.push(Ready {
+                            m,
+                            comment: c,
+                            triaged: true,
+                        }),
+                        None => outcome.skipped += 1,
                     }
                 }
-            };
-            if let Some(q) = self.drafts.filter(|_| comment.text.is_some()) {
-                // drafted before the message is acknowledged: a failure retries the message
-                if let Err(e) = q
-                    .send(&[crate::drafting::DraftRequest::message(&comment)])
-                    .instrument(m.span.clone())
-                    .await
-                {
-                    fail(
-                        &mut outcome,
-                        &m,
-                        &format!("draft request not sent: {e}"),
-                        false,
-                    );
-                    continue;
-                }
-            }
-            let escalate = comment.state != CommentState::Deleted
-                && comment.triage.as_ref().is_some_and(|t| t.urgency.escalate);
-            if escalate
-                && comment
-                    .escalated_version
-                    .is_none_or(|v| v < comment.version)
-            {
-                to_escalate.push((m, comment));
             }
         }
-        if to_escalate.is_empty() {
-            return outcome;
-        }
-        let events: Vec<EscalationEvent> = to_escalate
+
+        // 5. The escalation events, in one send, before anything is stored: the write
+        // that stores a triage also records its escalation, and a message whose events
+        // were sent but not recorded sends them again under the same event ids.
+        let events: Vec<Option<EscalationEvent>> = ready
             .iter()
-            .filter_map(|(_, c)| EscalationEvent::for_comment(c, now))
+            .map(|r| {
+                r.escalates()
+                    .then(|| EscalationEvent::for_comment(&r.comment, now))
+                    .flatten()
+            })
             .collect();
         let messages: Vec<OutgoingMessage> = events
             .iter()
+            .flatten()
             .map(|e| OutgoingMessage {
                 id: e.event_id.clone(),
                 body: serde_json::to_string(e).expect("serialisable"),
@@ -299,26 +306,91 @@ where
                 ],
             })
             .collect();
-        if let Err(e) = self.escalations.send(&messages).await {
-            let failed: Vec<String> = match &e {
-                crate::ports::QueueError::Partial { failed, .. } => failed.clone(),
-                _ => messages.iter().map(|m| m.id.clone()).collect(),
-            };
-            for ((m, c), event) in to_escalate.iter().zip(&events) {
-                if failed.contains(&event.event_id) {
-                    fail(&mut outcome, m, &format!("escalation not sent: {e}"), false);
-                } else {
-                    self.record_escalation(c, &event.event_id, &mut outcome, m)
-                        .instrument(m.span.clone())
-                        .await;
+        let (unsent, send_error): (Vec<String>, Option<String>) = if messages.is_empty() {
+            (Vec::new(), None)
+        } else {
+            match self.escalations.send(&messages).await {
+                Ok(()) => (Vec::new(), None),
+                Err(e) => {
+                    let failed = match &e {
+                        crate::ports::QueueError::Partial { failed, .. } => failed.clone(),
+                        _ => messages.iter().map(|m| m.id.clone()).collect(),
+                    };
+                    (failed, Some(e.to_string()))
                 }
             }
-            return outcome;
-        }
-        for ((m, c), event) in to_escalate.iter().zip(&events) {
-            self.record_escalation(c, &event.event_id, &mut outcome, m)
-                .instrument(m.span.clone())
-                .await;
+        };
+
+        // 6. Each comment stored once (its new triage, its escalation if sent), then its
+        // draft request; a failed escalation send leaves the message to be retried.
+        for (r, event) in ready.into_iter().zip(events) {
+            let sent = event.as_ref().filter(|e| !unsent.contains(&e.event_id));
+            let span = r.m.span.clone();
+            let comment = if r.triaged || sent.is_some() {
+                match self
+                    .store(&r.comment, r.triaged, sent.is_some())
+                    .instrument(span.clone())
+                    .await
+                {
+                    Ok(Some(c)) => c,
+                    Ok(None) => {
+                        // edited or deleted meanwhile: its own request follows
+                        outcome.skipped += 1;
+                        continue;
+                    }
+                    Err(e) => {
+                        let reason = match sent {
+                            Some(_) => format!("escalation sent, not recorded: {e}"),
+                            None => e.to_string(),
+                        };
+                        fail(&mut outcome, &r.m, &reason, false);
+                        continue;
+                    }
+                }
+            } else {
+                r.comment
+            };
+            if r.triaged {
+                outcome.classified += 1;
+            }
+            if let (Some(event), Some(triage)) = (sent, comment.triage.as_ref()) {
+                outcome.escalated += 1;
+                span.in_scope(|| {
+                    Escalated {
+                        brand: &comment.key.brand,
+                        tier: triage.urgency.tier.as_deref().unwrap_or("-"),
+                        score: triage.urgency.score,
+                        event_id: &event.event_id,
+                    }
+                    .emit()
+                });
+            }
+            if let Some(q) = self.drafts.filter(|_| comment.text.is_some()) {
+                // drafted before the message is acknowledged: a failure retries the message
+                if let Err(e) = q
+                    .send(&[crate::drafting::DraftRequest::message(&comment)])
+                    .instrument(span)
+                    .await
+                {
+                    fail(
+                        &mut outcome,
+                        &r.m,
+                        &format!("draft request not sent: {e}"),
+                        false,
+                    );
+                    continue;
+                }
+            }
+            if let (Some(event), Some(e)) = (&event, &send_error)
+                && unsent.contains(&event.event_id)
+            {
+                fail(
+                    &mut outcome,
+                    &r.m,
+                    &format!("escalation not sent: {e}"),
+                    false,
+                );
+            }
         }
         outcome
     }
@@ -368,19 +440,17 @@ where
             .collect())
     }
 
-    async fn triage(
+    /// The comment with its triage of now; `None` for a brand no longer configured.
+    fn assess(
         &self,
-        comment: Comment,
+        mut comment: Comment,
         reading: Option<crate::ports::Reading>,
         earlier_complaints: u32,
         now: Timestamp,
-    ) -> Result<Option<Comment>, StoreError> {
-        let brand = match self.brands.get(&comment.key.brand) {
-            Some(b) => b,
-            None => {
-                tracing::warn!(brand = %comment.key.brand, "comment of a brand no longer configured");
-                return Ok(None);
-            }
+    ) -> Option<Comment> {
+        let Some(brand) = self.brands.get(&comment.key.brand) else {
+            tracing::warn!(brand = %comment.key.brand, "comment of a brand no longer configured");
+            return None;
         };
         let (sentiment, understanding, embedding) = match reading {
             Some(r) => (Some(r.sentiment), r.understanding, r.embedding),
@@ -406,30 +476,50 @@ where
             urgency: urgency.score,
         }
         .emit();
-        let triage = Triage {
+        comment.triage = Some(Triage {
             version: comment.version,
             sentiment,
             understanding,
             embedding,
             urgency,
             triaged_at: now,
-        };
+        });
+        comment.state = CommentState::Triaged;
+        Some(comment)
+    }
+
+    /// One write of what changed on `comment`: its new triage (`triaged`), the
+    /// escalation of its version (`escalated`). `None` when the stored comment moved on
+    /// meanwhile (edited, deleted, the brand's own words).
+    async fn store(
+        &self,
+        comment: &Comment,
+        triaged: bool,
+        escalated: bool,
+    ) -> Result<Option<Comment>, StoreError> {
+        let version = comment.version;
         let apply = |c: &mut Comment| {
-            c.triage = Some(triage.clone());
-            c.state = CommentState::Triaged;
+            if triaged {
+                c.triage.clone_from(&comment.triage);
+                c.state = CommentState::Triaged;
+            }
+            if escalated {
+                c.escalated_version = Some(c.escalated_version.unwrap_or(0).max(version));
+            }
         };
-        let mut c = comment;
-        let version = c.version;
+        let mut c = comment.clone();
         apply(&mut c);
         match self.store.update(&c).await {
             Ok(c) => Ok(Some(c)),
             Err(StoreError::Conflict) => {
-                // Moved on meanwhile (marked queued, edited, deleted): re-plan on the fresh copy.
+                // Moved on meanwhile (marked queued, edited, deleted): apply it to the
+                // fresh copy if it is still the version read.
                 let Some(mut fresh) = self.store.get(&c.key).await? else {
                     return Ok(None);
                 };
                 if fresh.version != version
                     || matches!(fresh.state, CommentState::Deleted | CommentState::OwnReply)
+                    || (!triaged && fresh.triage.as_ref().is_none_or(|t| t.version != version))
                 {
                     return Ok(None);
                 }
@@ -437,57 +527,6 @@ where
                 self.store.update(&fresh).await.map(Some)
             }
             Err(e) => Err(e),
-        }
-    }
-
-    async fn record_escalation(
-        &self,
-        comment: &Comment,
-        event_id: &str,
-        outcome: &mut BatchOutcome,
-        m: &Message<'_>,
-    ) {
-        let version = comment.version;
-        let mut c = comment.clone();
-        c.escalated_version = Some(version);
-        let mut result = self.store.update(&c).await;
-        if let Err(StoreError::Conflict) = result {
-            result = match self.store.get(&c.key).await {
-                Ok(Some(mut fresh)) => {
-                    fresh.escalated_version =
-                        Some(fresh.escalated_version.unwrap_or(0).max(version));
-                    self.store.update(&fresh).await
-                }
-                Ok(None) => Err(StoreError::Conflict),
-                Err(e) => Err(e),
-            };
-        }
-        let triage = comment
-            .triage
-            .as_ref()
-            .expect("escalated comments are triaged");
-        match result {
-            Ok(_) => {
-                outcome.escalated += 1;
-                Escalated {
-                    brand: &comment.key.brand,
-                    tier: triage.urgency.tier.as_deref().unwrap_or("-"),
-                    score: triage.urgency.score,
-                    event_id,
-                }
-                .emit();
-            }
-            // Sent but not recorded: the retry sends it again under the same event id.
-            Err(e) => {
-                MessageFailed {
-                    queue: "classify",
-                    message_id: &m.delivery.message_id,
-                    reason: &format!("escalation sent, not recorded: {e}"),
-                    poison: false,
-                }
-                .emit();
-                outcome.failed.push(m.delivery.message_id.clone());
-            }
         }
     }
 }
