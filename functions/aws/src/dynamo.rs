@@ -74,6 +74,7 @@ use vigie_core::review::{AuditRecord, Review};
 use vigie_core::time::Timestamp;
 use vigie_core::users::{User, UserName};
 
+mod body;
 mod inbox;
 mod refile;
 mod reports;
@@ -141,7 +142,7 @@ fn comment_item(c: &Comment) -> Result<Item, StoreError> {
         ("state".into(), s(c.state.as_str())),
         ("revision".into(), n(c.revision)),
         ("received_at".into(), n(c.received_at.millis())),
-        ("body".into(), s(body)),
+        ("body".into(), body::encode(body)),
         ("GSI1PK".into(), s(thread_pk(&c.thread()))),
         (
             "GSI1SK".into(),
@@ -166,12 +167,9 @@ fn comment_item(c: &Comment) -> Result<Item, StoreError> {
 }
 
 fn decode(item: &Item) -> Result<Comment, StoreError> {
-    let body = item
-        .get("body")
-        .and_then(|v| v.as_s().ok())
-        .ok_or_else(|| StoreError::Corrupt("item without body".into()))?;
+    let body = body::decode(item.get("body"), "comment")?;
     let mut c: Comment =
-        serde_json::from_str(body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     if c.text.is_none() && c.attachment.is_none() {
         // Intake stores every comment with its text, its attachment, or both.
         return Err(StoreError::Corrupt(
@@ -793,11 +791,8 @@ fn content_sk(version: u32) -> String {
 const CURRENT: &str = "CURRENT";
 
 fn decode_content(item: &Item) -> Result<BrandContent, StoreError> {
-    let body = item
-        .get("body")
-        .and_then(|v| v.as_s().ok())
-        .ok_or_else(|| StoreError::Corrupt("content item without body".into()))?;
-    serde_json::from_str(body).map_err(|e| StoreError::Corrupt(e.to_string()))
+    let body = body::decode(item.get("body"), "content")?;
+    serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 impl DynamoStore {
@@ -843,7 +838,7 @@ impl BrandContentStore for DynamoStore {
             .item("type", s("content"))
             .item("version", n(version))
             .item("updated_at", n(c.updated_at.millis()))
-            .item("body", s(body))
+            .item("body", body::encode(body))
             .condition_expression("attribute_not_exists(PK)")
             .build()
             .map_err(built)?;
@@ -913,12 +908,9 @@ impl DynamoStore {
 }
 
 fn decode_drafts(item: &Item) -> Result<Drafts, StoreError> {
-    let body = item
-        .get("body")
-        .and_then(|v| v.as_s().ok())
-        .ok_or_else(|| StoreError::Corrupt("drafts item without body".into()))?;
+    let body = body::decode(item.get("body"), "drafts")?;
     let mut d: Drafts =
-        serde_json::from_str(body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     if let Some(state) = item.get("state").and_then(|v| v.as_s().ok()) {
         d.state = serde_json::from_value(serde_json::Value::String(state.clone()))
             .map_err(|e| StoreError::Corrupt(format!("drafts state: {e}")))?;
@@ -947,7 +939,7 @@ impl DraftStore for DynamoStore {
             .item("comment_version", n(drafts.comment_version))
             .item("generation", n(drafts.generation))
             .item("state", draft_state(drafts.state))
-            .item("body", s(body))
+            .item("body", body::encode(body))
             .condition_expression(
                 "attribute_not_exists(PK) OR comment_version < :v \
                  OR (comment_version = :v AND (attribute_not_exists(generation) OR generation < :g))",
@@ -1020,11 +1012,8 @@ fn audit_sk(revision: u64) -> String {
 }
 
 fn body_of<T: serde::de::DeserializeOwned>(item: &Item, what: &str) -> Result<T, StoreError> {
-    let body = item
-        .get("body")
-        .and_then(|v| v.as_s().ok())
-        .ok_or_else(|| StoreError::Corrupt(format!("{what} item without body")))?;
-    serde_json::from_str(body).map_err(|e| StoreError::Corrupt(e.to_string()))
+    let body = body::decode(item.get("body"), what)?;
+    serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 #[async_trait]
@@ -1060,7 +1049,7 @@ impl ReviewStore for DynamoStore {
             .item("PK", s(&pk))
             .item("SK", s(audit_sk(review.revision)))
             .item("type", s("audit"))
-            .item("body", s(audit_body))
+            .item("body", body::encode(audit_body))
             .condition_expression("attribute_not_exists(PK)")
             .build()
             .map_err(built)?;
@@ -1272,7 +1261,7 @@ impl DynamoStore {
             .item("SK", s(sk))
             .item("type", s(kind))
             .item("revision", n(revision))
-            .item("body", s(body));
+            .item("body", body::encode(body));
         match expected {
             None => put.condition_expression("attribute_not_exists(PK)"),
             Some(v) => put
@@ -1541,6 +1530,7 @@ mod tests {
     fn item() -> impl Strategy<Value = Item> {
         let body = prop_oneof![
             3 => near_valid_body().prop_map(AttributeValue::S),
+            2 => near_valid_body().prop_map(body::encode),
             1 => comment().prop_map(|c| AttributeValue::S(serde_json::to_string(&c).unwrap())),
             1 => "\\PC{0,40}".prop_map(AttributeValue::S),
             1 => attribute(),
