@@ -177,6 +177,8 @@ pub struct SwitchQueue<Q> {
     pub inner: Q,
     pub down: AtomicBool,
     pub refused: Mutex<HashSet<String>>,
+    /// Calls to `send`.
+    pub sends: std::sync::atomic::AtomicUsize,
 }
 
 impl<Q> SwitchQueue<Q> {
@@ -185,6 +187,7 @@ impl<Q> SwitchQueue<Q> {
             inner,
             down: AtomicBool::new(false),
             refused: Mutex::new(HashSet::new()),
+            sends: Default::default(),
         }
     }
 
@@ -202,6 +205,7 @@ impl<Q> SwitchQueue<Q> {
 #[async_trait]
 impl<Q: QueueSend> QueueSend for SwitchQueue<Q> {
     async fn send(&self, messages: &[OutgoingMessage]) -> Result<(), QueueError> {
+        self.sends.fetch_add(1, Ordering::SeqCst);
         if self.down.load(Ordering::SeqCst) {
             return Err(QueueError::Unavailable("queue down".into()));
         }

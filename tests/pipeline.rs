@@ -40,6 +40,8 @@ struct World {
     escalations: SwitchQueue<SqliteQueue>,
     escalation_q: SqliteQueue,
     drafts_q: SqliteQueue,
+    /// The drafter's queue as classify sends to it (drafts_q reads the same queue).
+    drafts: SwitchQueue<SqliteQueue>,
     scorer: KeywordScorer,
 }
 
@@ -60,6 +62,7 @@ fn world_with(extra: &str, secrets: impl FnOnce(&mut Secrets)) -> World {
         escalations: SwitchQueue::new(db.queue("escalations", 3)),
         escalation_q: db.queue("escalations", 3),
         drafts_q: db.queue("drafts", 3),
+        drafts: SwitchQueue::new(db.queue("drafts", 3)),
         scorer: KeywordScorer::default(),
     }
 }
@@ -124,7 +127,7 @@ impl World {
 
     /// A round whose triaged comments are sent on to the drafter's queue.
     async fn round_drafting(&self) -> vigie_core::classify::BatchOutcome {
-        self.round_with(Some(&self.drafts_q)).await
+        self.round_with(Some(&self.drafts)).await
     }
 
     async fn round_with(
@@ -732,6 +735,48 @@ async fn sent_but_not_recorded_resends_the_same_event_id() {
         .collect();
     assert_eq!(ids, [C1_V1_EVENT, C1_V1_EVENT], "a repeat, never a loss");
     assert_eq!(w.round().await, Default::default(), "nothing left to do");
+}
+
+#[tokio::test]
+async fn a_batch_sends_its_draft_requests_at_once_and_a_refused_one_retries_its_message() {
+    let w = world();
+    w.deliver(&feed(&[
+        ("c1", "77", "Super, merci"),
+        ("c2", "78", "Quels horaires ?"),
+    ]))
+    .await
+    .unwrap();
+    let c2 = w.comment("c2").await;
+    w.drafts
+        .refuse(&vigie_core::drafting::DraftRequest::message(&c2).id);
+    let outcome = w.round_drafting().await;
+    assert_eq!(outcome.classified, 2);
+    assert_eq!(outcome.failed, ["acme/facebook/c2#v1"]);
+    assert_eq!(
+        w.drafts.sends.load(Ordering::SeqCst),
+        1,
+        "one send for the batch"
+    );
+    w.drafts.heal();
+    let outcome = w.round_drafting().await;
+    assert_eq!(
+        (outcome.skipped, outcome.failed.len()),
+        (1, 0),
+        "{outcome:?}"
+    );
+    let mut sent: Vec<String> = w
+        .drafts_q
+        .receive(10, 30)
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let r: vigie_core::drafting::DraftRequest = serde_json::from_str(&d.body).unwrap();
+            r.key.external_id
+        })
+        .collect();
+    sent.sort();
+    assert_eq!(sent, ["c1", "c2"], "each asked for once");
 }
 
 #[tokio::test]

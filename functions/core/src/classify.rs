@@ -321,8 +321,9 @@ where
             }
         };
 
-        // 6. Each comment stored once (its new triage, its escalation if sent), then its
-        // draft request; a failed escalation send leaves the message to be retried.
+        // 6. Each comment stored once (its new triage, its escalation if sent); a failed
+        // escalation send leaves the message to be retried.
+        let mut to_draft: Vec<(Message, OutgoingMessage)> = Vec::new();
         for (r, event) in ready.into_iter().zip(events) {
             let sent = event.as_ref().filter(|e| !unsent.contains(&e.event_id));
             let span = r.m.span.clone();
@@ -365,22 +366,6 @@ where
                     .emit()
                 });
             }
-            if let Some(q) = self.drafts.filter(|_| comment.text.is_some()) {
-                // drafted before the message is acknowledged: a failure retries the message
-                if let Err(e) = q
-                    .send(&[crate::drafting::DraftRequest::message(&comment)])
-                    .instrument(span)
-                    .await
-                {
-                    fail(
-                        &mut outcome,
-                        &r.m,
-                        &format!("draft request not sent: {e}"),
-                        false,
-                    );
-                    continue;
-                }
-            }
             if let (Some(event), Some(e)) = (&event, &send_error)
                 && unsent.contains(&event.event_id)
             {
@@ -390,6 +375,37 @@ where
                     &format!("escalation not sent: {e}"),
                     false,
                 );
+                if self.drafts.is_some() && comment.text.is_some() {
+                    // its retry asks for its drafts
+                    continue;
+                }
+            }
+            if self.drafts.is_some() && comment.text.is_some() {
+                to_draft.push((r.m, crate::drafting::DraftRequest::message(&comment)));
+            }
+        }
+
+        // 7. The draft requests, in one send: drafted before the message is acknowledged,
+        // so a request not sent retries its message.
+        if let Some(q) = self.drafts
+            && !to_draft.is_empty()
+        {
+            let requests: Vec<OutgoingMessage> = to_draft.iter().map(|(_, r)| r.clone()).collect();
+            if let Err(e) = q.send(&requests).await {
+                let failed: Vec<String> = match &e {
+                    crate::ports::QueueError::Partial { failed, .. } => failed.clone(),
+                    _ => requests.iter().map(|r| r.id.clone()).collect(),
+                };
+                for (m, r) in &to_draft {
+                    if failed.contains(&r.id) {
+                        fail(
+                            &mut outcome,
+                            m,
+                            &format!("draft request not sent: {e}"),
+                            false,
+                        );
+                    }
+                }
             }
         }
         outcome
