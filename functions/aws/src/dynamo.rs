@@ -23,7 +23,8 @@
 //! the keys off the index, then the comments by `BatchGetItem`. Only GSI2 projects
 //! everything: it holds the small inbox entries, read whole by a page and by the counts.
 //!
-//! The comment itself is the JSON attribute `body`; `revision` carries optimistic
+//! The comment itself is the JSON attribute `body`, deflated into binary when that is
+//! smaller (module `body`, for every item's body); `revision` carries optimistic
 //! concurrency (conditional puts); `open_urgency` is there while it is triaged (open).
 //! Raw deliveries and seen events expire through the `expires_at` TTL (epoch seconds).
 //!
