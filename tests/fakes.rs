@@ -71,6 +71,11 @@ pub struct FaultyStore<S> {
     pub failing: Mutex<HashMap<String, usize>>,
     pub reads_down: AtomicBool,
     pub raw_down: AtomicBool,
+    /// Milliseconds each comment read or write takes (0: none), as a network store's would.
+    pub latency_ms: std::sync::atomic::AtomicU64,
+    /// Comment reads and writes in flight now, and the most there were at once.
+    in_flight: AtomicUsize,
+    pub most_in_flight: AtomicUsize,
 }
 
 impl<S> FaultyStore<S> {
@@ -80,7 +85,22 @@ impl<S> FaultyStore<S> {
             failing: Mutex::new(HashMap::new()),
             reads_down: AtomicBool::new(false),
             raw_down: AtomicBool::new(false),
+            latency_ms: Default::default(),
+            in_flight: AtomicUsize::new(0),
+            most_in_flight: AtomicUsize::new(0),
         }
+    }
+
+    /// Waits the store's latency, counted as a call in flight.
+    async fn wait(&self) {
+        let ms = self.latency_ms.load(Ordering::SeqCst);
+        if ms == 0 {
+            return;
+        }
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_in_flight.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 
     pub fn fail_writes_of(&self, external_id: &str) {
@@ -130,6 +150,7 @@ impl<S: CommentWrite + CommentRead> CommentWrite for FaultyStore<S> {
     }
 
     async fn update(&self, comment: &Comment) -> Result<Comment, StoreError> {
+        self.wait().await;
         self.check(&comment.key)?;
         self.inner.update(comment).await
     }
@@ -138,11 +159,13 @@ impl<S: CommentWrite + CommentRead> CommentWrite for FaultyStore<S> {
 #[async_trait]
 impl<S: CommentRead + CommentWrite> CommentRead for FaultyStore<S> {
     async fn get(&self, key: &CommentKey) -> Result<Option<Comment>, StoreError> {
+        self.wait().await;
         self.read()?;
         self.inner.get(key).await
     }
 
     async fn thread(&self, thread: &ThreadKey, limit: usize) -> Result<Vec<Comment>, StoreError> {
+        self.wait().await;
         self.read()?;
         self.inner.thread(thread, limit).await
     }

@@ -130,6 +130,14 @@ impl World {
         self.round_with(Some(&self.drafts)).await
     }
 
+    /// A round of at most `size` messages.
+    async fn round_with_batch(&self, size: usize) -> vigie_core::classify::BatchOutcome {
+        let batch = self.intake_q.receive(size, 30).await.unwrap();
+        let outcome = self.classifier().handle(&batch, Timestamp::now()).await;
+        settle(&self.intake_q, &batch, &outcome.failed).await;
+        outcome
+    }
+
     async fn round_with(
         &self,
         drafts: Option<&dyn QueueSend>,
@@ -777,6 +785,59 @@ async fn a_batch_sends_its_draft_requests_at_once_and_a_refused_one_retries_its_
         .collect();
     sent.sort();
     assert_eq!(sent, ["c1", "c2"], "each asked for once");
+}
+
+#[tokio::test]
+async fn a_batch_reads_and_writes_its_comments_side_by_side_with_the_same_verdicts() {
+    let w = world();
+    let feed_of = |n: usize| -> Vec<(String, String, &str)> {
+        (0..n)
+            .map(|i| {
+                (
+                    format!("c{i}"),
+                    format!("{}", 70 + i % 3),
+                    if i % 2 == 0 { ANGRY } else { "Merci" },
+                )
+            })
+            .collect()
+    };
+    let comments = feed_of(12);
+    let refs: Vec<(&str, &str, &str)> = comments
+        .iter()
+        .map(|(c, a, t)| (c.as_str(), a.as_str(), *t))
+        .collect();
+    w.deliver(&feed(&refs)).await.unwrap();
+    w.store.latency_ms.store(20, Ordering::SeqCst);
+    let outcome = w.round().await;
+    assert_eq!((outcome.classified, outcome.failed.len()), (12, 0));
+    let most = w.store.most_in_flight.load(Ordering::SeqCst);
+    assert!(most > 1, "one store call at a time");
+    assert!(most <= 8, "{most} calls at once");
+    // Repeat complaints count the earlier comments of the same author in the thread, as
+    // they would one at a time: authors 70 and 72 wrote angry comments.
+    let mut urgencies = Vec::new();
+    for (id, _, _) in &comments {
+        let c = w.comment(id).await;
+        urgencies.push(c.triage.unwrap().urgency.score);
+    }
+    let one_at_a_time = world();
+    one_at_a_time.deliver(&feed(&refs)).await.unwrap();
+    for _ in &comments {
+        one_at_a_time.round_with_batch(1).await;
+    }
+    let mut alone = Vec::new();
+    for (id, _, _) in &comments {
+        alone.push(
+            one_at_a_time
+                .comment(id)
+                .await
+                .triage
+                .unwrap()
+                .urgency
+                .score,
+        );
+    }
+    assert_eq!(urgencies, alone);
 }
 
 #[tokio::test]

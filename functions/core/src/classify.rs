@@ -14,6 +14,7 @@
 
 use std::collections::HashMap;
 
+use futures_util::stream::{self, StreamExt};
 use tracing::{Instrument, Span};
 
 use crate::comment::{Comment, CommentKey, CommentState, Sentiment, Triage};
@@ -31,6 +32,9 @@ use crate::urgency::{self, Assessment};
 
 /// Comments of a thread read to count repeat complaints.
 const THREAD_WINDOW: usize = 200;
+
+/// Store calls of one step of a batch in flight at once.
+const STORE_CALLS: usize = 8;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BatchOutcome {
@@ -104,6 +108,25 @@ fn came_before(other: &Comment, c: &Comment) -> bool {
     (other.received_at, &other.key.external_id) < (c.received_at, &c.key.external_id)
 }
 
+/// The author's earlier comments in the comment's thread, with their sentiment or the
+/// slot of the text that will give it.
+fn earlier(c: &Comment, thread: &[Comment], texts: &mut Texts) -> Vec<Earlier> {
+    thread
+        .iter()
+        .filter(|t| {
+            t.author.id == c.author.id
+                && came_before(t, c)
+                && !matches!(t.state, CommentState::Deleted | CommentState::OwnReply)
+        })
+        .map(|t| match &t.triage {
+            Some(tr) if tr.version == t.version => {
+                Earlier::Known(tr.sentiment.as_ref().map(|s| s.label))
+            }
+            _ => texts.slot(t).map_or(Earlier::Known(None), Earlier::Scored),
+        })
+        .collect()
+}
+
 /// Texts for the batch's one model call, each comment version once.
 #[derive(Default)]
 struct Texts {
@@ -149,27 +172,37 @@ where
         };
 
         // 1. What each message asks for, against what is stored. Each message's steps run
-        // in its span; the batch's one model call runs in the caller's.
-        let mut work: Vec<(Message, Work)> = Vec::new();
+        // in its span; the batch's one model call runs in the caller's. The store calls of
+        // a step run side by side (at most STORE_CALLS at once), each in its message's span.
+        let mut requests: Vec<(Message, ClassifyRequest)> = Vec::with_capacity(messages.len());
         for d in messages {
             let m = Message {
                 delivery: d,
                 span: message_span(&d.message_id),
             };
-            let request: ClassifyRequest = match serde_json::from_str(&d.body) {
-                Ok(r) => r,
-                Err(e) => {
-                    fail(&mut outcome, &m, &format!("unreadable request: {e}"), true);
-                    continue;
+            match serde_json::from_str::<ClassifyRequest>(&d.body) {
+                Ok(r) => {
+                    record_comment(&m.span, &r.key);
+                    requests.push((m, r));
                 }
-            };
-            record_comment(&m.span, &request.key);
-            match self
-                .store
-                .get(&request.key)
-                .instrument(m.span.clone())
-                .await
-            {
+                Err(e) => fail(&mut outcome, &m, &format!("unreadable request: {e}"), true),
+            }
+        }
+        let read: Vec<_> = stream::iter(requests)
+            .map(|(m, request)| async move {
+                let got = self
+                    .store
+                    .get(&request.key)
+                    .instrument(m.span.clone())
+                    .await;
+                (m, request, got)
+            })
+            .buffered(STORE_CALLS)
+            .collect()
+            .await;
+        let mut work: Vec<(Message, Work)> = Vec::new();
+        for (m, request, got) in read {
+            match got {
                 Ok(Some(c)) => match self.plan(c, request.version) {
                     Some(w) => work.push((m, w)),
                     None => outcome.skipped += 1,
@@ -193,20 +226,33 @@ where
                 texts.slot(c);
             }
         }
-        let mut planned = Vec::with_capacity(work.len());
-        for (m, w) in work {
-            match w {
-                Work::Score(c, _) => {
-                    let span = m.span.clone();
-                    match self.earlier(&c, &mut texts).instrument(span).await {
-                        Ok(earlier) => planned.push((m, Work::Score(c, earlier))),
-                        Err(e) => fail(&mut outcome, &m, &e.to_string(), false),
-                    }
+        let threads: Vec<_> = stream::iter(work)
+            .map(|(m, w)| async move {
+                let thread = match &w {
+                    Work::Score(c, _) => Some(
+                        self.store
+                            .thread(&c.thread(), THREAD_WINDOW)
+                            .instrument(m.span.clone())
+                            .await,
+                    ),
+                    _ => None,
+                };
+                (m, w, thread)
+            })
+            .buffered(STORE_CALLS)
+            .collect()
+            .await;
+        let mut work = Vec::with_capacity(threads.len());
+        for (m, w, thread) in threads {
+            match (w, thread) {
+                (Work::Score(c, _), Some(Ok(thread))) => {
+                    let earlier = earlier(&c, &thread, &mut texts);
+                    work.push((m, Work::Score(c, earlier)));
                 }
-                other => planned.push((m, other)),
+                (_, Some(Err(e))) => fail(&mut outcome, &m, &e.to_string(), false),
+                (w, _) => work.push((m, w)),
             }
         }
-        let mut work = planned;
 
         // 3. One model call for every text to score.
         let scores = if !texts.texts.is_empty() {
@@ -323,33 +369,47 @@ where
 
         // 6. Each comment stored once (its new triage, its escalation if sent); a failed
         // escalation send leaves the message to be retried.
+        let unsent_ids = &unsent;
+        let stored: Vec<_> = stream::iter(ready.into_iter().zip(events))
+            .map(|(r, event)| async move {
+                let sent = event
+                    .as_ref()
+                    .is_some_and(|e| !unsent_ids.contains(&e.event_id));
+                let result = if r.triaged || sent {
+                    let span = r.m.span.clone();
+                    Some(
+                        self.store(&r.comment, r.triaged, sent)
+                            .instrument(span)
+                            .await,
+                    )
+                } else {
+                    None
+                };
+                (r, event, sent, result)
+            })
+            .buffered(STORE_CALLS)
+            .collect()
+            .await;
         let mut to_draft: Vec<(Message, OutgoingMessage)> = Vec::new();
-        for (r, event) in ready.into_iter().zip(events) {
-            let sent = event.as_ref().filter(|e| !unsent.contains(&e.event_id));
+        for (r, event, sent, result) in stored {
+            let sent = event.as_ref().filter(|_| sent);
             let span = r.m.span.clone();
-            let comment = if r.triaged || sent.is_some() {
-                match self
-                    .store(&r.comment, r.triaged, sent.is_some())
-                    .instrument(span.clone())
-                    .await
-                {
-                    Ok(Some(c)) => c,
-                    Ok(None) => {
-                        // edited or deleted meanwhile: its own request follows
-                        outcome.skipped += 1;
-                        continue;
-                    }
-                    Err(e) => {
-                        let reason = match sent {
-                            Some(_) => format!("escalation sent, not recorded: {e}"),
-                            None => e.to_string(),
-                        };
-                        fail(&mut outcome, &r.m, &reason, false);
-                        continue;
-                    }
+            let comment = match result {
+                None => r.comment,
+                Some(Ok(Some(c))) => c,
+                Some(Ok(None)) => {
+                    // edited or deleted meanwhile: its own request follows
+                    outcome.skipped += 1;
+                    continue;
                 }
-            } else {
-                r.comment
+                Some(Err(e)) => {
+                    let reason = match sent {
+                        Some(_) => format!("escalation sent, not recorded: {e}"),
+                        None => e.to_string(),
+                    };
+                    fail(&mut outcome, &r.m, &reason, false);
+                    continue;
+                }
             };
             if r.triaged {
                 outcome.classified += 1;
@@ -434,26 +494,6 @@ where
             }
             _ => Some(Work::Score(c, Vec::new())),
         }
-    }
-
-    /// The author's earlier comments in the comment's thread, with their sentiment or the
-    /// slot of the text that will give it.
-    async fn earlier(&self, c: &Comment, texts: &mut Texts) -> Result<Vec<Earlier>, StoreError> {
-        let thread = self.store.thread(&c.thread(), THREAD_WINDOW).await?;
-        Ok(thread
-            .iter()
-            .filter(|t| {
-                t.author.id == c.author.id
-                    && came_before(t, c)
-                    && !matches!(t.state, CommentState::Deleted | CommentState::OwnReply)
-            })
-            .map(|t| match &t.triage {
-                Some(tr) if tr.version == t.version => {
-                    Earlier::Known(tr.sentiment.as_ref().map(|s| s.label))
-                }
-                _ => texts.slot(t).map_or(Earlier::Known(None), Earlier::Scored),
-            })
-            .collect())
     }
 
     /// The comment with its triage of now; `None` for a brand no longer configured.
