@@ -127,6 +127,14 @@ fn earlier(c: &Comment, thread: &[Comment], texts: &mut Texts) -> Vec<Earlier> {
         .collect()
 }
 
+/// Runs the futures, at most [`STORE_CALLS`] at once; their outputs in their order.
+async fn side_by_side<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    stream::iter(futures.collect::<Vec<_>>())
+        .buffered(STORE_CALLS)
+        .collect()
+        .await
+}
+
 /// Texts for the batch's one model call, each comment version once.
 #[derive(Default)]
 struct Texts {
@@ -188,18 +196,15 @@ where
                 Err(e) => fail(&mut outcome, &m, &format!("unreadable request: {e}"), true),
             }
         }
-        let read: Vec<_> = stream::iter(requests)
-            .map(|(m, request)| async move {
-                let got = self
-                    .store
-                    .get(&request.key)
-                    .instrument(m.span.clone())
-                    .await;
-                (m, request, got)
-            })
-            .buffered(STORE_CALLS)
-            .collect()
-            .await;
+        let read = side_by_side(requests.into_iter().map(|(m, request)| async move {
+            let got = self
+                .store
+                .get(&request.key)
+                .instrument(m.span.clone())
+                .await;
+            (m, request, got)
+        }))
+        .await;
         let mut work: Vec<(Message, Work)> = Vec::new();
         for (m, request, got) in read {
             match got {
@@ -226,22 +231,19 @@ where
                 texts.slot(c);
             }
         }
-        let threads: Vec<_> = stream::iter(work)
-            .map(|(m, w)| async move {
-                let thread = match &w {
-                    Work::Score(c, _) => Some(
-                        self.store
-                            .thread(&c.thread(), THREAD_WINDOW)
-                            .instrument(m.span.clone())
-                            .await,
-                    ),
-                    _ => None,
-                };
-                (m, w, thread)
-            })
-            .buffered(STORE_CALLS)
-            .collect()
-            .await;
+        let threads = side_by_side(work.into_iter().map(|(m, w)| async move {
+            let thread = match &w {
+                Work::Score(c, _) => Some(
+                    self.store
+                        .thread(&c.thread(), THREAD_WINDOW)
+                        .instrument(m.span.clone())
+                        .await,
+                ),
+                _ => None,
+            };
+            (m, w, thread)
+        }))
+        .await;
         let mut work = Vec::with_capacity(threads.len());
         for (m, w, thread) in threads {
             match (w, thread) {
@@ -370,26 +372,23 @@ where
         // 6. Each comment stored once (its new triage, its escalation if sent); a failed
         // escalation send leaves the message to be retried.
         let unsent_ids = &unsent;
-        let stored: Vec<_> = stream::iter(ready.into_iter().zip(events))
-            .map(|(r, event)| async move {
-                let sent = event
-                    .as_ref()
-                    .is_some_and(|e| !unsent_ids.contains(&e.event_id));
-                let result = if r.triaged || sent {
-                    let span = r.m.span.clone();
-                    Some(
-                        self.store(&r.comment, r.triaged, sent)
-                            .instrument(span)
-                            .await,
-                    )
-                } else {
-                    None
-                };
-                (r, event, sent, result)
-            })
-            .buffered(STORE_CALLS)
-            .collect()
-            .await;
+        let stored = side_by_side(ready.into_iter().zip(events).map(|(r, event)| async move {
+            let sent = event
+                .as_ref()
+                .is_some_and(|e| !unsent_ids.contains(&e.event_id));
+            let result = if r.triaged || sent {
+                let span = r.m.span.clone();
+                Some(
+                    self.store(&r.comment, r.triaged, sent)
+                        .instrument(span)
+                        .await,
+                )
+            } else {
+                None
+            };
+            (r, event, sent, result)
+        }))
+        .await;
         let mut to_draft: Vec<(Message, OutgoingMessage)> = Vec::new();
         for (r, event, sent, result) in stored {
             let sent = event.as_ref().filter(|_| sent);
