@@ -404,6 +404,63 @@ async fn dynamodb_inbox_follows_a_review_or_a_comment_written_in_between() {
     assert_eq!(listed(&plain).await.facets.urgency, 90);
 }
 
+/// An inbox entry whose comment item is gone (a hand-made deletion, a restore gone
+/// wrong) is left out of its page; the pages around it still list every other comment,
+/// and paging goes on past it.
+#[tokio::test]
+async fn dynamodb_inbox_leaves_out_an_entry_without_its_comment() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use vigie_core::inbox::InboxFilter;
+    use vigie_core::ports::{CommentWrite, Inbox};
+    use vigie_tests::contract::{comment, triaged};
+
+    let Some(moto) = moto() else { return };
+    let conf = moto.sdk_config().await;
+    let store = table(&conf).await;
+    let acme = vigie_tests::contract::brand("acme");
+    let now = Timestamp(2_000_000_000);
+    for (i, urgency) in [("o1", 90), ("o2", 80), ("o3", 70), ("o4", 60)] {
+        let c = match store
+            .insert_if_new(&comment("acme", i, "t1", "où est ma commande ?", 1_000))
+            .await
+            .unwrap()
+        {
+            vigie_core::ports::Inserted::New(c) => c,
+            other => panic!("{other:?}"),
+        };
+        store.update(&triaged(c, urgency)).await.unwrap();
+    }
+    aws_sdk_dynamodb::Client::new(&conf)
+        .delete_item()
+        .table_name(store.table_name())
+        .key("PK", AttributeValue::S("C#acme#facebook#o2".into()))
+        .key("SK", AttributeValue::S("C".into()))
+        .send()
+        .await
+        .unwrap();
+    let filter = InboxFilter::default();
+    let mut listed = Vec::new();
+    let mut pages = 0;
+    let mut after = None;
+    loop {
+        let page = store
+            .inbox(&acme, &filter, after.as_ref(), 1, now)
+            .await
+            .unwrap();
+        pages += 1;
+        listed.extend(page.items.iter().map(|i| i.comment.key.external_id.clone()));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(listed, ["o1", "o3", "o4"]);
+    assert_eq!(
+        pages, 4,
+        "the orphan's page is empty, and the next goes on after it"
+    );
+}
+
 /// A table from before the inbox: its comments and reviews, no inbox items. The refile
 /// files them as the writes would have, twice over changes nothing, and takes out an
 /// item whose comment is not in the inbox.

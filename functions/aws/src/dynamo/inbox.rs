@@ -168,6 +168,31 @@ fn facets_of(item: &Item) -> Result<InboxFacets, StoreError> {
     })
 }
 
+/// Where a page that ends at this entry goes on from.
+fn cursor_of(
+    brand: &BrandId,
+    item: &Item,
+    facets: &InboxFacets,
+) -> Result<InboxCursor, StoreError> {
+    let bad = |what: &str| StoreError::Corrupt(format!("inbox item: {what}"));
+    let received_at = item
+        .get("received_at")
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+        .map(Timestamp)
+        .ok_or_else(|| bad("received_at"))?;
+    let id = item
+        .get("external_id")
+        .and_then(|v| v.as_s().ok())
+        .ok_or_else(|| bad("external_id"))?;
+    Ok(InboxCursor {
+        urgency: facets.urgency,
+        received_at,
+        key: CommentKey::new(brand.clone(), facets.platform, id.as_str())
+            .map_err(|_| bad("external_id"))?,
+    })
+}
+
 /// A filter as a DynamoDB filter expression, with its names and values.
 #[derive(Default)]
 struct Expression {
@@ -313,7 +338,9 @@ impl Inbox for DynamoStore {
                 .await
                 .map_err(|e| unavailable(e.into_service_error()))?;
             for item in page.items() {
-                entries.push((partition_key(item)?, facets_of(item)?));
+                let facets = facets_of(item)?;
+                let cursor = cursor_of(brand, item, &facets)?;
+                entries.push((partition_key(item)?, facets, cursor));
                 if entries.len() == want {
                     break 'pages;
                 }
@@ -324,27 +351,30 @@ impl Inbox for DynamoStore {
             }
             batch = (batch * 2).min(BATCH_MAX);
         }
+        // One entry more than the page tells that there is a next page, which starts after
+        // the page's last entry.
+        let next = (entries.len() > limit).then(|| entries[limit - 1].2.clone());
+        entries.truncate(limit);
         let keys: Vec<(String, String)> = entries
             .iter()
-            .map(|(pk, _)| (pk.clone(), "C".to_owned()))
+            .map(|(pk, _, _)| (pk.clone(), "C".to_owned()))
             .collect();
         let mut comments = self.batch_get(&keys, false).await?;
-        let items = entries
-            .into_iter()
-            .map(|(pk, facets)| {
-                // An entry is written in the transaction that writes its comment.
-                let comment = comments
-                    .remove(&(pk.clone(), "C".to_owned()))
-                    .ok_or_else(|| {
-                        StoreError::Corrupt(format!("inbox entry {pk} without its comment"))
-                    })?;
-                Ok(InboxItem {
+        let mut items = Vec::with_capacity(entries.len());
+        for (pk, facets, _) in entries {
+            // An entry is written in the transaction that writes its comment: one without
+            // is left out of the page (and said), not allowed to break the inbox.
+            match comments.remove(&(pk.clone(), "C".to_owned())) {
+                Some(comment) => items.push(InboxItem {
                     comment: decode(&comment)?,
                     facets,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(InboxPage::of(items, limit))
+                }),
+                None => {
+                    tracing::warn!(entry = %pk, "inbox entry without its comment: left out of the page")
+                }
+            }
+        }
+        Ok(InboxPage { items, next })
     }
 
     /// Reads every inbox item of the brand (the index partition, all pages, the facet
