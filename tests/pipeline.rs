@@ -122,27 +122,25 @@ impl World {
 
     /// One worker round: receive, classify, ack what succeeded, release the rest at once.
     async fn round(&self) -> vigie_core::classify::BatchOutcome {
-        self.round_with(None).await
+        self.round_with(None, 32).await
     }
 
     /// A round whose triaged comments are sent on to the drafter's queue.
     async fn round_drafting(&self) -> vigie_core::classify::BatchOutcome {
-        self.round_with(Some(&self.drafts)).await
+        self.round_with(Some(&self.drafts), 32).await
     }
 
     /// A round of at most `size` messages.
     async fn round_with_batch(&self, size: usize) -> vigie_core::classify::BatchOutcome {
-        let batch = self.intake_q.receive(size, 30).await.unwrap();
-        let outcome = self.classifier().handle(&batch, Timestamp::now()).await;
-        settle(&self.intake_q, &batch, &outcome.failed).await;
-        outcome
+        self.round_with(None, size).await
     }
 
     async fn round_with(
         &self,
         drafts: Option<&dyn QueueSend>,
+        size: usize,
     ) -> vigie_core::classify::BatchOutcome {
-        let batch = self.intake_q.receive(32, 30).await.unwrap();
+        let batch = self.intake_q.receive(size, 30).await.unwrap();
         let classifier = Classifier {
             drafts,
             ..self.classifier()

@@ -69,20 +69,14 @@ struct Ready<'m> {
     triaged: bool,
 }
 
-impl Ready<'_> {
-    /// Its version escalates and is not recorded as escalated yet.
-    fn escalates(&self) -> bool {
-        self.comment.state != CommentState::Deleted
-            && self
-                .comment
-                .triage
-                .as_ref()
-                .is_some_and(|t| t.urgency.escalate && t.version == self.comment.version)
-            && self
-                .comment
-                .escalated_version
-                .is_none_or(|v| v < self.comment.version)
-    }
+/// The comment's current version is triaged as escalating and not recorded as escalated
+/// yet (a deleted comment escalates nothing).
+fn escalation_due(c: &Comment) -> bool {
+    c.state != CommentState::Deleted
+        && c.triage
+            .as_ref()
+            .is_some_and(|t| t.urgency.escalate && t.version == c.version)
+        && c.escalated_version.is_none_or(|v| v < c.version)
 }
 
 enum Work {
@@ -336,7 +330,7 @@ where
         let events: Vec<Option<EscalationEvent>> = ready
             .iter()
             .map(|r| {
-                r.escalates()
+                escalation_due(&r.comment)
                     .then(|| EscalationEvent::for_comment(&r.comment, now))
                     .flatten()
             })
@@ -354,45 +348,51 @@ where
                 ],
             })
             .collect();
-        let (unsent, send_error): (Vec<String>, Option<String>) = if messages.is_empty() {
-            (Vec::new(), None)
+        let sent = if messages.is_empty() {
+            Ok(())
         } else {
-            match self.escalations.send(&messages).await {
-                Ok(()) => (Vec::new(), None),
-                Err(e) => {
-                    let failed = match &e {
-                        crate::ports::QueueError::Partial { failed, .. } => failed.clone(),
-                        _ => messages.iter().map(|m| m.id.clone()).collect(),
-                    };
-                    (failed, Some(e.to_string()))
-                }
-            }
+            self.escalations.send(&messages).await
         };
+        let (unsent, send_error) = match sent {
+            Ok(()) => (Vec::new(), None),
+            Err(e) => (e.unsent(&messages), Some(e.to_string())),
+        };
+        // each comment's event, and whether it went out
+        let escalations: Vec<Option<(EscalationEvent, bool)>> = events
+            .into_iter()
+            .map(|e| {
+                e.map(|e| {
+                    let sent = !unsent.contains(&e.event_id);
+                    (e, sent)
+                })
+            })
+            .collect();
 
         // 6. Each comment stored once (its new triage, its escalation if sent); a failed
         // escalation send leaves the message to be retried.
-        let unsent_ids = &unsent;
-        let stored = side_by_side(ready.into_iter().zip(events).map(|(r, event)| async move {
-            let sent = event
-                .as_ref()
-                .is_some_and(|e| !unsent_ids.contains(&e.event_id));
-            let result = if r.triaged || sent {
-                let span = r.m.span.clone();
-                Some(
-                    self.store(&r.comment, r.triaged, sent)
-                        .instrument(span)
-                        .await,
-                )
-            } else {
-                None
-            };
-            (r, event, sent, result)
-        }))
+        let stored = side_by_side(ready.into_iter().zip(escalations).map(
+            |(r, escalation)| async move {
+                let sent = matches!(escalation, Some((_, true)));
+                let result = if r.triaged || sent {
+                    let span = r.m.span.clone();
+                    Some(
+                        self.store(&r.comment, r.triaged, sent)
+                            .instrument(span)
+                            .await,
+                    )
+                } else {
+                    None
+                };
+                (r, escalation, result)
+            },
+        ))
         .await;
         let mut to_draft: Vec<(Message, OutgoingMessage)> = Vec::new();
-        for (r, event, sent, result) in stored {
-            let sent = event.as_ref().filter(|_| sent);
-            let span = r.m.span.clone();
+        for (r, escalation, result) in stored {
+            let sent = escalation
+                .as_ref()
+                .filter(|(_, sent)| *sent)
+                .map(|(e, _)| e);
             let comment = match result {
                 None => r.comment,
                 Some(Ok(Some(c))) => c,
@@ -415,7 +415,7 @@ where
             }
             if let (Some(event), Some(triage)) = (sent, comment.triage.as_ref()) {
                 outcome.escalated += 1;
-                span.in_scope(|| {
+                r.m.span.in_scope(|| {
                     Escalated {
                         brand: &comment.key.brand,
                         tier: triage.urgency.tier.as_deref().unwrap_or("-"),
@@ -425,21 +425,15 @@ where
                     .emit()
                 });
             }
-            if let (Some(event), Some(e)) = (&event, &send_error)
-                && unsent.contains(&event.event_id)
-            {
+            if let (Some((_, false)), Some(e)) = (&escalation, &send_error) {
+                // its retry sends the event, and asks for its drafts
                 fail(
                     &mut outcome,
                     &r.m,
                     &format!("escalation not sent: {e}"),
                     false,
                 );
-                if self.drafts.is_some() && comment.text.is_some() {
-                    // its retry asks for its drafts
-                    continue;
-                }
-            }
-            if self.drafts.is_some() && comment.text.is_some() {
+            } else if self.drafts.is_some() && comment.text.is_some() {
                 to_draft.push((r.m, crate::drafting::DraftRequest::message(&comment)));
             }
         }
@@ -451,10 +445,7 @@ where
         {
             let requests: Vec<OutgoingMessage> = to_draft.iter().map(|(_, r)| r.clone()).collect();
             if let Err(e) = q.send(&requests).await {
-                let failed: Vec<String> = match &e {
-                    crate::ports::QueueError::Partial { failed, .. } => failed.clone(),
-                    _ => requests.iter().map(|r| r.id.clone()).collect(),
-                };
+                let failed = e.unsent(&requests);
                 for (m, r) in &to_draft {
                     if failed.contains(&r.id) {
                         fail(
@@ -481,9 +472,7 @@ where
         }
         match &c.triage {
             Some(t) if t.version == c.version => {
-                let pending =
-                    t.urgency.escalate && c.escalated_version.is_none_or(|v| v < c.version);
-                if pending {
+                if escalation_due(&c) {
                     Some(Work::EscalateOnly(c))
                 } else if self.drafts.is_some() && c.text.is_some() {
                     Some(Work::DraftOnly(c))

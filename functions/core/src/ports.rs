@@ -229,6 +229,17 @@ pub enum QueueError {
     Partial { failed: Vec<String>, reason: String },
 }
 
+impl QueueError {
+    /// The ids of the messages of `sent` this error left unsent: the refused ones of a
+    /// partial send, else every one.
+    pub fn unsent(&self, sent: &[OutgoingMessage]) -> Vec<String> {
+        match self {
+            QueueError::Partial { failed, .. } => failed.clone(),
+            QueueError::Unavailable(_) => sent.iter().map(|m| m.id.clone()).collect(),
+        }
+    }
+}
+
 /// A message to send. `id` identifies it for partial failures and deduplication.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutgoingMessage {
