@@ -43,6 +43,7 @@ pub fn comment(brand_id: &str, id: &str, thread: &str, text: &str, received_ms: 
         state: CommentState::Received,
         triage: None,
         escalated_version: None,
+        private: false,
         revision: 0,
     }
 }

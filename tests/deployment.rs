@@ -9,9 +9,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
+use vigie_core::platforms::meta::signature as sign_meta;
 use vigie_core::ports::{BrandContentStore, UserStore};
 use vigie_core::review::Role;
-use vigie_core::signature::sign_meta;
 use vigie_core::users::{User, UserName};
 
 use crate::fakes::{APP_SECRET, acme};

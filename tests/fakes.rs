@@ -267,10 +267,9 @@ pub fn acme_world(extra: &str) -> (vigie_core::config::Brands, vigie_core::secre
     );
     let brands = vigie_core::config::Brands::parse("brands.toml".as_ref(), &config)
         .expect("valid test configuration");
-    let secrets = vigie_core::secrets::Secrets {
-        meta_app_secret: Some(APP_SECRET.to_vec()),
-        meta_verify_token: Some("verify".into()),
-        ..Default::default()
-    };
+    let secrets = vigie_core::secrets::Secrets::default().with_app(
+        vigie_core::config::META_APP,
+        vigie_core::platforms::AppKeys::new(APP_SECRET).with_verify_token("verify"),
+    );
     (brands, secrets)
 }

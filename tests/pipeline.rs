@@ -8,9 +8,9 @@ use vigie_core::comment::{CommentKey, CommentState, Platform};
 use vigie_core::config::Brands;
 use vigie_core::escalation::EscalationEvent;
 use vigie_core::intake::{Intake, IntakeError, WebhookRequest, requeue_pending};
+use vigie_core::platforms::meta::signature as sign_meta;
 use vigie_core::ports::{CommentRead, CommentWrite, Delivery, QueueReceive, QueueSend};
 use vigie_core::secrets::Secrets;
-use vigie_core::signature::sign_meta;
 use vigie_core::time::Timestamp;
 use vigie_core::urgency::Signal;
 use vigie_sqlite::{Database, SqliteQueue, SqliteStore};
@@ -90,6 +90,14 @@ impl World {
         body: &str,
         now: Timestamp,
     ) -> Result<vigie_core::intake::IntakeReport, IntakeError> {
+        use vigie_core::platforms::{Inbound, generic, meta};
+        let header = if platform == Platform::Generic {
+            generic::SIGNATURE_HEADER
+        } else {
+            meta::SIGNATURE_HEADER
+        };
+        let mut headers = vec![(header, signature)];
+        headers.extend(brand.map(|b| (generic::BRAND_HEADER, b)));
         Intake {
             brands: &self.brands,
             secrets: &self.secrets,
@@ -99,9 +107,12 @@ impl World {
         .receive(
             WebhookRequest {
                 platform,
-                signature: Some(signature),
-                brand,
-                body: body.as_bytes(),
+                app: None,
+                inbound: Inbound {
+                    headers: &headers,
+                    query: &[],
+                    body: body.as_bytes(),
+                },
             },
             now,
         )
@@ -441,7 +452,7 @@ async fn deleted_comments_and_own_replies_are_skipped_without_a_model_call() {
     let report = w
         .deliver_signed(
             Platform::Generic,
-            &vigie_core::signature::sign_generic(GENERIC_SECRET, own_generic.as_bytes(), now),
+            &vigie_core::platforms::generic::signature(GENERIC_SECRET, own_generic.as_bytes(), now),
             Some("acme"),
             own_generic,
             now,

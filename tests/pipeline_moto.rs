@@ -12,8 +12,8 @@ use vigie_aws::DynamoStore;
 use vigie_classify::ModelScorer;
 use vigie_core::classify::Classifier;
 use vigie_core::comment::{CommentKey, CommentState, Platform};
+use vigie_core::platforms::meta::signature as sign_meta;
 use vigie_core::ports::{CommentRead, Delivery, QueueReceive};
-use vigie_core::signature::sign_meta;
 use vigie_model::{ModelOptions, SentimentModel};
 use vigie_notify::{Notifier, RetryPolicy};
 use vigie_tests::fakes::{APP_SECRET, acme, acme_world};
@@ -326,9 +326,15 @@ async fn raw_archives_expire_14_days_later_in_epoch_seconds() {
     .receive(
         WebhookRequest {
             platform: Platform::Facebook,
-            signature: Some(&sign_meta(APP_SECRET, FEED.as_bytes())),
-            brand: None,
-            body: FEED.as_bytes(),
+            app: None,
+            inbound: vigie_core::platforms::Inbound {
+                headers: &[(
+                    vigie_core::platforms::meta::SIGNATURE_HEADER,
+                    &sign_meta(APP_SECRET, FEED.as_bytes()),
+                )],
+                query: &[],
+                body: FEED.as_bytes(),
+            },
         },
         now,
     )

@@ -11,9 +11,9 @@ use axum::http::{Request, StatusCode};
 use sha2::Digest;
 use tower::ServiceExt;
 use vigie_core::comment::{CommentKey, CommentState, Platform};
+use vigie_core::platforms::meta::signature as sign_meta;
 use vigie_core::ports::{CommentRead, QueueReceive, RawArchive};
 use vigie_core::secrets::Secrets;
-use vigie_core::signature::sign_meta;
 use vigie_sqlite::{Database, SqliteQueue, SqliteStore};
 use vigie_tests::fakes::{APP_SECRET, FaultyStore, acme, acme_world};
 use vigie_webhook::{WebhookState, router};
@@ -211,8 +211,7 @@ async fn raw_deliveries_are_kept_14_days() {
 #[tokio::test]
 async fn a_platform_without_secrets_is_not_configured() {
     let app = app_with(|s| {
-        s.meta_app_secret = None;
-        s.meta_verify_token = None;
+        s.apps.clear();
     });
     let (status, body) = app.post(&created()).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
@@ -231,14 +230,18 @@ async fn a_platform_without_secrets_is_not_configured() {
         assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
         assert_eq!(body["error"], "not_configured");
     }
-    // The generic webhook has no handshake.
-    let (status, body) = app
-        .call(
-            Request::get("/webhooks/generic?hub.mode=subscribe&hub.verify_token=verify")
+    // The generic webhook and TikTok have no handshake.
+    for platform in ["generic", "tiktok"] {
+        let (status, body) = app
+            .call(
+                Request::get(format!(
+                    "/webhooks/{platform}?hub.mode=subscribe&hub.verify_token=verify"
+                ))
                 .body(Body::empty())
                 .unwrap(),
-        )
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
-    assert_eq!(body["error"], "not_configured");
+            )
+            .await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{body}");
+        assert_eq!(body["error"], "no_handshake");
+    }
 }

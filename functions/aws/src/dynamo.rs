@@ -1441,6 +1441,8 @@ mod tests {
                     state,
                     triage,
                     escalated_version: escalated,
+                    // a private message when its revision is odd: both kinds round-trip
+                    private: revision % 2 == 1,
                     revision,
                 },
             )

@@ -80,6 +80,7 @@ fn queued(key: CommentKey, text: &str) -> Comment {
         state: CommentState::Queued,
         triage: None,
         escalated_version: None,
+        private: false,
         revision: 0,
     }
 }

@@ -76,17 +76,35 @@ impl fmt::Display for BrandId {
 pub enum Platform {
     Facebook,
     Instagram,
+    /// X (formerly Twitter): replies, mentions and direct messages.
+    X,
+    LinkedIn,
+    TikTok,
+    /// Google Business Profile reviews.
+    Google,
     /// Any other source, through the generic signed webhook (its name is in `Comment::source`).
     Generic,
 }
 
 impl Platform {
-    pub const ALL: [Platform; 3] = [Platform::Facebook, Platform::Instagram, Platform::Generic];
+    pub const ALL: [Platform; 7] = [
+        Platform::Facebook,
+        Platform::Instagram,
+        Platform::X,
+        Platform::LinkedIn,
+        Platform::TikTok,
+        Platform::Google,
+        Platform::Generic,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Platform::Facebook => "facebook",
             Platform::Instagram => "instagram",
+            Platform::X => "x",
+            Platform::LinkedIn => "linkedin",
+            Platform::TikTok => "tiktok",
+            Platform::Google => "google",
             Platform::Generic => "generic",
         }
     }
@@ -391,6 +409,10 @@ pub struct Comment {
     /// Name of the source for generic webhooks (e.g. `trustpilot`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// A private message (Messenger, Instagram or X direct message), not a public comment:
+    /// its thread is the conversation, and its answer is private too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub private: bool,
     pub author: Author,
     /// `None` for a comment that is only an attachment (a photo, a sticker): it is still
     /// stored and shown, but there is no text for the model to read.

@@ -1,15 +1,21 @@
 //! Brand configuration: one TOML file, validated before anything runs.
 //!
 //! ```toml
-//! [meta]                                   # Facebook and Instagram (one Meta app)
+//! [meta]                                   # Facebook and Instagram: one Meta app, named "meta"
 //! app_secret = { env = "VIGIE_META_APP_SECRET" }
 //! verify_token = { env = "VIGIE_META_VERIFY_TOKEN" }
+//!
+//! [apps.acme-x]                            # any platform's app, by name (several per platform)
+//! platform = "x"                           # meta, x, linkedin, tiktok
+//! secret = { env = "ACME_X_CONSUMER_SECRET" }
 //!
 //! [[brands]]
 //! id = "acme"
 //! name = "Acme"
 //! facebook_page_ids = ["100000000000001"]
 //! instagram_account_ids = ["17841400000000001"]
+//! accounts = { x = ["2244994945"], linkedin = ["2414183"] }  # any platform's account ids
+//! apps = ["acme-x"]                        # the app of each platform; needed when it has several
 //! generic_secret = { env = "ACME_GENERIC_SECRET" }   # or { ssm = "/vigie/acme/generic" }
 //! vip_authors = ["facebook:1234", "instagram:lea.b"]
 //! [brands.urgency]                         # optional: defaults shown in docs/configuration.md
@@ -30,6 +36,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::comment::{BrandId, Platform};
+use crate::platforms::{self, DEFAULT_TOLERANCE_SECONDS, Source};
 use crate::urgency::{UrgencyPolicy, Weights};
 
 /// Where a secret is read from: never the secret itself in the file.
@@ -57,6 +64,52 @@ pub struct MetaConfig {
     pub app_secret: SecretRef,
     pub verify_token: SecretRef,
 }
+
+/// One platform app whose webhooks vigie receives: `[apps.<name>]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppConfig {
+    /// The platform module it belongs to: `meta`, `x`, `linkedin`, `tiktok`, `google`.
+    pub platform: String,
+    /// Meta's app secret, X's consumer secret, LinkedIn's or TikTok's client secret.
+    pub secret: Option<SecretRef>,
+    /// Google: the JWK set that signs the push tokens (Google's current keys).
+    pub jwks: Option<SecretRef>,
+    /// Google: the audience the push subscription puts in its tokens.
+    pub audience: Option<String>,
+    /// Google: the push subscription's service account (`email` of its tokens).
+    pub service_account: Option<String>,
+    /// Meta's verify token.
+    pub verify_token: Option<SecretRef>,
+    /// How old a signed timestamp may be, in seconds (TikTok); 300 by default.
+    pub tolerance_seconds: Option<i64>,
+}
+
+/// An app, checked.
+#[derive(Clone)]
+pub struct App {
+    pub name: String,
+    pub source: &'static dyn Source,
+    /// The HMAC secret, or for Google the JWK set.
+    pub secret: SecretRef,
+    pub verify_token: Option<SecretRef>,
+    pub tolerance_seconds: i64,
+    /// Google: the tokens' audience and service account.
+    pub audience: Option<String>,
+    pub service_account: Option<String>,
+}
+
+impl fmt::Debug for App {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("App")
+            .field("name", &self.name)
+            .field("platform", &self.source.name())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The name the `[meta]` section's app goes by.
+pub const META_APP: &str = "meta";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -136,6 +189,12 @@ pub struct BrandConfig {
     pub facebook_page_ids: Vec<String>,
     #[serde(default)]
     pub instagram_account_ids: Vec<String>,
+    /// Account ids by platform name (`x`, `linkedin`, `tiktok`, `facebook`...).
+    #[serde(default)]
+    pub accounts: BTreeMap<String, Vec<String>>,
+    /// The apps the brand's accounts belong to, one per platform module at most.
+    #[serde(default)]
+    pub apps: Vec<String>,
     pub generic_secret: Option<SecretRef>,
     #[serde(default)]
     pub vip_authors: Vec<String>,
@@ -150,6 +209,8 @@ pub struct BrandConfig {
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
     pub meta: Option<MetaConfig>,
+    #[serde(default)]
+    pub apps: BTreeMap<String, AppConfig>,
     #[serde(default)]
     pub brands: Vec<BrandConfig>,
 }
@@ -199,9 +260,11 @@ pub struct Brand {
 /// Every brand, and which platform account belongs to which brand.
 #[derive(Debug, Clone)]
 pub struct Brands {
-    pub meta: Option<MetaConfig>,
+    apps: BTreeMap<String, App>,
     brands: BTreeMap<BrandId, Brand>,
     accounts: HashMap<(Platform, String), BrandId>,
+    /// Which app of a platform module each brand belongs to.
+    brand_apps: HashMap<(BrandId, &'static str), String>,
 }
 
 impl Brands {
@@ -252,12 +315,28 @@ impl Brands {
             .and_then(|id| self.brands.get(id))
     }
 
+    /// Every app, by name.
+    pub fn apps(&self) -> impl Iterator<Item = &App> {
+        self.apps.values()
+    }
+
+    pub fn app(&self, name: &str) -> Option<&App> {
+        self.apps.get(name)
+    }
+
+    /// The app of a platform module a brand's accounts belong to.
+    pub fn app_of(&self, brand: &BrandId, source: &dyn Source) -> Option<&str> {
+        self.brand_apps
+            .get(&(brand.clone(), source.name()))
+            .map(String::as_str)
+    }
+
     /// Every secret the configuration refers to, for resolution at start.
     pub fn secret_refs(&self) -> BTreeSet<SecretRef> {
         let mut refs = BTreeSet::new();
-        if let Some(meta) = &self.meta {
-            refs.insert(meta.app_secret.clone());
-            refs.insert(meta.verify_token.clone());
+        for app in self.apps.values() {
+            refs.insert(app.secret.clone());
+            refs.extend(app.verify_token.clone());
         }
         for b in self.brands.values() {
             refs.extend(b.generic_secret.clone());
@@ -278,9 +357,109 @@ fn validate(file: ConfigFile) -> Result<Brands, Vec<ConfigIssue>> {
     if file.brands.is_empty() {
         issue("brands".into(), "at least one [[brands]] entry is required");
     }
+    let mut apps = BTreeMap::new();
+    if let Some(meta) = file.meta {
+        apps.insert(
+            META_APP.to_owned(),
+            App {
+                name: META_APP.to_owned(),
+                source: &platforms::meta::Meta,
+                secret: meta.app_secret,
+                verify_token: Some(meta.verify_token),
+                tolerance_seconds: DEFAULT_TOLERANCE_SECONDS,
+                audience: None,
+                service_account: None,
+            },
+        );
+    }
+    for (name, a) in file.apps {
+        let at = |f: &str| format!("apps.{name}.{f}");
+        if apps.contains_key(&name) {
+            issue(
+                format!("apps.{name}"),
+                "is the [meta] section's app: choose another name",
+            );
+            continue;
+        }
+        if BrandId::parse(name.as_str()).is_err() {
+            issue(
+                format!("apps.{name}"),
+                "an app name is 1-64 characters of a-z, 0-9 and '-'",
+            );
+        }
+        let Some(source) = platforms::source_named(&a.platform).filter(|s| s.name() != "generic")
+        else {
+            issue(
+                at("platform"),
+                "must be one of meta, x, linkedin, tiktok, google",
+            );
+            continue;
+        };
+        let google = source.name() == "google";
+        let secret = if google {
+            if a.secret.is_some() {
+                issue(at("secret"), "a Google app has a jwks, not a secret");
+            }
+            if a.audience.as_deref().is_none_or(|s| s.trim().is_empty()) {
+                issue(
+                    at("audience"),
+                    "a Google app needs its push subscription's audience",
+                );
+            }
+            a.jwks.clone()
+        } else {
+            for (field, set) in [
+                ("jwks", a.jwks.is_some()),
+                ("audience", a.audience.is_some()),
+                ("service_account", a.service_account.is_some()),
+            ] {
+                if set {
+                    issue(at(field), "only Google apps have one");
+                }
+            }
+            a.secret.clone()
+        };
+        let Some(secret) = secret else {
+            issue(
+                at(if google { "jwks" } else { "secret" }),
+                if google {
+                    "a Google app needs the JWK set of its push tokens"
+                } else {
+                    "an app needs its secret"
+                },
+            );
+            continue;
+        };
+        let meta = source.name() == "meta";
+        if meta && a.verify_token.is_none() {
+            issue(
+                at("verify_token"),
+                "a Meta app needs the verify token of its subscription",
+            );
+        }
+        if !meta && a.verify_token.is_some() {
+            issue(at("verify_token"), "only Meta apps have a verify token");
+        }
+        let tolerance = a.tolerance_seconds.unwrap_or(DEFAULT_TOLERANCE_SECONDS);
+        if !(1..=86_400).contains(&tolerance) {
+            issue(at("tolerance_seconds"), "must be 1-86400");
+        }
+        apps.insert(
+            name.clone(),
+            App {
+                name,
+                source,
+                secret,
+                verify_token: a.verify_token,
+                tolerance_seconds: tolerance,
+                audience: a.audience,
+                service_account: a.service_account,
+            },
+        );
+    }
     let mut brands = BTreeMap::new();
     let mut accounts: HashMap<(Platform, String), BrandId> = HashMap::new();
-    let mut has_meta_accounts = false;
+    let mut brand_apps = HashMap::new();
     for (i, b) in file.brands.into_iter().enumerate() {
         let at = |f: &str| format!("brands[{i}].{f}");
         let id = match BrandId::parse(&b.id) {
@@ -296,31 +475,98 @@ fn validate(file: ConfigFile) -> Result<Brands, Vec<ConfigIssue>> {
         if b.name.trim().is_empty() {
             issue(at("name"), "must not be empty");
         }
-        let mut claim = |platform: Platform, field: &str, list: &[String], numeric: bool| {
+        let mut lists = vec![
+            (
+                Platform::Facebook,
+                "facebook_page_ids".to_owned(),
+                &b.facebook_page_ids,
+            ),
+            (
+                Platform::Instagram,
+                "instagram_account_ids".to_owned(),
+                &b.instagram_account_ids,
+            ),
+        ];
+        for (name, list) in &b.accounts {
+            match Platform::parse(name) {
+                Ok(Platform::Generic) | Err(_) => issue(
+                    at(&format!("accounts.{name}")),
+                    "must name a platform: facebook, instagram, x, linkedin, tiktok, google",
+                ),
+                Ok(p) => lists.push((p, format!("accounts.{name}"), list)),
+            }
+        }
+        let mut claimed: BTreeSet<&'static str> = BTreeSet::new();
+        let mut claim = |platform: Platform, field: &str, list: &[String]| {
+            let source = platforms::source(platform);
             for (j, account) in list.iter().enumerate() {
                 let f = format!("brands[{i}].{field}[{j}]");
-                if numeric && (account.is_empty() || !account.bytes().all(|c| c.is_ascii_digit())) {
-                    issue(f, "must be the platform's numeric id");
+                if let Err(reason) = source.check_account(platform, account) {
+                    issue(f, reason);
                 } else if let Some(other) = accounts.get(&(platform, account.clone())) {
                     issue(f, &format!("already belongs to brand {other}"));
                 } else {
                     accounts.insert((platform, account.clone()), id.clone());
+                    claimed.insert(source.name());
                 }
             }
         };
-        claim(
-            Platform::Facebook,
-            "facebook_page_ids",
-            &b.facebook_page_ids,
-            true,
-        );
-        claim(
-            Platform::Instagram,
-            "instagram_account_ids",
-            &b.instagram_account_ids,
-            true,
-        );
-        has_meta_accounts |= !b.facebook_page_ids.is_empty() || !b.instagram_account_ids.is_empty();
+        for (platform, field, list) in lists {
+            claim(platform, &field, list);
+        }
+        let mut named: BTreeMap<&'static str, String> = BTreeMap::new();
+        for (j, name) in b.apps.iter().enumerate() {
+            let f = format!("brands[{i}].apps[{j}]");
+            match apps.get(name) {
+                None => issue(f, &format!("no app {name:?} in [apps] (or [meta])")),
+                Some(app) => {
+                    if let Some(other) = named.insert(app.source.name(), name.clone()) {
+                        issue(
+                            f,
+                            &format!("{other} is already the brand's {} app", app.source.name()),
+                        );
+                    }
+                }
+            }
+        }
+        for source in claimed {
+            let app = named.remove(source).or_else(|| {
+                let mut of_source = apps.values().filter(|a| a.source.name() == source);
+                match (of_source.next(), of_source.next()) {
+                    (Some(only), None) => Some(only.name.clone()),
+                    (None, _) => {
+                        issue(
+                            at("apps"),
+                            &format!(
+                                "the brand has {source} accounts but no {source} app is configured ({})",
+                                if source == "meta" {
+                                    "a [meta] section with app_secret and verify_token, or an [apps.<name>] with platform = \"meta\""
+                                } else {
+                                    "an [apps.<name>] entry with its platform and secret"
+                                }
+                            ),
+                        );
+                        None
+                    }
+                    (Some(_), Some(_)) => {
+                        issue(
+                            at("apps"),
+                            &format!("several {source} apps are configured: name the brand's in apps"),
+                        );
+                        None
+                    }
+                }
+            });
+            if let Some(app) = app {
+                brand_apps.insert((id.clone(), source), app);
+            }
+        }
+        for (source, name) in named {
+            issue(
+                at("apps"),
+                &format!("app {name} is for {source}, where the brand claims no account"),
+            );
+        }
         let mut vip = BTreeSet::new();
         for (j, v) in b.vip_authors.iter().enumerate() {
             match v.split_once(':').map(|(p, a)| (Platform::parse(p), a)) {
@@ -398,12 +644,6 @@ fn validate(file: ConfigFile) -> Result<Brands, Vec<ConfigIssue>> {
             },
         );
     }
-    if has_meta_accounts && file.meta.is_none() {
-        issue(
-            "meta".into(),
-            "brands list Facebook or Instagram accounts: a [meta] section with app_secret and verify_token is required",
-        );
-    }
     for b in brands.values() {
         if let Some(SecretRef::Env(name) | SecretRef::Ssm(name)) = &b.generic_secret
             && name.trim().is_empty()
@@ -418,9 +658,10 @@ fn validate(file: ConfigFile) -> Result<Brands, Vec<ConfigIssue>> {
         return Err(issues);
     }
     Ok(Brands {
-        meta: file.meta,
+        apps,
         brands,
         accounts,
+        brand_apps,
     })
 }
 
@@ -563,11 +804,138 @@ facebook_page_ids = ["2002"]
             "{e}"
         );
         let e = issues(&GOOD.replace("[meta]\napp_secret = { env = \"META_SECRET\" }\nverify_token = { env = \"META_TOKEN\" }\n", ""));
-        assert!(e.contains("conf/brands.toml: meta: "), "{e}");
+        assert!(
+            e.contains(
+                "conf/brands.toml: brands[0].apps: the brand has meta accounts but no meta app"
+            ),
+            "{e}"
+        );
         let e = issues(&GOOD.replace("format = \"teams\"", "format = \"irc\""));
         assert!(e.contains("conf/brands.toml: line "), "{e}");
         let e = issues("");
         assert!(e.contains("brands: at least one"), "{e}");
+    }
+
+    const APPS: &str = r#"
+[apps.agency-a]
+platform = "meta"
+secret = { env = "A_SECRET" }
+verify_token = { env = "A_TOKEN" }
+
+[apps.agency-b]
+platform = "meta"
+secret = { env = "B_SECRET" }
+verify_token = { env = "B_TOKEN" }
+
+[apps.x-main]
+platform = "x"
+secret = { env = "X_SECRET" }
+
+[apps.tiktok]
+platform = "tiktok"
+secret = { env = "TT_SECRET" }
+tolerance_seconds = 120
+
+[[brands]]
+id = "acme"
+name = "Acme"
+facebook_page_ids = ["1001"]
+accounts = { x = ["2244994945"], tiktok = ["-000OXv3Jb5RkQZ"] }
+apps = ["agency-a"]
+
+[[brands]]
+id = "globex"
+name = "Globex"
+accounts = { instagram = ["17841400000000002"], linkedin = ["2414183"] }
+apps = ["agency-b"]
+"#;
+
+    #[test]
+    fn brands_name_their_app_and_a_platform_with_one_app_needs_no_name() {
+        use crate::platforms::{linkedin::LinkedIn, meta::Meta, tiktok::TikTok, x::X};
+        let text =
+            format!("{APPS}\n[apps.li]\nplatform = \"linkedin\"\nsecret = {{ env = \"LI\" }}\n");
+        let brands = Brands::parse(Path::new("brands.toml"), &text).unwrap();
+        let acme = BrandId::parse("acme").unwrap();
+        let globex = BrandId::parse("globex").unwrap();
+        assert_eq!(brands.app_of(&acme, &Meta), Some("agency-a"));
+        assert_eq!(brands.app_of(&globex, &Meta), Some("agency-b"));
+        // One app for the platform: the brand's without naming it.
+        assert_eq!(brands.app_of(&acme, &X), Some("x-main"));
+        assert_eq!(brands.app_of(&acme, &TikTok), Some("tiktok"));
+        assert_eq!(brands.app_of(&globex, &LinkedIn), Some("li"));
+        assert_eq!(brands.app_of(&globex, &X), None);
+        assert_eq!(
+            brands.owner(Platform::X, "2244994945").unwrap().id.as_str(),
+            "acme"
+        );
+        assert_eq!(
+            brands
+                .owner(Platform::Instagram, "17841400000000002")
+                .unwrap()
+                .id,
+            globex
+        );
+        assert_eq!(brands.app("tiktok").unwrap().tolerance_seconds, 120);
+        assert_eq!(brands.app("x-main").unwrap().tolerance_seconds, 300);
+        assert_eq!(brands.secret_refs().len(), 7);
+    }
+
+    #[test]
+    fn app_mistakes_are_named() {
+        // LinkedIn accounts, no LinkedIn app.
+        let e = issues(APPS);
+        assert!(
+            e.contains(
+                "brands[1].apps: the brand has linkedin accounts but no linkedin app is configured"
+            ),
+            "{e}"
+        );
+        let two_meta = APPS.replace("apps = [\"agency-a\"]\n", "");
+        let e = issues(&two_meta);
+        assert!(
+            e.contains(
+                "brands[0].apps: several meta apps are configured: name the brand's in apps"
+            ),
+            "{e}"
+        );
+        let e = issues(&APPS.replace(
+            "apps = [\"agency-a\"]",
+            "apps = [\"agency-a\", \"agency-b\"]",
+        ));
+        assert!(
+            e.contains("brands[0].apps[1]: agency-a is already the brand's meta app"),
+            "{e}"
+        );
+        let e = issues(&APPS.replace("apps = [\"agency-a\"]", "apps = [\"nope\"]"));
+        assert!(e.contains("brands[0].apps[0]: no app \"nope\""), "{e}");
+        let e = issues(&APPS.replace("platform = \"x\"", "platform = \"myspace\""));
+        assert!(e.contains("apps.x-main.platform: must be one of"), "{e}");
+        let e = issues(&APPS.replace("verify_token = { env = \"B_TOKEN\" }\n", ""));
+        assert!(
+            e.contains("apps.agency-b.verify_token: a Meta app needs"),
+            "{e}"
+        );
+        let e = issues(&APPS.replace("tolerance_seconds = 120", "tolerance_seconds = 0"));
+        assert!(
+            e.contains("apps.tiktok.tolerance_seconds: must be 1-86400"),
+            "{e}"
+        );
+        let e = issues(&APPS.replace("x = [\"2244994945\"]", "x = [\"@acme\"]"));
+        assert!(
+            e.contains("brands[0].accounts.x[0]: must be the platform's numeric id"),
+            "{e}"
+        );
+        let e = issues(&APPS.replace("x = [", "myspace = ["));
+        assert!(
+            e.contains("brands[0].accounts.myspace: must name a platform"),
+            "{e}"
+        );
+        let e = issues(&APPS.replace("tiktok = [\"-000OXv3Jb5RkQZ\"]", "tiktok = [\"a b\"]"));
+        assert!(
+            e.contains("brands[0].accounts.tiktok[0]: must be the account's open id"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -174,6 +174,22 @@ pub fn decide_action(
     }
 }
 
+/// The action for a private message: its answer is private whatever a public comment's
+/// would be, and there is nothing to hide from followers.
+pub fn in_private((action, reason): (Action, String)) -> (Action, String) {
+    match action {
+        Action::ReplyPublic => (
+            Action::ReplyPrivate,
+            format!("{reason}, answered in the private conversation"),
+        ),
+        Action::Hide => (
+            Action::NoReply,
+            format!("{reason}; a private message: not answered, nothing to hide"),
+        ),
+        other => (other, reason),
+    }
+}
+
 /// The author's first name, when the display name looks like a person's.
 pub fn first_name(name: Option<&str>) -> Option<String> {
     let first = name?.split_whitespace().next()?;
@@ -476,6 +492,8 @@ pub async fn draft_comment(
             Action::NoReply,
             "no text to answer (an attachment alone)".to_owned(),
         )
+    } else if comment.private {
+        in_private(decide_action(understanding, Some(&comment_lang), content))
     } else {
         decide_action(understanding, Some(&comment_lang), content)
     };
@@ -683,6 +701,7 @@ mod tests {
                 triaged_at: Timestamp(0),
             }),
             escalated_version: None,
+            private: false,
             revision: 1,
         }
     }
@@ -767,6 +786,42 @@ mod tests {
         let d = run(&c, &content, &Words(&[])).await;
         assert!(!d.suggestions.is_empty());
         assert!(d.suggestions.iter().all(|s| s.similarity == 0.0), "{d:?}");
+    }
+
+    #[tokio::test]
+    async fn a_private_message_is_answered_in_private() {
+        let content = sample("acme");
+        let mut c = comment(
+            "acme",
+            "Quels sont vos délais de livraison ?",
+            "Léa",
+            Intent::ProductQuestion,
+            &[],
+        );
+        assert_eq!(
+            run(&c, &content, &Words(&[])).await.action,
+            Action::ReplyPublic
+        );
+        c.private = true;
+        let d = run(&c, &content, &Words(&[])).await;
+        assert_eq!(d.action, Action::ReplyPrivate);
+        assert!(
+            d.action_reason
+                .ends_with("answered in the private conversation"),
+            "{}",
+            d.action_reason
+        );
+        assert_eq!(
+            in_private((Action::Hide, "spam".into())),
+            (
+                Action::NoReply,
+                "spam; a private message: not answered, nothing to hide".into()
+            )
+        );
+        assert_eq!(
+            in_private((Action::Escalate, "a threat".into())).0,
+            Action::Escalate
+        );
     }
 
     #[tokio::test]

@@ -66,13 +66,12 @@ pub struct DraftOutcome {
 /// (x, tiktok...) is that platform; a review site is "generic".
 pub fn platform_name(c: &Comment) -> &str {
     match c.key.platform {
-        Platform::Facebook => "facebook",
-        Platform::Instagram => "instagram",
         Platform::Generic => c
             .source
             .as_deref()
             .filter(|s| PLATFORM_NAMES.contains(s))
             .unwrap_or("generic"),
+        p => p.as_str(),
     }
 }
 

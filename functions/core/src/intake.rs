@@ -19,13 +19,16 @@ use crate::events::{
     CommentQueued, CommentReceived, DuplicateDelivery, EventIgnored, InternalEvent,
     PayloadRejected, SignatureRejected,
 };
-use crate::platforms::{self, EventKind, MalformedPayload, PlatformEvent};
+pub use crate::platforms::HandshakeError;
+use crate::platforms::{
+    self, AppKeys, EventKind, Inbound, MalformedPayload, PlatformEvent, Reply, Source,
+};
 use crate::ports::{
     CommentRead, CommentWrite, Inserted, OutgoingMessage, PendingComments, QueueError, QueueSend,
     RawArchive, RawDelivery, StoreError,
 };
 use crate::secrets::Secrets;
-use crate::signature::{self, SignatureError};
+use crate::signature::SignatureError;
 use crate::time::Timestamp;
 
 /// How long raw deliveries are kept.
@@ -65,6 +68,8 @@ pub enum IntakeError {
     MissingBrand,
     #[error("{0} webhooks are not configured")]
     NotConfigured(Platform),
+    #[error("no {platform} app is named {app:?}")]
+    UnknownApp { platform: Platform, app: String },
     #[error(transparent)]
     Malformed(#[from] MalformedPayload),
     #[error("store: {0}")]
@@ -77,10 +82,9 @@ pub enum IntakeError {
 #[derive(Debug, Clone, Copy)]
 pub struct WebhookRequest<'a> {
     pub platform: Platform,
-    pub signature: Option<&'a str>,
-    /// `X-Vigie-Brand`, for the generic webhook.
-    pub brand: Option<&'a str>,
-    pub body: &'a [u8],
+    /// The app the path names (`/webhooks/{platform}/{app}`), if it names one.
+    pub app: Option<&'a str>,
+    pub inbound: Inbound<'a>,
 }
 
 /// Counts of what a delivery did.
@@ -96,41 +100,82 @@ pub struct IntakeReport {
     pub ignored: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum HandshakeError {
-    #[error("hub.mode must be subscribe")]
-    Mode,
-    #[error("the verify token does not match")]
-    Token,
-    #[error("{0} webhooks are not configured")]
-    NotConfigured(Platform),
+/// Why no app can check a request.
+enum NoApp {
+    NotConfigured,
+    Unknown(String),
 }
 
-/// Meta's subscription check: echo `hub.challenge` when the verify token matches.
-pub fn meta_handshake(
+/// The apps of a platform module a request may be for, with their keys: the one the path
+/// names, or every configured one.
+fn candidates<'b>(
+    brands: &'b Brands,
+    secrets: &'b Secrets,
+    source: &dyn Source,
+    named: Option<&str>,
+) -> Result<Vec<(&'b str, &'b AppKeys)>, NoApp> {
+    let of_source = |app: &'b crate::config::App| {
+        (app.source.name() == source.name())
+            .then(|| secrets.apps.get(&app.name).map(|k| (app.name.as_str(), k)))
+            .flatten()
+    };
+    let found: Vec<_> = match named {
+        Some(name) => {
+            let app = brands
+                .app(name)
+                .ok_or_else(|| NoApp::Unknown(name.to_owned()))?;
+            if app.source.name() != source.name() {
+                return Err(NoApp::Unknown(name.to_owned()));
+            }
+            of_source(app).into_iter().collect()
+        }
+        None => brands.apps().filter_map(of_source).collect(),
+    };
+    if found.is_empty() {
+        return Err(NoApp::NotConfigured);
+    }
+    Ok(found)
+}
+
+/// Answers a platform's subscription check (Meta's `hub.challenge`, X's CRC, LinkedIn's
+/// `challengeCode`) with the keys of the app it is for.
+pub fn handshake(
+    brands: &Brands,
     secrets: &Secrets,
     platform: Platform,
-    mode: Option<&str>,
-    token: Option<&str>,
-    challenge: Option<&str>,
-) -> Result<String, HandshakeError> {
-    let expected = secrets
-        .meta_verify_token
-        .as_deref()
-        .filter(|_| platform != Platform::Generic)
-        .ok_or(HandshakeError::NotConfigured(platform))?;
-    if mode != Some("subscribe") {
-        return Err(HandshakeError::Mode);
+    app: Option<&str>,
+    req: &Inbound<'_>,
+) -> Result<Reply, HandshakeError> {
+    let source = platforms::source(platform);
+    if !source.has_handshake() {
+        return Err(HandshakeError::Unsupported(platform));
     }
-    let token = token.unwrap_or_default();
-    // Constant-time, like the signatures.
-    if !bool::from(subtle::ConstantTimeEq::ct_eq(
-        token.as_bytes(),
-        expected.as_bytes(),
-    )) {
-        return Err(HandshakeError::Token);
+    let apps = candidates(brands, secrets, source, app).map_err(|e| match e {
+        NoApp::NotConfigured => HandshakeError::NotConfigured(platform),
+        NoApp::Unknown(name) => HandshakeError::UnknownApp(name),
+    })?;
+    if source.handshake_identifies_app() {
+        let mut last = HandshakeError::NotConfigured(platform);
+        for (_, keys) in apps {
+            match source.handshake(keys, req) {
+                Ok(reply) => return Ok(reply),
+                Err(e) => last = e,
+            }
+        }
+        return Err(last);
     }
-    Ok(challenge.unwrap_or_default().to_owned())
+    match apps.as_slice() {
+        [(_, keys)] => source.handshake(keys, req),
+        _ => Err(HandshakeError::Ambiguous(platform)),
+    }
+}
+
+/// Who a request authenticated as.
+enum Verified {
+    /// The generic webhook's brand.
+    Brand(BrandId),
+    /// A platform app, by name.
+    App(String),
 }
 
 /// Everything intake needs; one per process.
@@ -152,7 +197,9 @@ where
         now: Timestamp,
     ) -> Result<IntakeReport, IntakeError> {
         let platform = req.platform;
-        let generic_brand = self.authenticate(&req, now).inspect_err(|e| {
+        let source = platforms::source(platform);
+        let body = req.inbound.body;
+        let verified = self.authenticate(&req, source, now).inspect_err(|e| {
             if let IntakeError::Unauthorized(reason) = e {
                 SignatureRejected {
                     platform,
@@ -164,18 +211,14 @@ where
         // Authenticated bytes are kept before parsing: a payload we cannot read is not lost.
         self.store
             .put_raw(&RawDelivery {
-                id: hex::encode(Sha256::digest(req.body)),
+                id: hex::encode(Sha256::digest(body)),
                 platform,
                 received_at: now,
                 expires_at: now.plus_millis(RAW_RETENTION_DAYS * 86_400_000),
-                body: req.body.to_vec(),
+                body: body.to_vec(),
             })
             .await?;
-        let parsed = match platform {
-            Platform::Generic => platforms::generic::parse(req.body),
-            _ => platforms::meta::parse(platform, req.body),
-        }
-        .inspect_err(|e| {
+        let parsed = source.parse(platform, body).inspect_err(|e| {
             PayloadRejected {
                 platform,
                 reason: &e.reason,
@@ -197,10 +240,22 @@ where
         }
         let mut to_queue: Vec<Comment> = Vec::new();
         for event in parsed.events {
-            let brand = match &generic_brand {
-                Some(b) => b.clone(),
-                None => match self.brands.owner(platform, &event.account_id) {
-                    Some(b) => b.id.clone(),
+            let brand = match &verified {
+                Verified::Brand(b) => b.clone(),
+                Verified::App(app) => match self.brands.owner(event.platform, &event.account_id) {
+                    // An app's secret speaks only for the brands that belong to it.
+                    Some(b) if self.brands.app_of(&b.id, source) == Some(app.as_str()) => {
+                        b.id.clone()
+                    }
+                    Some(_) => {
+                        report.ignored += 1;
+                        EventIgnored {
+                            platform,
+                            reason: "account of a brand of another app",
+                        }
+                        .emit();
+                        continue;
+                    }
                     None => {
                         report.ignored += 1;
                         EventIgnored {
@@ -213,7 +268,13 @@ where
                 },
             };
             match self.apply(brand, event, now, &mut report).await {
-                Ok(Some(c)) => to_queue.push(c),
+                // A batch may name one comment twice (LinkedIn's two URN spellings, a
+                // message and its edit, a retry inside one delivery): one request, for
+                // the comment as the batch left it.
+                Ok(Some(c)) => match to_queue.iter_mut().find(|q| q.key == c.key) {
+                    Some(earlier) => *earlier = c,
+                    None => to_queue.push(c),
+                },
                 Ok(None) => {}
                 Err(ApplyError::Store(e)) => return Err(e.into()),
                 Err(ApplyError::Invalid(reason)) => {
@@ -230,35 +291,45 @@ where
         Ok(report)
     }
 
-    /// Checks the signature; for the generic webhook, returns the brand it is for.
+    /// Checks the signature with the keys of the app (or generic brand) it is for.
     fn authenticate(
         &self,
         req: &WebhookRequest<'_>,
+        source: &dyn Source,
         now: Timestamp,
-    ) -> Result<Option<BrandId>, IntakeError> {
-        match req.platform {
-            Platform::Generic => {
-                let name = req.brand.ok_or(IntakeError::MissingBrand)?;
-                let brand =
-                    BrandId::parse(name).map_err(|_| IntakeError::UnknownBrand(name.to_owned()))?;
-                let secret = self
-                    .secrets
-                    .generic
-                    .get(&brand)
-                    .ok_or_else(|| IntakeError::UnknownBrand(name.to_owned()))?;
-                signature::verify_generic(req.signature, secret, req.body, now)?;
-                Ok(Some(brand))
-            }
-            platform => {
-                let secret = self
-                    .secrets
-                    .meta_app_secret
-                    .as_deref()
-                    .ok_or(IntakeError::NotConfigured(platform))?;
-                signature::verify_meta(req.signature, secret, req.body)?;
-                Ok(None)
+    ) -> Result<Verified, IntakeError> {
+        let platform = req.platform;
+        if platform == Platform::Generic {
+            let name = req
+                .inbound
+                .header(platforms::generic::BRAND_HEADER)
+                .ok_or(IntakeError::MissingBrand)?;
+            let brand =
+                BrandId::parse(name).map_err(|_| IntakeError::UnknownBrand(name.to_owned()))?;
+            let secret = self
+                .secrets
+                .generic
+                .get(&brand)
+                .ok_or_else(|| IntakeError::UnknownBrand(name.to_owned()))?;
+            source.verify(&AppKeys::new(secret.clone()), &req.inbound, now)?;
+            return Ok(Verified::Brand(brand));
+        }
+        let apps = candidates(self.brands, self.secrets, source, req.app).map_err(|e| match e {
+            NoApp::NotConfigured => IntakeError::NotConfigured(platform),
+            NoApp::Unknown(app) => IntakeError::UnknownApp { platform, app },
+        })?;
+        // Each app's keys in turn, each check in constant time; the first one's refusal
+        // is the answer when none matches.
+        let mut refusal = None;
+        for (name, keys) in apps {
+            match source.verify(keys, &req.inbound, now) {
+                Ok(()) => return Ok(Verified::App(name.to_owned())),
+                Err(e) => {
+                    refusal.get_or_insert(e);
+                }
             }
         }
+        Err(refusal.unwrap_or(SignatureError::Mismatch).into())
     }
 
     /// Applies one event; returns the comment when it needs classifying.
@@ -344,6 +415,7 @@ where
             thread_id: event.thread_id,
             parent_id: event.parent_id,
             source: event.source,
+            private: event.private,
             author: event.author,
             text: None,
             attachment: None,

@@ -779,6 +779,7 @@ mod tests {
                 triaged_at: at("2026-03-01T10:00:01Z"),
             }),
             escalated_version: None,
+            private: false,
             revision: 2,
         }
     }

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 
 use crate::comment::BrandId;
 use crate::config::{Brands, SecretRef};
+use crate::platforms::AppKeys;
 
 #[derive(Debug, thiserror::Error)]
 #[error("secret {reference} could not be read: {reason}")]
@@ -44,8 +45,9 @@ impl SecretResolver for EnvSecrets {
 /// The secrets the running functions use, as bytes and strings.
 #[derive(Clone, Default)]
 pub struct Secrets {
-    pub meta_app_secret: Option<Vec<u8>>,
-    pub meta_verify_token: Option<String>,
+    /// Each platform app's keys, by app name (`meta` for the `[meta]` section's).
+    pub apps: HashMap<String, AppKeys>,
+    /// The generic webhook's secret of each brand.
     pub generic: HashMap<BrandId, Vec<u8>>,
     pub notify_urls: HashMap<BrandId, String>,
 }
@@ -53,7 +55,7 @@ pub struct Secrets {
 impl std::fmt::Debug for Secrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Secrets")
-            .field("meta", &self.meta_app_secret.is_some())
+            .field("apps", &self.apps.keys().collect::<Vec<_>>())
             .field("generic", &self.generic.keys().collect::<Vec<_>>())
             .field("notify", &self.notify_urls.keys().collect::<Vec<_>>())
             .finish()
@@ -61,15 +63,39 @@ impl std::fmt::Debug for Secrets {
 }
 
 impl Secrets {
+    /// These secrets with one app's keys more (tests and tools).
+    pub fn with_app(mut self, name: impl Into<String>, keys: AppKeys) -> Self {
+        self.apps.insert(name.into(), keys);
+        self
+    }
+
     /// Resolves every secret of the configuration; the first failure stops it.
     pub async fn resolve(
         brands: &Brands,
         resolver: &dyn SecretResolver,
     ) -> Result<Self, SecretError> {
         let mut out = Secrets::default();
-        if let Some(meta) = &brands.meta {
-            out.meta_app_secret = Some(resolver.resolve(&meta.app_secret).await?.into_bytes());
-            out.meta_verify_token = Some(resolver.resolve(&meta.verify_token).await?);
+        for app in brands.apps() {
+            let secret = resolver.resolve(&app.secret).await?;
+            if app.source.name() == "google" {
+                let keys = crate::platforms::google::keys(
+                    &secret,
+                    app.audience.as_deref().unwrap_or_default(),
+                    app.service_account.as_deref(),
+                )
+                .map_err(|reason| SecretError {
+                    reference: app.secret.clone(),
+                    reason,
+                })?;
+                out.apps.insert(app.name.clone(), keys);
+                continue;
+            }
+            let mut keys = AppKeys::new(secret.into_bytes());
+            if let Some(token) = &app.verify_token {
+                keys.verify_token = Some(resolver.resolve(token).await?);
+            }
+            keys.tolerance_seconds = app.tolerance_seconds;
+            out.apps.insert(app.name.clone(), keys);
         }
         for b in brands.iter() {
             if let Some(r) = &b.generic_secret {

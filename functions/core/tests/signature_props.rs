@@ -1,13 +1,13 @@
-//! Signatures, for any body, secret and time: signing then verifying round-trips, and any
-//! one-bit change of the body, the signature or the signed timestamp is refused.
+//! Signatures of every platform module, for any body, secret and time: signing then
+//! verifying round-trips, and any one-bit change of the body, the signature, the header or
+//! the signed timestamp is refused, as is another app's secret.
 //!
 //! `PROPTEST_CASES=10000 cargo nextest run -p vigie-core --test signature_props` runs longer.
 
 use proptest::prelude::*;
 use vigie_core::Timestamp;
-use vigie_core::signature::{
-    GENERIC_TOLERANCE_SECONDS, SignatureError, sign_generic, sign_meta, verify_generic, verify_meta,
-};
+use vigie_core::platforms::{AppKeys, DEFAULT_TOLERANCE_SECONDS, Inbound, SOURCES, Source};
+use vigie_core::signature::SignatureError;
 
 /// Modest by default so the suite stays quick in debug builds; `PROPTEST_CASES` overrides.
 fn config() -> ProptestConfig {
@@ -51,199 +51,187 @@ fn is_hex_case_change(before: u8, after: u8) -> bool {
     before != after && before.is_ascii_hexdigit() && before.eq_ignore_ascii_case(&after)
 }
 
-/// The hex MAC of a header (`sha256=<hex>` or `t=..,v1=<hex>`).
-fn mac_of(header: &str) -> &str {
-    header
-        .rsplit_once('=')
-        .map(|(_, hex)| hex)
-        .expect("signed headers end in =<hex>")
+/// Any platform module that signs with an HMAC (Google's pushes carry a token signed by
+/// Google's keys: `functions/webhook/tests/fixtures.rs` checks those).
+fn source() -> impl Strategy<Value = &'static dyn Source> {
+    let hmac: Vec<&'static dyn Source> = SOURCES
+        .into_iter()
+        .filter(|s| s.name() != "google")
+        .collect();
+    prop::sample::select(hmac)
 }
 
-fn flip_mac_bit(header: &str, byte: usize, bit: u8) -> String {
-    let hex = mac_of(header);
-    let mut mac = hex::decode(hex).expect("hex");
-    let byte = byte % mac.len();
-    mac[byte] ^= 1 << bit;
-    format!(
-        "{}{}",
-        &header[..header.len() - hex.len()],
-        hex::encode(mac)
+/// The module's verdict on a body with these headers, at `now`.
+fn verify(
+    source: &dyn Source,
+    secret: &[u8],
+    headers: &[(&'static str, String)],
+    body: &[u8],
+    now: Timestamp,
+) -> Result<(), SignatureError> {
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    source.verify(
+        &AppKeys::new(secret.to_vec()),
+        &Inbound {
+            headers: &headers,
+            body,
+            ..Default::default()
+        },
+        now,
     )
+}
+
+fn sign(
+    source: &dyn Source,
+    secret: &[u8],
+    body: &[u8],
+    at: Timestamp,
+) -> Vec<(&'static str, String)> {
+    source.sign(&AppKeys::new(secret.to_vec()), body, at)
+}
+
+/// Where the MAC starts in a header value: after its last `=` for `k=<mac>` forms, else
+/// at 0 (LinkedIn's bare hex). X's base64 ends in `=` padding and has no hex case.
+fn hex_mac_start(source: &dyn Source, header: &str) -> Option<usize> {
+    if source.name() == "x" {
+        return None;
+    }
+    Some(header.rfind('=').map_or(0, |i| i + 1))
+}
+
+/// Whether the module signs a timestamp.
+fn timed(source: &dyn Source) -> bool {
+    matches!(source.name(), "generic" | "tiktok")
 }
 
 proptest! {
     #![proptest_config(config())]
 
     #[test]
-    fn meta_signatures_round_trip(body in body(), secret in secret()) {
-        let header = sign_meta(&secret, &body);
-        prop_assert_eq!(verify_meta(Some(&header), &secret, &body), Ok(()));
+    fn signatures_round_trip(source in source(), body in body(), secret in secret(), at in instant()) {
+        let headers = sign(source, &secret, &body, at);
+        prop_assert_eq!(verify(source, &secret, &headers, &body, at), Ok(()));
     }
 
     #[test]
-    fn meta_refuses_any_one_bit_change_of_the_body(
+    fn any_one_bit_change_of_the_body_is_refused(
+        source in source(),
         body in prop::collection::vec(any::<u8>(), 1..1024),
         secret in secret(),
+        at in instant(),
         index in any::<prop::sample::Index>(),
         bit in 0u8..8,
     ) {
-        let header = sign_meta(&secret, &body);
+        let headers = sign(source, &secret, &body, at);
         let tampered = flip(&body, index.index(body.len()), bit);
         prop_assert_eq!(
-            verify_meta(Some(&header), &secret, &tampered),
+            verify(source, &secret, &headers, &tampered, at),
             Err(SignatureError::Mismatch)
         );
     }
 
     #[test]
-    fn meta_refuses_any_one_bit_change_of_the_signature(
+    fn another_secret_is_refused(
+        source in source(),
         body in body(),
         secret in secret(),
-        byte in 0usize..32,
-        bit in 0u8..8,
+        other in secret(),
+        at in instant(),
     ) {
-        let header = flip_mac_bit(&sign_meta(&secret, &body), byte, bit);
+        prop_assume!(secret != other);
+        let headers = sign(source, &secret, &body, at);
         prop_assert_eq!(
-            verify_meta(Some(&header), &secret, &body),
+            verify(source, &other, &headers, &body, at),
             Err(SignatureError::Mismatch)
         );
     }
 
-    /// Flipping a bit of the header's text fails too, unless it only changes the case of
-    /// a hex digit, which writes the same signature.
+    /// Flipping a bit of the header's text fails, unless it only changes the case of a hex
+    /// digit of the MAC, which writes the same signature.
     #[test]
-    fn meta_refuses_any_one_bit_change_of_the_header(
+    fn any_one_bit_change_of_the_header_is_refused(
+        source in source(),
         body in body(),
         secret in secret(),
+        at in instant(),
         index in any::<prop::sample::Index>(),
         bit in 0u8..8,
     ) {
-        let header = sign_meta(&secret, &body);
+        let headers = sign(source, &secret, &body, at);
+        let (name, header) = &headers[0];
         let i = index.index(header.len());
-        if let Some(tampered) = flip_header(&header, i, bit) {
-            let verdict = verify_meta(Some(&tampered), &secret, &body);
-            if is_hex_case_change(header.as_bytes()[i], tampered.as_bytes()[i]) && i >= "sha256=".len() {
+        if let Some(tampered) = flip_header(header, i, bit) {
+            let verdict = verify(source, &secret, &[(*name, tampered.clone())], &body, at);
+            let benign = hex_mac_start(source, header).is_some_and(|start| i >= start)
+                && is_hex_case_change(header.as_bytes()[i], tampered.as_bytes()[i]);
+            if benign {
                 prop_assert_eq!(verdict, Ok(()));
             } else {
-                prop_assert!(verdict.is_err(), "{tampered:?} was accepted");
+                prop_assert!(verdict.is_err(), "{} {tampered:?} was accepted", source.name());
             }
         }
     }
 
     #[test]
-    fn meta_refuses_another_secret(
-        body in body(),
-        secret in secret(),
-        other in secret(),
-    ) {
-        prop_assume!(secret != other);
-        let header = sign_meta(&secret, &body);
-        prop_assert_eq!(
-            verify_meta(Some(&header), &other, &body),
-            Err(SignatureError::Mismatch)
-        );
+    fn a_missing_header_is_refused(source in source(), body in body(), secret in secret(), at in instant()) {
+        let verdict = verify(source, &secret, &[], &body, at);
+        prop_assert!(matches!(verdict, Err(SignatureError::Missing(_))), "{verdict:?}");
     }
 
     #[test]
-    fn generic_signatures_round_trip_within_the_tolerance(
+    fn timed_signatures_hold_within_the_tolerance(
+        source in source(),
         body in body(),
         secret in secret(),
         at in instant(),
-        skew in -GENERIC_TOLERANCE_SECONDS..=GENERIC_TOLERANCE_SECONDS,
+        skew in -DEFAULT_TOLERANCE_SECONDS..=DEFAULT_TOLERANCE_SECONDS,
     ) {
-        let header = sign_generic(&secret, &body, at);
+        let headers = sign(source, &secret, &body, at);
         let signed_second = at.millis() / 1000;
         // `now` anywhere in the second that is `skew` seconds from the signed one.
         let now = Timestamp(signed_second.saturating_add(skew).saturating_mul(1000));
         prop_assume!(now.millis() / 1000 == signed_second + skew);
-        prop_assert_eq!(verify_generic(Some(&header), &secret, &body, now), Ok(()));
+        prop_assert_eq!(verify(source, &secret, &headers, &body, now), Ok(()));
     }
 
     #[test]
-    fn generic_refuses_times_beyond_the_tolerance(
+    fn timed_signatures_are_refused_beyond_the_tolerance(
+        source in source(),
         body in body(),
         secret in secret(),
         at in (0i64..4_102_444_800_000).prop_map(Timestamp),
         beyond in 1i64..1_000_000,
         future in any::<bool>(),
     ) {
-        let header = sign_generic(&secret, &body, at);
-        let skew = GENERIC_TOLERANCE_SECONDS + beyond;
+        prop_assume!(timed(source));
+        let headers = sign(source, &secret, &body, at);
+        let skew = DEFAULT_TOLERANCE_SECONDS + beyond;
         let signed_second = at.millis() / 1000;
         let now_second = if future { signed_second - skew } else { signed_second + skew };
-        let verdict = verify_generic(Some(&header), &secret, &body, Timestamp(now_second * 1000));
+        let verdict = verify(source, &secret, &headers, &body, Timestamp(now_second * 1000));
         prop_assert_eq!(verdict, Err(SignatureError::Stale(now_second - signed_second)));
-    }
-
-    #[test]
-    fn generic_refuses_any_one_bit_change_of_the_body(
-        body in prop::collection::vec(any::<u8>(), 1..1024),
-        secret in secret(),
-        at in instant(),
-        index in any::<prop::sample::Index>(),
-        bit in 0u8..8,
-    ) {
-        let header = sign_generic(&secret, &body, at);
-        let tampered = flip(&body, index.index(body.len()), bit);
-        prop_assert_eq!(
-            verify_generic(Some(&header), &secret, &tampered, at),
-            Err(SignatureError::Mismatch)
-        );
-    }
-
-    #[test]
-    fn generic_refuses_any_one_bit_change_of_the_signature(
-        body in body(),
-        secret in secret(),
-        at in instant(),
-        byte in 0usize..32,
-        bit in 0u8..8,
-    ) {
-        let header = flip_mac_bit(&sign_generic(&secret, &body, at), byte, bit);
-        prop_assert_eq!(
-            verify_generic(Some(&header), &secret, &body, at),
-            Err(SignatureError::Mismatch)
-        );
     }
 
     /// A timestamp moved by one bit, verified at that very time so that only the MAC can
     /// refuse it: a replay cannot be re-dated.
     #[test]
-    fn generic_refuses_any_one_bit_change_of_the_timestamp(
+    fn a_signed_timestamp_cannot_be_moved(
+        source in source(),
         body in body(),
         secret in secret(),
         at in instant(),
         bit in 0u8..63,
     ) {
-        let header = sign_generic(&secret, &body, at);
+        prop_assume!(timed(source));
+        let headers = sign(source, &secret, &body, at);
+        let (name, header) = &headers[0];
         let t = at.millis() / 1000;
         let moved = t ^ (1i64 << bit);
         let redated = header.replacen(&format!("t={t},"), &format!("t={moved},"), 1);
-        prop_assert_ne!(&redated, &header);
+        prop_assert_ne!(&redated, header);
         prop_assert_eq!(
-            verify_generic(Some(&redated), &secret, &body, Timestamp::from_unix_seconds(moved)),
+            verify(source, &secret, &[(*name, redated)], &body, Timestamp::from_unix_seconds(moved)),
             Err(SignatureError::Mismatch)
         );
-    }
-
-    #[test]
-    fn generic_refuses_any_one_bit_change_of_the_header(
-        body in body(),
-        secret in secret(),
-        at in instant(),
-        index in any::<prop::sample::Index>(),
-        bit in 0u8..8,
-    ) {
-        let header = sign_generic(&secret, &body, at);
-        let i = index.index(header.len());
-        if let Some(tampered) = flip_header(&header, i, bit) {
-            let verdict = verify_generic(Some(&tampered), &secret, &body, at);
-            let in_mac = i >= header.len() - mac_of(&header).len();
-            if in_mac && is_hex_case_change(header.as_bytes()[i], tampered.as_bytes()[i]) {
-                prop_assert_eq!(verdict, Ok(()));
-            } else {
-                prop_assert!(verdict.is_err(), "{tampered:?} was accepted");
-            }
-        }
     }
 }

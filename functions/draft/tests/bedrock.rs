@@ -87,6 +87,7 @@ fn comment(text: &str, intent: Intent) -> Comment {
             triaged_at: Timestamp(0),
         }),
         escalated_version: None,
+        private: false,
         revision: 1,
     }
 }

@@ -60,6 +60,7 @@ fn triaged(id: &str, text: &str, intent: Intent) -> Comment {
         state: CommentState::Received,
         triage: None,
         escalated_version: None,
+        private: false,
         revision: 0,
     }
     .with_triage(intent)

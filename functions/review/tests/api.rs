@@ -112,6 +112,7 @@ fn triaged(b: &str, id: &str, text: &str, urgency: u8, minutes_ago: i64) -> Comm
             triaged_at: received,
         }),
         escalated_version: None,
+        private: false,
         revision: 0,
     }
 }

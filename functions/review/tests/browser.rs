@@ -150,6 +150,7 @@ fn triaged(b: &str, id: &str, text: &str, urgency: u8, minutes_ago: i64) -> Comm
             triaged_at: received,
         }),
         escalated_version: None,
+        private: false,
         revision: 0,
     }
 }
@@ -242,7 +243,9 @@ async fn serve() -> (SocketAddr, SqliteStore) {
         ("acme", "c3", "Bonjour, vous livrez en Belgique ?", 20, 5),
         ("globex", "g1", "Mon colis Globex est perdu.", 90, 10),
     ] {
-        let c = triaged(b, id, text, urgency, minutes);
+        let mut c = triaged(b, id, text, urgency, minutes);
+        // a question sent as a private message
+        c.private = id == "c3";
         store_comment(&store, &c).await;
         store.put_drafts(&drafts_of(&c)).await.unwrap();
     }
@@ -628,6 +631,15 @@ async fn a_manager_works_through_the_page_in_chromium() {
         assert_eq!(s.focused("href").await.as_ref(), Some(&hrefs[0]));
         s.shot("keyboard-inbox").await;
         s.goto("/brands/acme/comments/facebook/c3").await;
+        let private = s
+            .client
+            .find(Locator::Id("private"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(private, "Private message");
         s.press("r").await;
         assert_eq!(s.focused("id").await.as_deref(), Some("reason-0"));
         s.press("a").await;

@@ -11,9 +11,9 @@ use tower::ServiceExt;
 use vigie_core::classify::Classifier;
 use vigie_core::comment::{BrandId, CommentKey, Platform, Sentiment, SentimentScore};
 use vigie_core::config::Brands;
+use vigie_core::platforms::meta::signature as sign_meta;
 use vigie_core::ports::{CommentRead, QueueReceive, Reading, ScoreError, SentimentScorer};
 use vigie_core::secrets::Secrets;
-use vigie_core::signature::sign_meta;
 use vigie_core::time::Timestamp;
 use vigie_core::urgency::Signal;
 use vigie_review::{ReviewState, router};
@@ -101,10 +101,10 @@ async fn app() -> App {
     )
     .unwrap();
     let brands = Arc::new(Brands::parse("brands.toml".as_ref(), CONFIG).unwrap());
-    let secrets = Secrets {
-        meta_app_secret: Some(APP_SECRET.to_vec()),
-        ..Default::default()
-    };
+    let secrets = Secrets::default().with_app(
+        "meta",
+        vigie_core::platforms::AppKeys::new(APP_SECRET).with_verify_token("unused"),
+    );
     App {
         token: token.expose().to_owned(),
         webhook: vigie_webhook::router(Arc::new(WebhookState {

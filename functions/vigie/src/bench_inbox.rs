@@ -100,6 +100,7 @@ fn comment(n: usize, now: Timestamp) -> Comment {
             triaged_at: received,
         }),
         escalated_version: None,
+        private: false,
         revision: 0,
     }
 }

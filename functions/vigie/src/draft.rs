@@ -163,6 +163,7 @@ pub fn triaged_comment(
             triaged_at: now,
         }),
         escalated_version: None,
+        private: false,
         revision: 0,
     })
 }

@@ -15,7 +15,7 @@ use anyhow::Context;
 use clap::Args;
 use hdrhistogram::Histogram;
 use tokio::sync::{Mutex, Semaphore};
-use vigie_core::signature::sign_meta;
+use vigie_core::platforms::meta::signature as sign_meta;
 
 #[derive(Args)]
 pub struct LoadArgs {

@@ -1,9 +1,10 @@
 //! `vigie replay <dir>`: sends sample webhook deliveries to a running vigie, signed as the
 //! platforms sign them, and shows what vigie made of them.
 //!
-//! Layout: `<dir>/facebook/*.json`, `<dir>/instagram/*.json` (Meta bodies, signed with the
-//! app secret) and `<dir>/generic/<brand>/*.json` (signed with the brand's secret). Bodies
-//! are sent byte for byte.
+//! Layout: `<dir>/<platform>/*.json` (`facebook`, `instagram`, `x`, `linkedin`, `tiktok`:
+//! signed with the platform's one app), `<dir>/<platform>/<app>/*.json` (signed with that
+//! app, sent to `/webhooks/<platform>/<app>`) and `<dir>/generic/<brand>/*.json` (signed
+//! with the brand's secret). Bodies are sent byte for byte.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -13,8 +14,8 @@ use clap::Args;
 use vigie_core::Platform;
 use vigie_core::comment::{BrandId, Comment};
 use vigie_core::config::Brands;
+use vigie_core::platforms::{self, AppKeys};
 use vigie_core::secrets::{EnvSecrets, Secrets};
-use vigie_core::signature::{sign_generic, sign_meta};
 use vigie_core::time::Timestamp;
 
 #[derive(Args)]
@@ -41,7 +42,8 @@ pub struct ReplayArgs {
 struct Delivery {
     file: PathBuf,
     platform: Platform,
-    brand: Option<String>,
+    /// The generic webhook's brand, or the platform app a subfolder names.
+    named: Option<String>,
 }
 
 fn json_files(dir: &Path) -> Vec<PathBuf> {
@@ -55,36 +57,89 @@ fn json_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-fn deliveries(dir: &Path) -> Vec<Delivery> {
-    let mut out = Vec::new();
-    for platform in [Platform::Facebook, Platform::Instagram] {
-        for file in json_files(&dir.join(platform.as_str())) {
-            out.push(Delivery {
-                file,
-                platform,
-                brand: None,
-            });
-        }
-    }
-    let generic = dir.join("generic");
-    let mut brands: Vec<PathBuf> = std::fs::read_dir(&generic)
+fn subfolders(dir: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_dir())
         .collect();
-    brands.sort();
-    for b in brands {
-        let brand = b.file_name().and_then(|n| n.to_str()).map(str::to_owned);
-        for file in json_files(&b) {
-            out.push(Delivery {
-                file,
-                platform: Platform::Generic,
-                brand: brand.clone(),
-            });
+    dirs.sort();
+    dirs
+}
+
+fn deliveries(dir: &Path) -> Vec<Delivery> {
+    let mut out = Vec::new();
+    for platform in Platform::ALL {
+        let folder = dir.join(platform.as_str());
+        if platform != Platform::Generic {
+            for file in json_files(&folder) {
+                out.push(Delivery {
+                    file,
+                    platform,
+                    named: None,
+                });
+            }
+        }
+        for sub in subfolders(&folder) {
+            let named = sub.file_name().and_then(|n| n.to_str()).map(str::to_owned);
+            for file in json_files(&sub) {
+                out.push(Delivery {
+                    file,
+                    platform,
+                    named: named.clone(),
+                });
+            }
         }
     }
     out
+}
+
+/// The keys a delivery is signed with, and the path it goes to.
+fn keys_for(brands: &Brands, secrets: &Secrets, d: &Delivery) -> anyhow::Result<(AppKeys, String)> {
+    if d.platform == Platform::Generic {
+        let brand = d
+            .named
+            .as_deref()
+            .context("generic deliveries go in generic/<brand>/")?;
+        let id = BrandId::parse(brand)?;
+        let secret = secrets
+            .generic
+            .get(&id)
+            .with_context(|| format!("brand {brand} has no generic_secret"))?;
+        return Ok((
+            AppKeys::new(secret.clone()),
+            format!("webhooks/{}", d.platform),
+        ));
+    }
+    let source = platforms::source(d.platform);
+    let app = match d.named.as_deref() {
+        Some(name) => name.to_owned(),
+        None => {
+            let apps: Vec<_> = brands
+                .apps()
+                .filter(|a| a.source.name() == source.name())
+                .collect();
+            match apps.as_slice() {
+                [one] => one.name.clone(),
+                [] => anyhow::bail!("the configuration has no {} app", source.name()),
+                _ => anyhow::bail!(
+                    "several {} apps: put the deliveries in {}/<app>/",
+                    source.name(),
+                    d.platform
+                ),
+            }
+        }
+    };
+    let keys = secrets
+        .apps
+        .get(&app)
+        .with_context(|| format!("no {} app named {app}", source.name()))?;
+    let path = match &d.named {
+        Some(name) => format!("webhooks/{}/{name}", d.platform),
+        None => format!("webhooks/{}", d.platform),
+    };
+    Ok((keys.clone(), path))
 }
 
 pub async fn run(args: ReplayArgs) -> anyhow::Result<()> {
@@ -94,39 +149,22 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<()> {
     let found = deliveries(&args.dir);
     anyhow::ensure!(
         !found.is_empty(),
-        "{}: no deliveries (facebook/, instagram/, generic/<brand>/)",
+        "{}: no deliveries (<platform>/, <platform>/<app>/, generic/<brand>/)",
         args.dir.display()
     );
     for d in &found {
         let body =
             std::fs::read(&d.file).with_context(|| format!("cannot read {}", d.file.display()))?;
+        let (keys, path) = keys_for(&brands, &secrets, d)?;
         let mut req = http
-            .post(format!(
-                "{}/webhooks/{}",
-                args.url.trim_end_matches('/'),
-                d.platform
-            ))
+            .post(format!("{}/{path}", args.url.trim_end_matches('/')))
             .header("content-type", "application/json");
-        req = match (d.platform, &d.brand) {
-            (Platform::Generic, Some(brand)) => {
-                let id = BrandId::parse(brand.clone())?;
-                let secret = secrets
-                    .generic
-                    .get(&id)
-                    .with_context(|| format!("brand {brand} has no generic_secret"))?;
-                req.header("x-vigie-brand", brand).header(
-                    "x-vigie-signature",
-                    sign_generic(secret, &body, Timestamp::now()),
-                )
-            }
-            _ => {
-                let secret = secrets
-                    .meta_app_secret
-                    .as_ref()
-                    .context("the configuration has no [meta] section")?;
-                req.header("x-hub-signature-256", sign_meta(secret, &body))
-            }
-        };
+        if let (Platform::Generic, Some(brand)) = (d.platform, &d.named) {
+            req = req.header(platforms::generic::BRAND_HEADER, brand);
+        }
+        for (name, value) in platforms::source(d.platform).sign(&keys, &body, Timestamp::now()) {
+            req = req.header(name, value);
+        }
         let response = req
             .body(body)
             .send()

@@ -483,6 +483,7 @@ mod tests {
             state: CommentState::Received,
             triage: None,
             escalated_version: None,
+            private: false,
             revision: 0,
         }
     }

@@ -465,7 +465,7 @@ fn replay_show_fails_when_the_queue_does_not_drain() {
         "{stderr}"
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(stdout.matches(" 200 OK ").count(), 4, "{stdout}");
+    assert_eq!(stdout.matches(" 200 OK ").count(), 8, "{stdout}");
     assert!(!stdout.contains("open comments"), "{stdout}");
 }
 

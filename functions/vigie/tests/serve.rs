@@ -180,7 +180,7 @@ async fn sample_deliveries_are_classified_escalated_notified_and_listed() {
         "{out}\n{}",
         String::from_utf8_lossy(&replay.stderr)
     );
-    assert_eq!(out.matches(" 200 OK ").count(), 4, "{out}");
+    assert_eq!(out.matches(" 200 OK ").count(), 8, "{out}");
     assert!(
         out.contains("Acme Mode (acme): open comments, most urgent first"),
         "{out}"
@@ -193,9 +193,20 @@ async fn sample_deliveries_are_classified_escalated_notified_and_listed() {
     );
     assert_eq!(
         acme.len(),
-        6,
-        "6 customer comments; the page's own reply is not listed"
+        12,
+        "12 customer comments and messages (Facebook, Messenger, Instagram, X, LinkedIn, \
+         TikTok); the brand's own replies are not listed"
     );
+    let platforms: std::collections::BTreeSet<&str> = acme
+        .iter()
+        .map(|c| c["key"]["platform"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        platforms.into_iter().collect::<Vec<_>>(),
+        ["facebook", "instagram", "linkedin", "tiktok", "x"]
+    );
+    let private = acme.iter().filter(|c| c["private"] == true).count();
+    assert_eq!(private, 2, "the Messenger conversation's two messages");
     let first = &acme[0];
     assert!(
         first["text"].as_str().unwrap().contains("pris feu"),
@@ -236,7 +247,7 @@ async fn sample_deliveries_are_classified_escalated_notified_and_listed() {
     assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
     let question = acme
         .iter()
-        .find(|c| c["text"].as_str().unwrap().contains("dimanche"))
+        .find(|c| c["text"].as_str().is_some_and(|t| t.contains("dimanche")))
         .unwrap();
     assert_eq!(question["triage"]["urgency"]["escalate"], false);
 

@@ -1,9 +1,12 @@
 //! The webhook function's HTTP surface: one axum router, mounted by the Lambda main
 //! (through lambda_http) and by `vigie serve`.
 //!
-//! `GET /webhooks/{platform}` answers Meta's verification handshake; `POST
-//! /webhooks/{platform}` takes a delivery (`facebook`, `instagram`, `generic`). The body
-//! is read as bytes and its signature checked on those bytes before anything else.
+//! `GET /webhooks/{platform}` answers the platform's subscription check (Meta's
+//! `hub.challenge`, X's CRC, LinkedIn's `challengeCode`); `POST /webhooks/{platform}`
+//! takes a delivery (`facebook`, `instagram`, `x`, `linkedin`, `tiktok`, `generic`).
+//! `/webhooks/{platform}/{app}` names the app when a platform has several. The body is
+//! read as bytes and its signature checked on those bytes before anything else; what each
+//! platform means is in `vigie_core::platforms`.
 
 use std::sync::Arc;
 
@@ -19,11 +22,11 @@ use serde::Deserialize;
 use vigie_core::Platform;
 use vigie_core::config::Brands;
 use vigie_core::intake::{
-    HandshakeError, Intake, IntakeError, IntakeReport, WebhookRequest, meta_handshake,
+    HandshakeError, Intake, IntakeError, IntakeReport, WebhookRequest, handshake as answer,
 };
+use vigie_core::platforms::Inbound;
 use vigie_core::ports::{CommentRead, CommentWrite, QueueSend, RawArchive};
 use vigie_core::secrets::Secrets;
-use vigie_core::signature::{GENERIC_HEADER, META_HEADER};
 use vigie_core::time::Timestamp;
 
 /// Largest delivery accepted.
@@ -66,10 +69,18 @@ impl WebhookError {
             WebhookError::BadQuery(_) => (StatusCode::BAD_REQUEST, "bad_query"),
             WebhookError::BadPath(_) => (StatusCode::BAD_REQUEST, "bad_path"),
             WebhookError::UnknownPlatform(_) => (StatusCode::NOT_FOUND, "unknown_platform"),
-            WebhookError::Handshake(HandshakeError::NotConfigured(_)) => {
-                (StatusCode::NOT_FOUND, "not_configured")
+            WebhookError::Handshake(
+                HandshakeError::NotConfigured(_) | HandshakeError::UnknownApp(_),
+            ) => (StatusCode::NOT_FOUND, "not_configured"),
+            WebhookError::Handshake(HandshakeError::Unsupported(_)) => {
+                (StatusCode::METHOD_NOT_ALLOWED, "no_handshake")
             }
-            WebhookError::Handshake(_) => (StatusCode::FORBIDDEN, "verification_failed"),
+            WebhookError::Handshake(HandshakeError::Missing(_) | HandshakeError::Ambiguous(_)) => {
+                (StatusCode::BAD_REQUEST, "bad_handshake")
+            }
+            WebhookError::Handshake(HandshakeError::Mode | HandshakeError::Token) => {
+                (StatusCode::FORBIDDEN, "verification_failed")
+            }
             WebhookError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
             WebhookError::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
@@ -81,7 +92,9 @@ impl WebhookError {
                     (StatusCode::UNAUTHORIZED, "invalid_signature")
                 }
                 I::MissingBrand => (StatusCode::BAD_REQUEST, "missing_brand"),
-                I::NotConfigured(_) => (StatusCode::NOT_FOUND, "not_configured"),
+                I::NotConfigured(_) | I::UnknownApp { .. } => {
+                    (StatusCode::NOT_FOUND, "not_configured")
+                }
                 I::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed_payload"),
                 I::Store(_) | I::Queue(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             },
@@ -98,7 +111,8 @@ impl WebhookError {
             ),
             WebhookError::BadQuery(m) | WebhookError::BadPath(m) => m.clone(),
             WebhookError::UnknownPlatform(p) => {
-                format!("no webhook for platform {p:?}; use facebook, instagram or generic")
+                let known: Vec<_> = Platform::ALL.iter().map(|p| p.as_str()).collect();
+                format!("no webhook for platform {p:?}; use {}", known.join(", "))
             }
             WebhookError::Handshake(e) => e.to_string(),
             WebhookError::TooLarge => format!("the body is over {MAX_BODY_BYTES} bytes"),
@@ -157,36 +171,63 @@ fn platform(name: &str) -> Result<Platform, WebhookError> {
     Platform::parse(name).map_err(|_| WebhookError::UnknownPlatform(name.to_owned()))
 }
 
+/// `/webhooks/{platform}` or `/webhooks/{platform}/{app}`.
 #[derive(Deserialize)]
-struct Handshake {
-    #[serde(rename = "hub.mode")]
-    mode: Option<String>,
-    #[serde(rename = "hub.verify_token")]
-    token: Option<String>,
-    #[serde(rename = "hub.challenge")]
-    challenge: Option<String>,
+struct Target {
+    platform: String,
+    #[serde(default)]
+    app: Option<String>,
+}
+
+/// Header names (lower case, as `http` keeps them) and text values; a value that is not
+/// text cannot be a signature and is left out.
+fn header_pairs(headers: &HeaderMap) -> Vec<(&str, &str)> {
+    headers
+        .iter()
+        .filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str(), v)))
+        .collect()
 }
 
 async fn handshake<S, Q>(
     State(state): State<Arc<WebhookState<S, Q>>>,
-    name: Result<Path<String>, PathRejection>,
-    q: Result<Query<Handshake>, QueryRejection>,
-) -> Result<String, WebhookError> {
-    let platform = platform(&name?.0)?;
-    let Query(q) = q?;
-    meta_handshake(
+    target: Result<Path<Target>, PathRejection>,
+    headers: HeaderMap,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, WebhookError> {
+    let Path(target) = target?;
+    let platform = platform(&target.platform)?;
+    let Query(query) = query?;
+    // A parameter given twice is ambiguous: which one would the platform have meant?
+    for (i, (name, _)) in query.iter().enumerate() {
+        if query[..i].iter().any(|(n, _)| n == name) {
+            return Err(WebhookError::BadQuery(format!(
+                "the query parameter {name} is given twice"
+            )));
+        }
+    }
+    let query: Vec<(&str, &str)> = query
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let headers = header_pairs(&headers);
+    let reply = answer(
+        &state.brands,
         &state.secrets,
         platform,
-        q.mode.as_deref(),
-        q.token.as_deref(),
-        q.challenge.as_deref(),
+        target.app.as_deref(),
+        &Inbound {
+            headers: &headers,
+            query: &query,
+            body: &[],
+        },
     )
-    .map_err(WebhookError::Handshake)
+    .map_err(WebhookError::Handshake)?;
+    Ok(([(header::CONTENT_TYPE, reply.content_type)], reply.body).into_response())
 }
 
 async fn deliver<S, Q>(
     State(state): State<Arc<WebhookState<S, Q>>>,
-    name: Result<Path<String>, PathRejection>,
+    target: Result<Path<Target>, PathRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<IntakeReport>, WebhookError>
@@ -194,7 +235,8 @@ where
     S: CommentWrite + CommentRead + RawArchive,
     Q: QueueSend,
 {
-    let platform = platform(&name?.0)?;
+    let Path(target) = target?;
+    let platform = platform(&target.platform)?;
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -210,7 +252,7 @@ where
         e if timed_out(&e) => WebhookError::BodyTimeout,
         _ => WebhookError::UnreadableBody,
     })?;
-    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let pairs = header_pairs(&headers);
     let intake = Intake {
         brands: &state.brands,
         secrets: &state.secrets,
@@ -221,13 +263,12 @@ where
         .receive(
             WebhookRequest {
                 platform,
-                signature: text(if platform == Platform::Generic {
-                    GENERIC_HEADER
-                } else {
-                    META_HEADER
-                }),
-                brand: text("x-vigie-brand"),
-                body: &body,
+                app: target.app.as_deref(),
+                inbound: Inbound {
+                    headers: &pairs,
+                    query: &[],
+                    body: &body,
+                },
             },
             Timestamp::now(),
         )
@@ -273,6 +314,10 @@ where
     Router::new()
         .route(
             "/webhooks/{platform}",
+            get(handshake::<S, Q>).post(deliver::<S, Q>),
+        )
+        .route(
+            "/webhooks/{platform}/{app}",
             get(handshake::<S, Q>).post(deliver::<S, Q>),
         )
         .method_not_allowed_fallback(method_not_allowed)

@@ -10,11 +10,12 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 use vigie_core::comment::{BrandId, CommentKey, CommentState, Platform};
 use vigie_core::config::Brands;
+use vigie_core::platforms::AppKeys;
+use vigie_core::platforms::{generic::signature as sign_generic, meta::signature as sign_meta};
 use vigie_core::ports::{
     CommentRead, OutgoingMessage, QueueError, QueueReceive, QueueSend, RawArchive,
 };
 use vigie_core::secrets::Secrets;
-use vigie_core::signature::{sign_generic, sign_meta};
 use vigie_core::time::Timestamp;
 use vigie_sqlite::{Database, SqliteQueue, SqliteStore};
 use vigie_webhook::{WebhookState, router};
@@ -36,11 +37,10 @@ const APP_SECRET: &[u8] = b"app-secret";
 const GENERIC_SECRET: &[u8] = b"acme-generic";
 
 fn secrets() -> Secrets {
-    let mut s = Secrets {
-        meta_app_secret: Some(APP_SECRET.to_vec()),
-        meta_verify_token: Some("verify-me".into()),
-        ..Default::default()
-    };
+    let mut s = Secrets::default().with_app(
+        "meta",
+        AppKeys::new(APP_SECRET).with_verify_token("verify-me"),
+    );
     s.generic
         .insert(BrandId::parse("acme").unwrap(), GENERIC_SECRET.to_vec());
     s
@@ -520,9 +520,14 @@ async fn every_error_answer_is_json_with_the_error_shape() {
             "not_found",
         ),
         (
-            raw("POST", "/webhooks/facebook/extra", json, feed),
+            raw("POST", "/webhooks/facebook/app/extra", json, feed),
             StatusCode::NOT_FOUND,
             "not_found",
+        ),
+        (
+            raw("POST", "/webhooks/facebook/nope", json, feed),
+            StatusCode::NOT_FOUND,
+            "not_configured",
         ),
         (
             raw("GET", "/webhook/facebook", None, b""),

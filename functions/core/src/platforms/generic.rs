@@ -11,9 +11,68 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{EventKind, Id, Ignored, MalformedPayload, Parsed, PlatformEvent};
+use super::{
+    AppKeys, EventKind, Id, Ignored, Inbound, MalformedPayload, Parsed, PlatformEvent, Source,
+};
 use crate::comment::{Attachment, Author, Platform};
+use crate::signature::{SignatureError, sign_timestamped, verify_timestamped};
 use crate::time::Timestamp;
+
+/// Any other source, signed with a brand's own secret; `X-Vigie-Brand` names the brand,
+/// whose secret is the app's key.
+pub struct Generic;
+
+pub const SIGNATURE_HEADER: &str = "x-vigie-signature";
+pub const BRAND_HEADER: &str = "x-vigie-brand";
+
+/// The header value a sender of the generic webhook computes.
+pub fn signature(secret: &[u8], body: &[u8], at: Timestamp) -> String {
+    sign_timestamped("v1", secret, body, at)
+}
+
+impl Source for Generic {
+    fn name(&self) -> &'static str {
+        "generic"
+    }
+
+    fn platforms(&self) -> &'static [Platform] {
+        &[Platform::Generic]
+    }
+
+    fn verify(
+        &self,
+        keys: &AppKeys,
+        req: &Inbound<'_>,
+        now: Timestamp,
+    ) -> Result<(), SignatureError> {
+        verify_timestamped(
+            req.header(SIGNATURE_HEADER),
+            SIGNATURE_HEADER,
+            "v1",
+            &keys.secret,
+            req.body,
+            now,
+            keys.tolerance_seconds,
+        )
+    }
+
+    fn sign(&self, keys: &AppKeys, body: &[u8], at: Timestamp) -> Vec<(&'static str, String)> {
+        vec![(SIGNATURE_HEADER, signature(&keys.secret, body, at))]
+    }
+
+    fn parse(&self, _platform: Platform, body: &[u8]) -> Result<Parsed, MalformedPayload> {
+        parse(body)
+    }
+
+    /// A generic source's name (`trustpilot`).
+    fn check_account(&self, _platform: Platform, id: &str) -> Result<(), &'static str> {
+        if id.trim().is_empty() || id.len() > 64 {
+            Err("must be 1-64 characters")
+        } else {
+            Ok(())
+        }
+    }
+}
 
 #[derive(Deserialize)]
 struct Delivery<'a> {
@@ -113,6 +172,7 @@ pub fn parse(body: &[u8]) -> Result<Parsed, MalformedPayload> {
             permalink: event.permalink,
             source: Some(source.to_owned()),
             from_account: event.author.is_brand,
+            private: false,
         });
     }
     Ok(parsed)

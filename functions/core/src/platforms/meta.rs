@@ -9,6 +9,11 @@
 //! "self_ig_scoped_id"},"media":{"id"},"parent_id"}}]}]}`; Meta adds `self_ig_scoped_id`
 //! when the professional account itself wrote the comment.
 //!
+//! Direct messages (Messenger, Instagram): `entry[].messaging[]` with `sender.id`,
+//! `recipient.id`, `timestamp` (ms) and `message` {`mid`, `text`, `attachments`,
+//! `is_echo` for the brand's own, `is_deleted` when unsent} or `message_edit` {`mid`,
+//! `text`}; kept as private messages, threaded by the other party.
+//!
 //! Ids arrive as strings or numbers; both are kept as exact strings ([`Id`]). Each entry
 //! and each change is read on its own, so one odd change is ignored, not the delivery.
 
@@ -16,9 +21,92 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::{EventKind, Id, Ignored, MalformedPayload, Parsed, PlatformEvent};
+use super::{
+    AppKeys, EventKind, HandshakeError, Id, Ignored, Inbound, MalformedPayload, Parsed,
+    PlatformEvent, Reply, Source, unix_time,
+};
 use crate::comment::{Attachment, AttachmentKind, Author, Platform};
+use crate::signature::{SignatureError, hmac_sha256_hex, verify_hex};
 use crate::time::Timestamp;
+
+/// Facebook Pages and Instagram professional accounts, through one Meta app's webhooks.
+pub struct Meta;
+
+pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
+
+/// `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body with the app secret>`.
+/// Meta escapes `/`, `@`, `%`, `<` and non-ASCII characters in the bytes it signs, so only
+/// the raw bytes verify, never a re-serialised body.
+pub fn verify_signature(
+    header: Option<&str>,
+    app_secret: &[u8],
+    body: &[u8],
+) -> Result<(), SignatureError> {
+    let header = header.ok_or(SignatureError::Missing(SIGNATURE_HEADER))?;
+    let hex_sig = header
+        .strip_prefix("sha256=")
+        .ok_or(SignatureError::Malformed(SIGNATURE_HEADER))?;
+    verify_hex(app_secret, &[body], hex_sig, SIGNATURE_HEADER)
+}
+
+/// The header value Meta computes.
+pub fn signature(app_secret: &[u8], body: &[u8]) -> String {
+    format!("sha256={}", hmac_sha256_hex(app_secret, &[body]))
+}
+
+impl Source for Meta {
+    fn name(&self) -> &'static str {
+        "meta"
+    }
+
+    fn platforms(&self) -> &'static [Platform] {
+        &[Platform::Facebook, Platform::Instagram]
+    }
+
+    fn has_handshake(&self) -> bool {
+        true
+    }
+
+    /// `GET ?hub.mode=subscribe&hub.verify_token=<token>&hub.challenge=<c>`: echo `c`.
+    fn handshake(&self, keys: &AppKeys, req: &Inbound<'_>) -> Result<Reply, HandshakeError> {
+        let expected = keys
+            .verify_token
+            .as_deref()
+            .ok_or(HandshakeError::NotConfigured(Platform::Facebook))?;
+        if req.query("hub.mode") != Some("subscribe") {
+            return Err(HandshakeError::Mode);
+        }
+        let token = req.query("hub.verify_token").unwrap_or_default();
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(
+            token.as_bytes(),
+            expected.as_bytes(),
+        )) {
+            return Err(HandshakeError::Token);
+        }
+        Ok(Reply::text(req.query("hub.challenge").unwrap_or_default()))
+    }
+
+    fn handshake_identifies_app(&self) -> bool {
+        true
+    }
+
+    fn verify(
+        &self,
+        keys: &AppKeys,
+        req: &Inbound<'_>,
+        _now: Timestamp,
+    ) -> Result<(), SignatureError> {
+        verify_signature(req.header(SIGNATURE_HEADER), &keys.secret, req.body)
+    }
+
+    fn sign(&self, keys: &AppKeys, body: &[u8], _at: Timestamp) -> Vec<(&'static str, String)> {
+        vec![(SIGNATURE_HEADER, signature(&keys.secret, body))]
+    }
+
+    fn parse(&self, platform: Platform, body: &[u8]) -> Result<Parsed, MalformedPayload> {
+        parse(platform, body)
+    }
+}
 
 #[derive(Deserialize)]
 struct Delivery<'a> {
@@ -34,6 +122,149 @@ struct Entry<'a> {
     time: Option<Value>,
     #[serde(default, borrow)]
     changes: Vec<&'a RawValue>,
+    /// Messenger and Instagram direct messages.
+    #[serde(default, borrow)]
+    messaging: Vec<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct Messaging {
+    sender: Party,
+    recipient: Party,
+    #[serde(default)]
+    timestamp: Option<Value>,
+    #[serde(default)]
+    message: Option<Message>,
+    #[serde(default)]
+    message_edit: Option<MessageEdit>,
+}
+
+#[derive(Deserialize)]
+struct Party {
+    id: Id,
+}
+
+#[derive(Deserialize)]
+struct Message {
+    mid: Id,
+    #[serde(default)]
+    text: Option<String>,
+    /// Sent by the page or account itself (Meta echoes it back).
+    #[serde(default)]
+    is_echo: bool,
+    /// Instagram: the sender unsent it.
+    #[serde(default)]
+    is_deleted: bool,
+    #[serde(default)]
+    attachments: Vec<MessageAttachment>,
+    #[serde(default)]
+    sticker_id: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct MessageAttachment {
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+    #[serde(default)]
+    payload: Option<AttachmentPayload>,
+}
+
+#[derive(Deserialize)]
+struct AttachmentPayload {
+    #[serde(default)]
+    url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct MessageEdit {
+    mid: Id,
+    #[serde(default)]
+    text: Option<String>,
+}
+
+/// One `messaging` item: a message, an echo of the brand's own, an edit or an unsend;
+/// reads, deliveries, reactions and postbacks are not messages.
+fn message_event(
+    platform: Platform,
+    account: &str,
+    raw: &RawValue,
+) -> Result<PlatformEvent, String> {
+    let m: Messaging = serde_json::from_str(raw.get()).map_err(|e| format!("messaging: {e}"))?;
+    let created_at = unix_millis(m.timestamp.as_ref());
+    let own_side = m.sender.id.0 == account;
+    let (kind, id, text, attachment, echo) = match (m.message, m.message_edit) {
+        (Some(msg), _) => {
+            let attachment = msg
+                .attachments
+                .into_iter()
+                .next()
+                .map(|a| Attachment {
+                    kind: match a.kind.as_deref() {
+                        Some("image") => AttachmentKind::Photo,
+                        Some("video") | Some("animated_image") => AttachmentKind::Video,
+                        Some("fallback") | Some("share") | Some("story_mention") => {
+                            AttachmentKind::Link
+                        }
+                        _ => AttachmentKind::Unknown,
+                    },
+                    url: a.payload.and_then(|p| p.url),
+                })
+                .or_else(|| {
+                    msg.sticker_id.as_ref().map(|_| Attachment {
+                        kind: AttachmentKind::Sticker,
+                        url: None,
+                    })
+                });
+            let kind = if msg.is_deleted {
+                EventKind::Deleted
+            } else {
+                EventKind::Created
+            };
+            (kind, msg.mid.0, msg.text, attachment, msg.is_echo)
+        }
+        (None, Some(edit)) => (EventKind::Edited, edit.mid.0, edit.text, None, false),
+        (None, None) => return Err("messaging event that is not a message".into()),
+    };
+    let text = text.filter(|t| !t.trim().is_empty());
+    if kind != EventKind::Deleted && text.is_none() && attachment.is_none() {
+        return Err("message with neither text nor attachment".into());
+    }
+    let own = echo || own_side;
+    let user = if own {
+        &m.recipient.id.0
+    } else {
+        &m.sender.id.0
+    };
+    Ok(PlatformEvent {
+        platform,
+        account_id: account.to_owned(),
+        kind,
+        external_id: id,
+        thread_id: super::conversation(user),
+        parent_id: None,
+        author: Author {
+            id: m.sender.id.0.clone(),
+            name: None,
+            followers: None,
+        },
+        text,
+        attachment,
+        created_at,
+        permalink: None,
+        source: None,
+        from_account: own,
+        private: true,
+    })
+}
+
+/// Milliseconds since the epoch, as a number or a string of digits.
+fn unix_millis(v: Option<&Value>) -> Option<Timestamp> {
+    let ms = match v? {
+        Value::Number(n) => n.as_i64()?,
+        Value::String(s) => s.parse().ok()?,
+        _ => return None,
+    };
+    Some(Timestamp(ms)).filter(|t| (Timestamp::MIN..=Timestamp::MAX).contains(t))
 }
 
 #[derive(Deserialize)]
@@ -109,18 +340,6 @@ struct Media {
     id: Option<Id>,
 }
 
-fn unix_time(v: Option<&Value>) -> Option<Timestamp> {
-    match v? {
-        Value::Number(n) => n.as_i64().and_then(Timestamp::checked_unix_seconds),
-        Value::String(s) => s
-            .parse::<i64>()
-            .ok()
-            .and_then(Timestamp::checked_unix_seconds)
-            .or_else(|| Timestamp::parse_rfc3339(s)),
-        _ => None,
-    }
-}
-
 /// Parses a delivery's bytes. Only a body that is not a Meta delivery at all is an error;
 /// changes vigie does not handle (likes, posts, unknown fields, incomplete values) are ignored.
 pub fn parse(platform: Platform, body: &[u8]) -> Result<Parsed, MalformedPayload> {
@@ -129,7 +348,7 @@ pub fn parse(platform: Platform, body: &[u8]) -> Result<Parsed, MalformedPayload
     let expected = match platform {
         Platform::Facebook => "page",
         Platform::Instagram => "instagram",
-        Platform::Generic => return Err(malformed("not a Meta platform".into())),
+        _ => return Err(malformed("not a Meta platform".into())),
     };
     if delivery.object != expected {
         return Err(malformed(format!(
@@ -158,6 +377,12 @@ pub fn parse(platform: Platform, body: &[u8]) -> Result<Parsed, MalformedPayload
                     _ => instagram_change(&account, &change, entry_time),
                 });
             match outcome {
+                Ok(event) => events.push(event),
+                Err(reason) => ignore(reason),
+            }
+        }
+        for raw in entry.messaging {
+            match message_event(platform, &account, raw) {
                 Ok(event) => events.push(event),
                 Err(reason) => ignore(reason),
             }
@@ -222,6 +447,7 @@ fn facebook_change(
         thread_id: post_id,
         parent_id: parent,
         from_account: author_id.as_deref() == Some(page),
+        private: false,
         author: Author {
             // Meta omits `from` for some users; the comment is still the brand's to answer.
             id: author_id.unwrap_or_else(|| "unknown".into()),
@@ -278,6 +504,7 @@ fn instagram_change(
         permalink: None,
         source: None,
         from_account: own,
+        private: false,
     })
 }
 

@@ -1,13 +1,220 @@
-//! Platform payloads to platform events: parsing only, before brands are known.
+//! What each platform means, one module per platform: its subscription check, how it signs
+//! a delivery's raw bytes, how its payloads read as canonical events and which of them the
+//! brand's own account wrote. Everything else (brands, apps, storage, queues) is shared.
+//!
+//! A [`Source`] is one platform module; [`source`] finds the one serving a platform.
+//! Adding a platform is a module here, its `apps` entry in the configuration and its
+//! fixtures under `tests/fixtures/webhooks/<platform>/`.
 
 pub mod generic;
+pub mod google;
+pub mod linkedin;
 pub mod meta;
+pub mod tiktok;
+pub mod x;
 
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
 use crate::comment::{Attachment, Author, Platform};
+use crate::signature::SignatureError;
 use crate::time::Timestamp;
+
+/// A webhook request as a platform module reads it, whatever served it: header names in
+/// lower case, the query string's pairs decoded, the body's bytes untouched.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Inbound<'a> {
+    pub headers: &'a [(&'a str, &'a str)],
+    pub query: &'a [(&'a str, &'a str)],
+    pub body: &'a [u8],
+}
+
+impl<'a> Inbound<'a> {
+    pub fn header(&self, name: &str) -> Option<&'a str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| *v)
+    }
+
+    pub fn query(&self, name: &str) -> Option<&'a str> {
+        self.query.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+    }
+}
+
+/// The secrets of one platform app, resolved: what signs its deliveries and answers its
+/// subscription checks.
+#[derive(Clone)]
+pub struct AppKeys {
+    /// Meta's app secret, X's consumer secret, LinkedIn's and TikTok's client secret, the
+    /// generic webhook's brand secret.
+    pub secret: Vec<u8>,
+    /// Meta's verify token.
+    pub verify_token: Option<String>,
+    /// How old a signed timestamp may be (TikTok, generic).
+    pub tolerance_seconds: i64,
+    /// What checks a Pub/Sub push's token (Google).
+    pub push: Option<std::sync::Arc<google::PushAuth>>,
+}
+
+impl AppKeys {
+    pub fn new(secret: impl Into<Vec<u8>>) -> Self {
+        Self {
+            secret: secret.into(),
+            verify_token: None,
+            tolerance_seconds: DEFAULT_TOLERANCE_SECONDS,
+            push: None,
+        }
+    }
+
+    pub fn with_verify_token(mut self, token: impl Into<String>) -> Self {
+        self.verify_token = Some(token.into());
+        self
+    }
+}
+
+impl std::fmt::Debug for AppKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppKeys").finish_non_exhaustive()
+    }
+}
+
+/// How far a signed timestamp may be from now when the app does not say.
+pub const DEFAULT_TOLERANCE_SECONDS: i64 = 300;
+
+/// The answer to a subscription check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub content_type: &'static str,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn text(body: impl Into<String>) -> Self {
+        Self {
+            content_type: "text/plain; charset=utf-8",
+            body: body.into(),
+        }
+    }
+
+    pub fn json(value: &serde_json::Value) -> Self {
+        Self {
+            content_type: "application/json",
+            body: value.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HandshakeError {
+    #[error("hub.mode must be subscribe")]
+    Mode,
+    #[error("the verify token does not match")]
+    Token,
+    #[error("the {0} query parameter is missing")]
+    Missing(&'static str),
+    #[error("{0} has no subscription check")]
+    Unsupported(Platform),
+    #[error("{0} webhooks are not configured")]
+    NotConfigured(Platform),
+    #[error("several {0} apps are configured: name one in the path, /webhooks/{0}/<app>")]
+    Ambiguous(Platform),
+    #[error("no app of this platform is named {0:?}")]
+    UnknownApp(String),
+}
+
+/// One platform's webhook rules. Implementations hold no state: the app's keys come in.
+pub trait Source: Send + Sync {
+    /// The name of its apps' `platform` in the configuration (`meta` for Facebook and
+    /// Instagram, which one Meta app serves).
+    fn name(&self) -> &'static str;
+    /// The platforms whose webhooks it reads.
+    fn platforms(&self) -> &'static [Platform];
+    /// Whether the platform checks a subscription with a GET first.
+    fn has_handshake(&self) -> bool {
+        false
+    }
+    /// Answers the platform's subscription check, when it [has one](Self::has_handshake).
+    fn handshake(&self, keys: &AppKeys, req: &Inbound<'_>) -> Result<Reply, HandshakeError> {
+        let _ = (keys, req);
+        Err(HandshakeError::Unsupported(self.platforms()[0]))
+    }
+    /// Whether a handshake names the app it is for (Meta's verify token does): then each
+    /// app may be tried in turn; otherwise the path must name the app when there are several.
+    fn handshake_identifies_app(&self) -> bool {
+        false
+    }
+    /// Authenticates a delivery on its raw bytes, in constant time.
+    fn verify(
+        &self,
+        keys: &AppKeys,
+        req: &Inbound<'_>,
+        now: Timestamp,
+    ) -> Result<(), SignatureError>;
+    /// The headers the platform would send with this body: the sender's side, for replays,
+    /// fixtures and tests.
+    fn sign(&self, keys: &AppKeys, body: &[u8], at: Timestamp) -> Vec<(&'static str, String)>;
+    /// Reads a delivery into canonical events. Only a body that is not this platform's at
+    /// all is an error; what vigie does not handle is ignored and counted.
+    fn parse(&self, platform: Platform, body: &[u8]) -> Result<Parsed, MalformedPayload>;
+    /// Checks an account id a brand claims on `platform` in the configuration.
+    fn check_account(&self, platform: Platform, id: &str) -> Result<(), &'static str> {
+        let _ = platform;
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+            Err("must be the platform's numeric id")
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl std::fmt::Debug for dyn Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Every platform module.
+pub const SOURCES: [&dyn Source; 6] = [
+    &meta::Meta,
+    &x::X,
+    &linkedin::LinkedIn,
+    &tiktok::TikTok,
+    &google::Google,
+    &generic::Generic,
+];
+
+/// The module that reads a platform's webhooks.
+pub fn source(platform: Platform) -> &'static dyn Source {
+    SOURCES
+        .into_iter()
+        .find(|s| s.platforms().contains(&platform))
+        .expect("every platform has its module")
+}
+
+/// The module whose apps are named `name` in the configuration.
+pub fn source_named(name: &str) -> Option<&'static dyn Source> {
+    SOURCES.into_iter().find(|s| s.name() == name)
+}
+
+/// The thread a private conversation with `user` is kept under, apart from posts and media.
+pub fn conversation(user: &str) -> String {
+    format!("dm:{user}")
+}
+
+/// Parses a unix time in seconds, as a number or a string of digits, or an RFC 3339 time.
+pub(crate) fn unix_time(v: Option<&serde_json::Value>) -> Option<Timestamp> {
+    use serde_json::Value;
+    match v? {
+        Value::Number(n) => n.as_i64().and_then(Timestamp::checked_unix_seconds),
+        Value::String(s) => s
+            .parse::<i64>()
+            .ok()
+            .and_then(Timestamp::checked_unix_seconds)
+            .or_else(|| Timestamp::parse_rfc3339(s)),
+        _ => None,
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
@@ -37,6 +244,8 @@ pub struct PlatformEvent {
     pub source: Option<String>,
     /// Written by the brand's own account (a reply of the page, of the Instagram account...).
     pub from_account: bool,
+    /// A private message (a conversation with the brand), not a public comment.
+    pub private: bool,
 }
 
 /// A change in a delivery that is not a comment event vigie handles; acknowledged and counted.

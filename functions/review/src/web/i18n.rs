@@ -145,6 +145,7 @@ fn phrase(key: &str) -> Option<(&'static str, &'static str)> {
         "urgency" => ("Urgency", "Urgence"),
         "reasons" => ("Reasons", "Raisons"),
         "comment" => ("Comment", "Commentaire"),
+        "private" => ("Private message", "Message privé"),
         "author" => ("Author", "Auteur"),
         "received" => ("Received", "Reçu"),
         "matching" => ("comments match", "commentaires correspondent"),

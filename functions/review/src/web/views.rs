@@ -318,6 +318,8 @@ pub struct CommentView {
     pub checks_url: String,
     pub inbox_url: String,
     pub platform: String,
+    /// A private message: its answer goes back privately.
+    pub private: bool,
     pub text: String,
     pub author: String,
     pub received: String,
@@ -399,6 +401,7 @@ impl CommentView {
             checks_url: format!("{base}/checks"),
             inbox_url: format!("/brands/{brand}/inbox"),
             platform: comment.key.platform.to_string(),
+            private: comment.private,
             text: comment
                 .text
                 .as_ref()

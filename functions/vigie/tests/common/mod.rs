@@ -219,6 +219,6 @@ pub fn delivery(comment_id: &str, text: &str) -> (Vec<u8>, String) {
         "created_time": 1764086400, "item": "comment", "parent_id": format!("{ACME_PAGE}_1"), "verb": "add"}}]}]})
     .to_string()
     .into_bytes();
-    let signature = vigie_core::signature::sign_meta(APP_SECRET.as_bytes(), &body);
+    let signature = vigie_core::platforms::meta::signature(APP_SECRET.as_bytes(), &body);
     (body, signature)
 }
