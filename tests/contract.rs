@@ -705,6 +705,41 @@ pub async fn user_store_contract<S: UserStore>(s: &S) {
     assert_eq!(s.users().await.unwrap().len(), 1);
 }
 
+/// Feed states: absent until written, replaced whole, kept apart by feed key.
+pub async fn poll_store_contract<S: vigie_core::poll::PollStore>(s: &S) {
+    use vigie_core::poll::FeedState;
+    let feed = "acme-youtube/youtube/UCaaaaaaaaaaaaaaaaaaaaaa";
+    let other = "meta/facebook/100000000000001";
+    assert_eq!(s.feed_state(feed).await.unwrap(), None);
+    let first = FeedState {
+        since: Some(Timestamp(1_764_086_400_000)),
+        runs: 1,
+        ..Default::default()
+    };
+    s.put_feed_state(feed, &first).await.unwrap();
+    assert_eq!(s.feed_state(feed).await.unwrap(), Some(first));
+    let backing_off = FeedState {
+        since: Some(Timestamp(1_764_086_400_000)),
+        backoff_until: Some(Timestamp(1_764_090_000_000)),
+        failures: 3,
+        last_run: Some(Timestamp(1_764_086_700_000)),
+        last_error: Some("rate limited: quotaExceeded — « quota » épuisé".into()),
+        runs: 7,
+        missed: 2,
+    };
+    s.put_feed_state(feed, &backing_off).await.unwrap();
+    assert_eq!(s.feed_state(feed).await.unwrap(), Some(backing_off.clone()));
+    assert_eq!(s.feed_state(other).await.unwrap(), None);
+    s.put_feed_state(other, &FeedState::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        s.feed_state(other).await.unwrap(),
+        Some(FeedState::default())
+    );
+    assert_eq!(s.feed_state(feed).await.unwrap(), Some(backing_off));
+}
+
 fn message(i: usize) -> OutgoingMessage {
     OutgoingMessage {
         id: format!("acme/facebook/{i}#v1"),

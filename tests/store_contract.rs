@@ -6,8 +6,8 @@ use vigie_core::time::Timestamp;
 use vigie_sqlite::ManualClock;
 use vigie_tests::contract::{
     concurrent_claims_contract, content_store_contract, draft_store_contract, inbox_contract,
-    queue_contract, report_facts_contract, review_store_contract, store_contract,
-    user_store_contract,
+    poll_store_contract, queue_contract, report_facts_contract, review_store_contract,
+    store_contract, user_store_contract,
 };
 use vigie_tests::moto::{moto, queue_with_dlq, table};
 
@@ -257,6 +257,19 @@ async fn dynamodb_user_store_passes_the_contract() {
     let Some(moto) = moto() else { return };
     let store = table(&moto.sdk_config().await).await;
     user_store_contract(&store).await;
+}
+
+#[tokio::test]
+async fn sqlite_poll_store_passes_the_contract() {
+    let db = vigie_sqlite::Database::in_memory().unwrap();
+    poll_store_contract(&db.store()).await;
+}
+
+#[tokio::test]
+async fn dynamodb_poll_store_passes_the_contract() {
+    let Some(moto) = moto() else { return };
+    let store = table(&moto.sdk_config().await).await;
+    poll_store_contract(&store).await;
 }
 
 /// A store whose client runs `meanwhile` (on a thread of its own, to completion) just

@@ -67,6 +67,7 @@ use aws_sdk_dynamodb::types::{
 use vigie_core::comment::{BrandId, Comment, CommentKey, CommentState, ThreadKey};
 use vigie_core::content::BrandContent;
 use vigie_core::drafts::{DraftState, Drafts};
+use vigie_core::poll::{FeedState, PollStore};
 use vigie_core::ports::{
     BrandContentStore, Claim, CommentRead, CommentWrite, DraftStore, Inserted, PendingComments,
     RawArchive, RawDelivery, ReviewStore, SeenEvents, StoreError, UserStore,
@@ -1145,6 +1146,34 @@ impl UserStore for DynamoStore {
             .iter()
             .map(|item| body_of(item, "user"))
             .collect()
+    }
+}
+
+/// Feed states: one partition, a few items (one per feed).
+const POLL_PK: &str = "POLL";
+
+#[async_trait]
+impl PollStore for DynamoStore {
+    async fn feed_state(&self, feed: &str) -> Result<Option<FeedState>, StoreError> {
+        self.item(POLL_PK.into(), format!("F#{feed}"))
+            .await?
+            .map(|i| body_of(&i, "feed state"))
+            .transpose()
+    }
+
+    async fn put_feed_state(&self, feed: &str, state: &FeedState) -> Result<(), StoreError> {
+        let body = serde_json::to_string(state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("PK", s(POLL_PK))
+            .item("SK", s(format!("F#{feed}")))
+            .item("type", s("feed"))
+            .item("body", body::encode(body))
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        Ok(())
     }
 }
 

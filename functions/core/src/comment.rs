@@ -82,18 +82,24 @@ pub enum Platform {
     TikTok,
     /// Google Business Profile reviews.
     Google,
+    /// YouTube comments on a channel's videos (read on a schedule).
+    YouTube,
+    /// Reddit comments in a subreddit (read on a schedule).
+    Reddit,
     /// Any other source, through the generic signed webhook (its name is in `Comment::source`).
     Generic,
 }
 
 impl Platform {
-    pub const ALL: [Platform; 7] = [
+    pub const ALL: [Platform; 9] = [
         Platform::Facebook,
         Platform::Instagram,
         Platform::X,
         Platform::LinkedIn,
         Platform::TikTok,
         Platform::Google,
+        Platform::YouTube,
+        Platform::Reddit,
         Platform::Generic,
     ];
 
@@ -105,6 +111,8 @@ impl Platform {
             Platform::LinkedIn => "linkedin",
             Platform::TikTok => "tiktok",
             Platform::Google => "google",
+            Platform::YouTube => "youtube",
+            Platform::Reddit => "reddit",
             Platform::Generic => "generic",
         }
     }

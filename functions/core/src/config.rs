@@ -9,6 +9,13 @@
 //! platform = "x"                           # meta, x, linkedin, tiktok
 //! secret = { env = "ACME_X_CONSUMER_SECRET" }
 //!
+//! [apps.acme-youtube]                      # a platform read on a schedule (poll function)
+//! platform = "youtube"                     # youtube, reddit, google; meta for gap repair
+//! [apps.acme-youtube.pull]
+//! client_id = "1234.apps.googleusercontent.com"
+//! client_secret = { env = "ACME_YOUTUBE_CLIENT_SECRET" }
+//! refresh_token = { env = "ACME_YOUTUBE_REFRESH_TOKEN" }
+//!
 //! [[brands]]
 //! id = "acme"
 //! name = "Acme"
@@ -63,6 +70,28 @@ impl fmt::Display for SecretRef {
 pub struct MetaConfig {
     pub app_secret: SecretRef,
     pub verify_token: SecretRef,
+    /// Gap repair: the Graph API token the poll function reads recent comments with.
+    pub pull: Option<PullConfig>,
+}
+
+/// How the poll function reads an app's platform: `[apps.<name>.pull]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PullConfig {
+    /// The OAuth client (Google, Reddit): its id is not a secret.
+    pub client_id: Option<String>,
+    pub client_secret: Option<SecretRef>,
+    /// The OAuth refresh token of the account vigie reads as (Google, Reddit).
+    pub refresh_token: Option<SecretRef>,
+    /// A token that does not expire (Meta's system user token).
+    pub access_token: Option<SecretRef>,
+    /// Reddit: the account vigie reads as, whose comments are the brand's own.
+    pub username: Option<String>,
+    /// Reddit: how the client names itself (`<platform>:<app id>:<version> (by /u/<user>)`).
+    pub user_agent: Option<String>,
+    /// The API and token endpoint, when not the platform's own (a proxy, tests).
+    pub api_url: Option<String>,
+    pub token_url: Option<String>,
 }
 
 /// One platform app whose webhooks vigie receives: `[apps.<name>]`.
@@ -83,6 +112,8 @@ pub struct AppConfig {
     pub verify_token: Option<SecretRef>,
     /// How old a signed timestamp may be, in seconds (TikTok); 300 by default.
     pub tolerance_seconds: Option<i64>,
+    /// What the poll function reads with.
+    pub pull: Option<PullConfig>,
 }
 
 /// An app, checked.
@@ -90,13 +121,16 @@ pub struct AppConfig {
 pub struct App {
     pub name: String,
     pub source: &'static dyn Source,
-    /// The HMAC secret, or for Google the JWK set.
-    pub secret: SecretRef,
+    /// The HMAC secret, or for Google the JWK set; none for an app that is only read
+    /// (YouTube, Reddit, Google without push).
+    pub secret: Option<SecretRef>,
     pub verify_token: Option<SecretRef>,
     pub tolerance_seconds: i64,
     /// Google: the tokens' audience and service account.
     pub audience: Option<String>,
     pub service_account: Option<String>,
+    /// What the poll function reads with, when it reads this app's platform.
+    pub pull: Option<PullConfig>,
 }
 
 impl fmt::Debug for App {
@@ -315,6 +349,18 @@ impl Brands {
             .and_then(|id| self.brands.get(id))
     }
 
+    /// A brand's accounts, platform by platform.
+    pub fn accounts_of(&self, brand: &BrandId) -> Vec<(Platform, String)> {
+        let mut out: Vec<(Platform, String)> = self
+            .accounts
+            .iter()
+            .filter(|(_, b)| *b == brand)
+            .map(|((p, a), _)| (*p, a.clone()))
+            .collect();
+        out.sort();
+        out
+    }
+
     /// Every app, by name.
     pub fn apps(&self) -> impl Iterator<Item = &App> {
         self.apps.values()
@@ -335,8 +381,13 @@ impl Brands {
     pub fn secret_refs(&self) -> BTreeSet<SecretRef> {
         let mut refs = BTreeSet::new();
         for app in self.apps.values() {
-            refs.insert(app.secret.clone());
+            refs.extend(app.secret.clone());
             refs.extend(app.verify_token.clone());
+            if let Some(p) = &app.pull {
+                refs.extend(p.client_secret.clone());
+                refs.extend(p.refresh_token.clone());
+                refs.extend(p.access_token.clone());
+            }
         }
         for b in self.brands.values() {
             refs.extend(b.generic_secret.clone());
@@ -364,11 +415,12 @@ fn validate(file: ConfigFile) -> Result<Brands, Vec<ConfigIssue>> {
             App {
                 name: META_APP.to_owned(),
                 source: &platforms::meta::Meta,
-                secret: meta.app_secret,
+                secret: Some(meta.app_secret),
                 verify_token: Some(meta.verify_token),
                 tolerance_seconds: DEFAULT_TOLERANCE_SECONDS,
                 audience: None,
                 service_account: None,
+                pull: meta.pull,
             },
         );
     }
@@ -391,12 +443,34 @@ fn validate(file: ConfigFile) -> Result<Brands, Vec<ConfigIssue>> {
         else {
             issue(
                 at("platform"),
-                "must be one of meta, x, linkedin, tiktok, google",
+                "must be one of meta, x, linkedin, tiktok, google, youtube, reddit",
             );
             continue;
         };
+        if let Some(p) = &a.pull {
+            check_pull(source.name(), p, &at, &mut issue);
+        }
         let google = source.name() == "google";
-        let secret = if google {
+        // Google without push: its reviews are only read.
+        let pull_only = !source.pushes() || (google && a.pull.is_some() && a.jwks.is_none());
+        if !source.pushes() && a.pull.is_none() {
+            issue(
+                at("pull"),
+                "this platform has no webhooks: the app needs its [pull] credentials",
+            );
+        }
+        let secret = if pull_only {
+            for (field, set) in [
+                ("secret", a.secret.is_some()),
+                ("audience", a.audience.is_some()),
+                ("service_account", a.service_account.is_some()),
+            ] {
+                if set {
+                    issue(at(field), "an app that is only read has none");
+                }
+            }
+            None
+        } else if google {
             if a.secret.is_some() {
                 issue(at("secret"), "a Google app has a jwks, not a secret");
             }
@@ -406,7 +480,7 @@ fn validate(file: ConfigFile) -> Result<Brands, Vec<ConfigIssue>> {
                     "a Google app needs its push subscription's audience",
                 );
             }
-            a.jwks.clone()
+            a.jwks.clone().map(Some)
         } else {
             for (field, set) in [
                 ("jwks", a.jwks.is_some()),
@@ -417,9 +491,9 @@ fn validate(file: ConfigFile) -> Result<Brands, Vec<ConfigIssue>> {
                     issue(at(field), "only Google apps have one");
                 }
             }
-            a.secret.clone()
+            a.secret.clone().map(Some)
         };
-        let Some(secret) = secret else {
+        let Some(secret) = secret.or(pull_only.then_some(None)) else {
             issue(
                 at(if google { "jwks" } else { "secret" }),
                 if google {
@@ -454,6 +528,7 @@ fn validate(file: ConfigFile) -> Result<Brands, Vec<ConfigIssue>> {
                 tolerance_seconds: tolerance,
                 audience: a.audience,
                 service_account: a.service_account,
+                pull: a.pull,
             },
         );
     }
@@ -491,7 +566,7 @@ fn validate(file: ConfigFile) -> Result<Brands, Vec<ConfigIssue>> {
             match Platform::parse(name) {
                 Ok(Platform::Generic) | Err(_) => issue(
                     at(&format!("accounts.{name}")),
-                    "must name a platform: facebook, instagram, x, linkedin, tiktok, google",
+                    "must name a platform: facebook, instagram, x, linkedin, tiktok, google, youtube, reddit",
                 ),
                 Ok(p) => lists.push((p, format!("accounts.{name}"), list)),
             }
@@ -542,7 +617,7 @@ fn validate(file: ConfigFile) -> Result<Brands, Vec<ConfigIssue>> {
                                 if source == "meta" {
                                     "a [meta] section with app_secret and verify_token, or an [apps.<name>] with platform = \"meta\""
                                 } else {
-                                    "an [apps.<name>] entry with its platform and secret"
+                                    "an [apps.<name>] entry with its platform and secret, or its [pull] credentials"
                                 }
                             ),
                         );
@@ -663,6 +738,78 @@ fn validate(file: ConfigFile) -> Result<Brands, Vec<ConfigIssue>> {
         accounts,
         brand_apps,
     })
+}
+
+/// Checks a `[pull]` section against what its platform reads with.
+fn check_pull(
+    source: &str,
+    p: &PullConfig,
+    at: &dyn Fn(&str) -> String,
+    issue: &mut dyn FnMut(String, &str),
+) {
+    let f = |name: &str| at(&format!("pull.{name}"));
+    if crate::poll::pull_named(source).is_none() {
+        issue(
+            at("pull"),
+            "vigie reads only meta, google, youtube and reddit",
+        );
+        return;
+    }
+    if source == "meta" {
+        if p.access_token.is_none() {
+            issue(
+                f("access_token"),
+                "gap repair reads with a system user's token",
+            );
+        }
+        for (name, set) in [
+            ("client_secret", p.client_secret.is_some()),
+            ("refresh_token", p.refresh_token.is_some()),
+        ] {
+            if set {
+                issue(
+                    f(name),
+                    "Meta's token does not refresh: give its access_token",
+                );
+            }
+        }
+    } else {
+        for (name, set) in [
+            ("client_id", p.client_id.is_some()),
+            ("client_secret", p.client_secret.is_some()),
+            ("refresh_token", p.refresh_token.is_some()),
+        ] {
+            if !set {
+                issue(
+                    f(name),
+                    "an OAuth app needs its client id, client secret and refresh token",
+                );
+            }
+        }
+    }
+    if source == "reddit" {
+        if p.username.as_deref().is_none_or(|u| u.trim().is_empty()) {
+            issue(
+                f("username"),
+                "the Reddit account vigie reads as (its comments are the brand's own)",
+            );
+        }
+        if p.user_agent.as_deref().is_none_or(|u| u.trim().is_empty()) {
+            issue(
+                f("user_agent"),
+                "Reddit asks every client to name itself, <platform>:<app id>:<version> (by /u/<user>)",
+            );
+        }
+    }
+    for (name, url) in [("api_url", &p.api_url), ("token_url", &p.token_url)] {
+        if let Some(u) = url
+            && !(u.starts_with("https://")
+                || u.starts_with("http://127.0.0.1")
+                || u.starts_with("http://localhost"))
+        {
+            issue(f(name), "must be https (or http on loopback, for tests)");
+        }
+    }
 }
 
 /// A region name as AWS spells them: `eu-west-3`, `us-gov-west-1`.

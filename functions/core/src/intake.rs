@@ -21,7 +21,7 @@ use crate::events::{
 };
 pub use crate::platforms::HandshakeError;
 use crate::platforms::{
-    self, AppKeys, EventKind, Inbound, MalformedPayload, PlatformEvent, Reply, Source,
+    self, AppKeys, EventKind, Ignored, Inbound, MalformedPayload, PlatformEvent, Reply, Source,
 };
 use crate::ports::{
     CommentRead, CommentWrite, Inserted, OutgoingMessage, PendingComments, QueueError, QueueSend,
@@ -98,6 +98,20 @@ pub struct IntakeReport {
     pub own: usize,
     pub queued: usize,
     pub ignored: usize,
+}
+
+impl IntakeReport {
+    /// Adds another delivery's or page's counts.
+    pub fn add(&mut self, o: &IntakeReport) {
+        self.events += o.events;
+        self.stored += o.stored;
+        self.duplicates += o.duplicates;
+        self.edited += o.edited;
+        self.deleted += o.deleted;
+        self.own += o.own;
+        self.queued += o.queued;
+        self.ignored += o.ignored;
+    }
 }
 
 /// Why no app can check a request.
@@ -238,7 +252,7 @@ where
             }
             .emit();
         }
-        let mut to_queue: Vec<Comment> = Vec::new();
+        let mut owned = Vec::with_capacity(parsed.events.len());
         for event in parsed.events {
             let brand = match &verified {
                 Verified::Brand(b) => b.clone(),
@@ -267,7 +281,49 @@ where
                     }
                 },
             };
-            match self.apply(brand, event, now, &mut report).await {
+            owned.push((brand, event));
+        }
+        self.apply_all(platform, owned, now, &mut report).await?;
+        Ok(report)
+    }
+
+    /// Takes in what a read of a brand's feed found (the poll function): the same
+    /// idempotent intake as a webhook's, for events already known to be the brand's.
+    pub async fn ingest(
+        &self,
+        brand: &BrandId,
+        platform: Platform,
+        events: Vec<PlatformEvent>,
+        ignored: Vec<Ignored>,
+        now: Timestamp,
+    ) -> Result<IntakeReport, IntakeError> {
+        let mut report = IntakeReport {
+            events: events.len() + ignored.len(),
+            ignored: ignored.len(),
+            ..Default::default()
+        };
+        for i in &ignored {
+            EventIgnored {
+                platform,
+                reason: &i.reason,
+            }
+            .emit();
+        }
+        let owned = events.into_iter().map(|e| (brand.clone(), e)).collect();
+        self.apply_all(platform, owned, now, &mut report).await?;
+        Ok(report)
+    }
+
+    async fn apply_all(
+        &self,
+        platform: Platform,
+        events: Vec<(BrandId, PlatformEvent)>,
+        now: Timestamp,
+        report: &mut IntakeReport,
+    ) -> Result<(), IntakeError> {
+        let mut to_queue: Vec<Comment> = Vec::new();
+        for (brand, event) in events {
+            match self.apply(brand, event, now, report).await {
                 // A batch may name one comment twice (LinkedIn's two URN spellings, a
                 // message and its edit, a retry inside one delivery): one request, for
                 // the comment as the batch left it.
@@ -287,8 +343,8 @@ where
                 }
             }
         }
-        report.queued = self.enqueue(to_queue).await?;
-        Ok(report)
+        report.queued += self.enqueue(to_queue).await?;
+        Ok(())
     }
 
     /// Checks the signature with the keys of the app (or generic brand) it is for.

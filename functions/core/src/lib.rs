@@ -52,6 +52,7 @@ pub mod language;
 pub mod lexicon;
 pub mod notify;
 pub mod platforms;
+pub mod poll;
 pub mod ports;
 pub mod reports;
 pub mod review;

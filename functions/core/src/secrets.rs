@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use crate::comment::BrandId;
 use crate::config::{Brands, SecretRef};
 use crate::platforms::AppKeys;
+use crate::poll::PullKeys;
 
 #[derive(Debug, thiserror::Error)]
 #[error("secret {reference} could not be read: {reason}")]
@@ -50,6 +51,8 @@ pub struct Secrets {
     /// The generic webhook's secret of each brand.
     pub generic: HashMap<BrandId, Vec<u8>>,
     pub notify_urls: HashMap<BrandId, String>,
+    /// The API credentials of each app the poll function reads with, by app name.
+    pub pull: HashMap<String, PullKeys>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -58,11 +61,18 @@ impl std::fmt::Debug for Secrets {
             .field("apps", &self.apps.keys().collect::<Vec<_>>())
             .field("generic", &self.generic.keys().collect::<Vec<_>>())
             .field("notify", &self.notify_urls.keys().collect::<Vec<_>>())
+            .field("pull", &self.pull.keys().collect::<Vec<_>>())
             .finish()
     }
 }
 
 impl Secrets {
+    /// These secrets with one app's API credentials more (tests and tools).
+    pub fn with_pull(mut self, name: impl Into<String>, keys: PullKeys) -> Self {
+        self.pull.insert(name.into(), keys);
+        self
+    }
+
     /// These secrets with one app's keys more (tests and tools).
     pub fn with_app(mut self, name: impl Into<String>, keys: AppKeys) -> Self {
         self.apps.insert(name.into(), keys);
@@ -76,7 +86,29 @@ impl Secrets {
     ) -> Result<Self, SecretError> {
         let mut out = Secrets::default();
         for app in brands.apps() {
-            let secret = resolver.resolve(&app.secret).await?;
+            if let Some(p) = &app.pull {
+                let opt = async |r: &Option<SecretRef>| match r {
+                    Some(r) => resolver.resolve(r).await.map(Some),
+                    None => Ok(None),
+                };
+                out.pull.insert(
+                    app.name.clone(),
+                    PullKeys {
+                        client_id: p.client_id.clone(),
+                        client_secret: opt(&p.client_secret).await?,
+                        refresh_token: opt(&p.refresh_token).await?,
+                        access_token: opt(&p.access_token).await?,
+                        username: p.username.clone(),
+                        api_url: p.api_url.clone(),
+                        token_url: p.token_url.clone(),
+                        user_agent: p.user_agent.clone(),
+                    },
+                );
+            }
+            let Some(secret_ref) = &app.secret else {
+                continue;
+            };
+            let secret = resolver.resolve(secret_ref).await?;
             if app.source.name() == "google" {
                 let keys = crate::platforms::google::keys(
                     &secret,
@@ -84,7 +116,7 @@ impl Secrets {
                     app.service_account.as_deref(),
                 )
                 .map_err(|reason| SecretError {
-                    reference: app.secret.clone(),
+                    reference: secret_ref.clone(),
                     reason,
                 })?;
                 out.apps.insert(app.name.clone(), keys);

@@ -18,6 +18,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use vigie_core::comment::{BrandId, Comment, CommentKey, CommentState, ThreadKey};
 use vigie_core::content::BrandContent;
 use vigie_core::drafts::{DraftState, Drafts};
+use vigie_core::poll::{FeedState, PollStore};
 use vigie_core::ports::{
     BrandContentStore, Claim, CommentRead, CommentWrite, Delivery, DraftStore, Inserted,
     OutgoingMessage, PendingComments, QueueError, QueueReceive, QueueSend, RawArchive, RawDelivery,
@@ -104,6 +105,10 @@ CREATE INDEX IF NOT EXISTS audit_by_key ON audit (key, seq);
 CREATE TABLE IF NOT EXISTS users (
     name TEXT PRIMARY KEY,
     revision INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS poll_feeds (
+    feed TEXT PRIMARY KEY,
     body TEXT NOT NULL
 );
 "#;
@@ -940,6 +945,36 @@ impl UserStore for SqliteStore {
         rows.iter()
             .map(|b| serde_json::from_str(b).map_err(corrupt))
             .collect()
+    }
+}
+
+#[async_trait]
+impl PollStore for SqliteStore {
+    async fn feed_state(&self, feed: &str) -> Result<Option<FeedState>, StoreError> {
+        let rows = self
+            .rows(
+                "SELECT body FROM poll_feeds WHERE feed = ?1",
+                vec![feed.to_owned().into()],
+            )
+            .await?;
+        rows.first()
+            .map(|b| serde_json::from_str(b).map_err(corrupt))
+            .transpose()
+    }
+
+    async fn put_feed_state(&self, feed: &str, state: &FeedState) -> Result<(), StoreError> {
+        let body = serde_json::to_string(state).map_err(corrupt)?;
+        let feed = feed.to_owned();
+        self.db
+            .write(move |c| {
+                c.execute(
+                    "INSERT OR REPLACE INTO poll_feeds (feed, body) VALUES (?1, ?2)",
+                    params![feed, body],
+                )
+            })
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
     }
 }
 

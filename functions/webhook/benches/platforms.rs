@@ -97,7 +97,13 @@ fn main() {
         .unwrap();
     println!(
         "{:<34}{:>7}{:>11}{:>11}{:>11}{:>11}{:>11}",
-        "fixture (µs per delivery)", "bytes", "verify p50", "parse p50", "parse p90", "intake p50", "intake p90"
+        "fixture (µs per delivery)",
+        "bytes",
+        "verify p50",
+        "parse p50",
+        "parse p90",
+        "intake p50",
+        "intake p90"
     );
     let mut total = 0;
     for platform in Platform::ALL {
@@ -113,8 +119,10 @@ fn main() {
                 &std::fs::read(file.with_extension("headers.json")).unwrap(),
             )
             .unwrap();
-            let headers: Vec<(&str, &str)> =
-                headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+            let headers: Vec<(&str, &str)> = headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect();
             let inbound = Inbound {
                 headers: &headers,
                 query: &[],

@@ -279,6 +279,174 @@ pub fn keys(
     Ok(keys)
 }
 
+/// A review as the Business Profile API gives it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Review {
+    name: String,
+    #[serde(default)]
+    reviewer: Option<Reviewer>,
+    #[serde(default)]
+    star_rating: Option<String>,
+    #[serde(default)]
+    comment: Option<String>,
+    #[serde(default)]
+    create_time: Option<Value>,
+    #[serde(default)]
+    update_time: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Reviewer {
+    #[serde(default)]
+    display_name: Option<String>,
+    #[serde(default)]
+    is_anonymous: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Reviews {
+    #[serde(default)]
+    reviews: Vec<Review>,
+    #[serde(default)]
+    next_page_token: Option<String>,
+}
+
+/// `GET /v4/<location>/reviews?pageSize=50&orderBy=updateTime desc[&pageToken=]`: `{"reviews":
+/// [{"name", "reviewId", "reviewer": {"displayName", "isAnonymous"}, "starRating": "ONE" ...
+/// "FIVE", "comment", "createTime", "updateTime", "reviewReply"}], "nextPageToken"}`, the
+/// most recently updated first, so a review read after its notification (new or updated)
+/// is on the first page. A rating without words is counted, not taken in.
+impl crate::poll::Pull for Google {
+    fn name(&self) -> &'static str {
+        "google"
+    }
+
+    fn platforms(&self) -> &'static [Platform] {
+        &[Platform::Google]
+    }
+
+    fn repairs(&self, _: Platform) -> bool {
+        false
+    }
+
+    fn api_url(&self) -> &'static str {
+        "https://mybusiness.googleapis.com"
+    }
+
+    fn token_url(&self) -> Option<&'static str> {
+        Some("https://oauth2.googleapis.com/token")
+    }
+
+    fn page_request(
+        &self,
+        api: &str,
+        feed: &crate::poll::Feed,
+        _: &crate::poll::PullKeys,
+        page: Option<&str>,
+    ) -> crate::poll::HttpRequest {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        q.append_pair("pageSize", "50")
+            .append_pair("orderBy", "updateTime desc");
+        if let Some(p) = page {
+            q.append_pair("pageToken", p);
+        }
+        crate::poll::HttpRequest::get(format!(
+            "{}/v4/{}/reviews?{}",
+            api.trim_end_matches('/'),
+            feed.account,
+            q.finish()
+        ))
+    }
+
+    fn read_page(
+        &self,
+        feed: &crate::poll::Feed,
+        _: &crate::poll::PullKeys,
+        resp: &crate::poll::HttpResponse,
+    ) -> Result<crate::poll::Page, crate::poll::PageError> {
+        use crate::poll::{Page, PageError};
+        if let Some(e) = super::youtube::google_error(resp) {
+            return Err(e);
+        }
+        let list: Reviews = crate::poll::json_page(resp)?;
+        let mut page = Page {
+            next: list.next_page_token.filter(|t| !t.is_empty()),
+            ..Default::default()
+        };
+        for r in list.reviews {
+            if location_of(&r.name) != Some(feed.account.as_str()) {
+                return Err(PageError::Malformed(format!(
+                    "review {:?} is not at {}",
+                    r.name, feed.account
+                )));
+            }
+            let created = super::unix_time(r.create_time.as_ref());
+            let updated = super::unix_time(r.update_time.as_ref());
+            // ordered by update: the cursor follows updates, so an edited review is read again
+            page.saw(updated.or(created));
+            let Some(text) = r.comment.filter(|c| !c.trim().is_empty()) else {
+                page.ignored.push(Ignored {
+                    platform: Platform::Google,
+                    reason: "rating without words".into(),
+                });
+                continue;
+            };
+            let reviewer = r.reviewer.unwrap_or(Reviewer {
+                display_name: None,
+                is_anonymous: true,
+            });
+            let stars = r.star_rating.as_deref().and_then(stars);
+            page.push(super::PlatformEvent {
+                platform: Platform::Google,
+                account_id: feed.account.clone(),
+                kind: if updated.zip(created).is_some_and(|(u, c)| u > c) {
+                    super::EventKind::Edited
+                } else {
+                    super::EventKind::Created
+                },
+                thread_id: feed.account.clone(),
+                parent_id: None,
+                author: crate::comment::Author {
+                    id: if reviewer.is_anonymous {
+                        "anonymous".into()
+                    } else {
+                        reviewer
+                            .display_name
+                            .clone()
+                            .unwrap_or_else(|| "anonymous".into())
+                    },
+                    name: reviewer.display_name.filter(|_| !reviewer.is_anonymous),
+                    followers: None,
+                },
+                text: Some(text),
+                attachment: None,
+                // the review keeps its own time: the cursor filter uses the update time
+                created_at: updated.or(created),
+                permalink: None,
+                source: stars.map(|n| format!("{n}-star review")),
+                external_id: r.name,
+                from_account: false,
+                private: false,
+            });
+        }
+        Ok(page)
+    }
+}
+
+fn stars(rating: &str) -> Option<u8> {
+    Some(match rating {
+        "ONE" => 1,
+        "TWO" => 2,
+        "THREE" => 3,
+        "FOUR" => 4,
+        "FIVE" => 5,
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

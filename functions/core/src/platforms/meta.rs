@@ -508,6 +508,251 @@ fn instagram_change(
     })
 }
 
+/// The Graph API version gap repair reads.
+pub const GRAPH_VERSION: &str = "v23.0";
+
+/// Gap repair: the Graph API's recent posts (Facebook) or media (Instagram) of the account,
+/// each with its newest comments, in one request per run:
+/// `GET /<version>/<page>/feed?fields=id,permalink_url,comments.filter(stream)
+/// .order(reverse_chronological).limit(50){id,message,from,created_time,parent{id}}&limit=25`
+/// and `GET /<version>/<ig account>/media?fields=id,permalink,comments.limit(50){id,text,
+/// timestamp,username,from,parent_id,replies{...}}&limit=25`. Times are
+/// `2026-12-01T10:00:00+0000`. Errors: `{"error": {"message", "type", "code",
+/// "error_subcode"}}`; codes 4, 17, 32, 613 and 80001-80014 are rate limits, 190 an
+/// expired or revoked token. The token is a long-lived one (a system user's) that does not
+/// refresh. Only the 25 newest posts are read: a lost webhook on an older post is not repaired.
+impl crate::poll::Pull for Meta {
+    fn name(&self) -> &'static str {
+        "meta"
+    }
+
+    fn platforms(&self) -> &'static [Platform] {
+        &[Platform::Facebook, Platform::Instagram]
+    }
+
+    fn repairs(&self, _: Platform) -> bool {
+        true
+    }
+
+    fn api_url(&self) -> &'static str {
+        "https://graph.facebook.com"
+    }
+
+    fn page_request(
+        &self,
+        api: &str,
+        feed: &crate::poll::Feed,
+        _: &crate::poll::PullKeys,
+        _: Option<&str>,
+    ) -> crate::poll::HttpRequest {
+        let (edge, fields) = match feed.platform {
+            Platform::Instagram => (
+                "media",
+                "id,permalink,comments.limit(50){id,text,timestamp,username,from,parent_id,\
+                 replies{id,text,timestamp,username,from,parent_id}}",
+            ),
+            _ => (
+                "feed",
+                "id,permalink_url,comments.filter(stream).order(reverse_chronological).limit(50)\
+                 {id,message,from,created_time,parent{id}}",
+            ),
+        };
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        q.append_pair("fields", fields).append_pair("limit", "25");
+        crate::poll::HttpRequest::get(format!(
+            "{}/{GRAPH_VERSION}/{}/{edge}?{}",
+            api.trim_end_matches('/'),
+            feed.account,
+            q.finish()
+        ))
+    }
+
+    fn read_page(
+        &self,
+        feed: &crate::poll::Feed,
+        _: &crate::poll::PullKeys,
+        resp: &crate::poll::HttpResponse,
+    ) -> Result<crate::poll::Page, crate::poll::PageError> {
+        use crate::poll::{Page, PageError};
+        if resp.status != 200 {
+            let generic = PageError::of_status(resp)
+                .unwrap_or_else(|| PageError::Failed(format!("HTTP {}", resp.status)));
+            let Ok(e) = serde_json::from_slice::<GraphErrorBody>(&resp.body) else {
+                return Err(generic);
+            };
+            let m = format!("code {}: {}", e.error.code, e.error.message);
+            return Err(match e.error.code {
+                4 | 17 | 32 | 613 | 80001..=80014 => PageError::RateLimited {
+                    retry_after: resp.retry_after(),
+                    reason: m,
+                },
+                190 => PageError::Unauthorized(m),
+                _ => PageError::Failed(m),
+            });
+        }
+        let list: GraphList = crate::poll::json_page(resp)?;
+        let mut page = Page::default();
+        for post in list.data {
+            let post_id = post.id.0;
+            let comments = post.comments.map(|c| c.data).unwrap_or_default();
+            for c in comments {
+                let replies = c
+                    .replies
+                    .as_ref()
+                    .map(|r| r.data.clone())
+                    .unwrap_or_default();
+                for c in std::iter::once(c).chain(replies) {
+                    let event = graph_comment(
+                        feed,
+                        &post_id,
+                        post.permalink_url.as_deref().or(post.permalink.as_deref()),
+                        c,
+                    );
+                    page.push(event);
+                }
+            }
+        }
+        // one page a run, and no cursor stop: posts are ordered by their own time, not
+        // their comments'
+        page.oldest = None;
+        Ok(page)
+    }
+}
+
+#[derive(Deserialize)]
+struct GraphErrorBody {
+    error: GraphError,
+}
+
+#[derive(Deserialize)]
+struct GraphError {
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    code: i64,
+}
+
+#[derive(Deserialize)]
+struct GraphList {
+    data: Vec<GraphPost>,
+}
+
+#[derive(Deserialize)]
+struct GraphPost {
+    id: Id,
+    #[serde(default)]
+    permalink_url: Option<String>,
+    #[serde(default)]
+    permalink: Option<String>,
+    #[serde(default)]
+    comments: Option<GraphComments>,
+}
+
+#[derive(Deserialize, Clone)]
+struct GraphComments {
+    #[serde(default)]
+    data: Vec<GraphComment>,
+}
+
+#[derive(Deserialize, Clone)]
+struct GraphComment {
+    id: Id,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    from: Option<GraphFrom>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    created_time: Option<String>,
+    #[serde(default)]
+    timestamp: Option<String>,
+    #[serde(default)]
+    parent: Option<GraphRef>,
+    #[serde(default)]
+    parent_id: Option<Id>,
+    #[serde(default)]
+    replies: Option<GraphComments>,
+}
+
+#[derive(Deserialize, Clone)]
+struct GraphFrom {
+    #[serde(default)]
+    id: Option<Id>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+}
+
+#[derive(Deserialize, Clone)]
+struct GraphRef {
+    id: Id,
+}
+
+/// A Graph API time, `2026-12-01T10:00:00+0000` (the offset without a colon).
+pub fn graph_time(s: &str) -> Option<Timestamp> {
+    Timestamp::parse_rfc3339(s).or_else(|| {
+        let (head, offset) = s.split_at(s.len().checked_sub(5)?);
+        let sign = offset.as_bytes()[0];
+        if (sign == b'+' || sign == b'-') && offset[1..].bytes().all(|b| b.is_ascii_digit()) {
+            Timestamp::parse_rfc3339(&format!("{head}{}:{}", &offset[..3], &offset[3..]))
+        } else {
+            None
+        }
+    })
+}
+
+fn graph_comment(
+    feed: &crate::poll::Feed,
+    post: &str,
+    permalink: Option<&str>,
+    c: GraphComment,
+) -> PlatformEvent {
+    let from = c.from.unwrap_or(GraphFrom {
+        id: None,
+        name: None,
+        username: None,
+    });
+    let author_id = from.id.map(|i| i.0);
+    let text = c.message.or(c.text).filter(|t| !t.trim().is_empty());
+    let parent = c
+        .parent
+        .map(|p| p.id.0)
+        .or(c.parent_id.map(|p| p.0))
+        .filter(|p| p != post);
+    PlatformEvent {
+        platform: feed.platform,
+        account_id: feed.account.clone(),
+        kind: EventKind::Created,
+        external_id: c.id.0,
+        thread_id: post.to_owned(),
+        parent_id: parent,
+        from_account: author_id.as_deref() == Some(feed.account.as_str()),
+        private: false,
+        author: Author {
+            id: author_id.unwrap_or_else(|| "unknown".into()),
+            name: from.name.or(from.username).or(c.username),
+            followers: None,
+        },
+        // a comment that is only a photo or a sticker: still one to answer, as its webhook says
+        attachment: text.is_none().then_some(Attachment {
+            kind: AttachmentKind::Unknown,
+            url: None,
+        }),
+        text,
+        created_at: c
+            .created_time
+            .or(c.timestamp)
+            .as_deref()
+            .and_then(graph_time),
+        permalink: permalink.map(str::to_owned),
+        source: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

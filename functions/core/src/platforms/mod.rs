@@ -10,8 +10,10 @@ pub mod generic;
 pub mod google;
 pub mod linkedin;
 pub mod meta;
+pub mod reddit;
 pub mod tiktok;
 pub mod x;
+pub mod youtube;
 
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
@@ -130,6 +132,10 @@ pub trait Source: Send + Sync {
     fn name(&self) -> &'static str;
     /// The platforms whose webhooks it reads.
     fn platforms(&self) -> &'static [Platform];
+    /// Whether the platform sends webhooks at all (YouTube and Reddit are only polled).
+    fn pushes(&self) -> bool {
+        true
+    }
     /// Whether the platform checks a subscription with a GET first.
     fn has_handshake(&self) -> bool {
         false
@@ -175,12 +181,14 @@ impl std::fmt::Debug for dyn Source {
 }
 
 /// Every platform module.
-pub const SOURCES: [&dyn Source; 6] = [
+pub const SOURCES: [&dyn Source; 8] = [
     &meta::Meta,
     &x::X,
     &linkedin::LinkedIn,
     &tiktok::TikTok,
     &google::Google,
+    &youtube::YouTube,
+    &reddit::Reddit,
     &generic::Generic,
 ];
 

@@ -1,0 +1,267 @@
+//! Reddit, read on a schedule: Reddit has no comment webhooks. See docs/platforms.md for
+//! the sources.
+//!
+//! `GET https://oauth.reddit.com/r/<subreddit>/comments?limit=100&raw_json=1[&after=<fullname>]`,
+//! newest first: a `Listing`, `{"kind": "Listing", "data": {"after", "children": [{"kind":
+//! "t1", "data": {"id", "name", "body", "author", "author_fullname", "created_utc",
+//! "edited", "link_id", "parent_id", "permalink", "subreddit"}}]}}`. A removed or deleted
+//! comment keeps its place with `[removed]` or `[deleted]` as its body. Every client names
+//! itself in `User-Agent`; tokens come from the refresh grant at
+//! `https://www.reddit.com/api/v1/access_token` with the app's id and secret in HTTP Basic
+//! authentication; limits are announced in `x-ratelimit-remaining` and `x-ratelimit-reset`
+//! (seconds) and enforced with 429.
+
+use base64::Engine;
+use serde::Deserialize;
+
+use super::{
+    AppKeys, EventKind, Inbound, MalformedPayload, Parsed, PlatformEvent, Source, unix_time,
+};
+use crate::comment::{Author, Platform};
+use crate::poll::{Feed, HttpRequest, HttpResponse, Page, PageError, Pull, PullKeys, json_page};
+use crate::signature::SignatureError;
+use crate::time::Timestamp;
+
+pub struct Reddit;
+
+impl Source for Reddit {
+    fn name(&self) -> &'static str {
+        "reddit"
+    }
+
+    fn platforms(&self) -> &'static [Platform] {
+        &[Platform::Reddit]
+    }
+
+    fn pushes(&self) -> bool {
+        false
+    }
+
+    fn verify(&self, _: &AppKeys, _: &Inbound<'_>, _: Timestamp) -> Result<(), SignatureError> {
+        Err(SignatureError::Missing("signature"))
+    }
+
+    fn sign(&self, _: &AppKeys, _: &[u8], _: Timestamp) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+
+    fn parse(&self, platform: Platform, _: &[u8]) -> Result<Parsed, MalformedPayload> {
+        Err(MalformedPayload {
+            platform,
+            reason: "Reddit has no webhooks: its comments are polled".into(),
+        })
+    }
+
+    /// A subreddit: `r/<name>`, 2-21 letters, digits or `_`.
+    fn check_account(&self, _: Platform, id: &str) -> Result<(), &'static str> {
+        let ok = id.strip_prefix("r/").is_some_and(|n| {
+            (2..=21).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        });
+        if ok {
+            Ok(())
+        } else {
+            Err("must be a subreddit, r/<name>")
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Listing {
+    kind: String,
+    data: ListingData,
+}
+
+#[derive(Deserialize)]
+struct ListingData {
+    #[serde(default)]
+    after: Option<String>,
+    children: Vec<Thing>,
+}
+
+#[derive(Deserialize)]
+struct Thing {
+    kind: String,
+    data: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+struct RedditComment {
+    id: String,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    author: Option<String>,
+    #[serde(default)]
+    author_fullname: Option<String>,
+    #[serde(default)]
+    created_utc: Option<f64>,
+    /// `false`, or when it was edited (seconds).
+    #[serde(default)]
+    edited: serde_json::Value,
+    link_id: String,
+    #[serde(default)]
+    parent_id: Option<String>,
+    #[serde(default)]
+    permalink: Option<String>,
+}
+
+impl Pull for Reddit {
+    fn name(&self) -> &'static str {
+        "reddit"
+    }
+
+    fn platforms(&self) -> &'static [Platform] {
+        &[Platform::Reddit]
+    }
+
+    fn repairs(&self, _: Platform) -> bool {
+        false
+    }
+
+    fn api_url(&self) -> &'static str {
+        "https://oauth.reddit.com"
+    }
+
+    fn token_url(&self) -> Option<&'static str> {
+        Some("https://www.reddit.com/api/v1/access_token")
+    }
+
+    fn page_request(
+        &self,
+        api: &str,
+        feed: &Feed,
+        _: &PullKeys,
+        page: Option<&str>,
+    ) -> HttpRequest {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        q.append_pair("limit", "100").append_pair("raw_json", "1");
+        if let Some(after) = page {
+            q.append_pair("after", after);
+        }
+        HttpRequest::get(format!(
+            "{}/{}/comments?{}",
+            api.trim_end_matches('/'),
+            feed.account,
+            q.finish()
+        ))
+    }
+
+    fn read_page(
+        &self,
+        feed: &Feed,
+        keys: &PullKeys,
+        resp: &HttpResponse,
+    ) -> Result<Page, PageError> {
+        if let Some(e) = PageError::of_status(resp) {
+            return Err(e);
+        }
+        // Out of requests for this window: read this page, then wait for the reset.
+        let remaining = resp
+            .header("x-ratelimit-remaining")
+            .and_then(|v| v.trim().parse::<f64>().ok());
+        let listing: Listing = json_page(resp)?;
+        if listing.kind != "Listing" {
+            return Err(PageError::Malformed(format!(
+                "a {} where a Listing was expected",
+                listing.kind
+            )));
+        }
+        let mut page = Page {
+            next: listing.data.after.filter(|a| !a.is_empty()),
+            ..Default::default()
+        };
+        for thing in listing.data.children {
+            if thing.kind != "t1" {
+                page.ignored.push(super::Ignored {
+                    platform: Platform::Reddit,
+                    reason: format!("{} in a comment listing", thing.kind),
+                });
+                continue;
+            }
+            let c: RedditComment = serde_json::from_value(thing.data)
+                .map_err(|e| PageError::Malformed(format!("comment: {e}")))?;
+            let event = comment_event(feed, keys, c);
+            page.push(event);
+        }
+        if remaining.is_some_and(|r| r < 1.0) && page.next.is_some() {
+            let reset = resp
+                .header("x-ratelimit-reset")
+                .and_then(|v| v.trim().parse::<f64>().ok());
+            // the page's comments are kept: its older pages wait for the next run
+            page.next = None;
+            tracing::info!(
+                event = "poll_rate_limit_reached",
+                platform = "reddit",
+                reset_seconds = reset,
+                "the rate limit window is spent; older pages wait"
+            );
+        }
+        Ok(page)
+    }
+
+    /// Reddit wants the app's credentials in HTTP Basic authentication.
+    fn token_request(&self, url: &str, keys: &PullKeys) -> Option<HttpRequest> {
+        let refresh = keys.refresh_token.clone()?;
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            keys.client_id.as_deref().unwrap_or_default(),
+            keys.client_secret.as_deref().unwrap_or_default()
+        ));
+        Some(
+            HttpRequest::post_form(
+                url,
+                vec![
+                    ("grant_type".into(), "refresh_token".into()),
+                    ("refresh_token".into(), refresh),
+                ],
+            )
+            .header("authorization", format!("Basic {basic}")),
+        )
+    }
+}
+
+fn comment_event(feed: &Feed, keys: &PullKeys, c: RedditComment) -> PlatformEvent {
+    let body = c.body.unwrap_or_default();
+    let removed = matches!(body.trim(), "[deleted]" | "[removed]");
+    let author = c.author.filter(|a| a != "[deleted]");
+    let own = author
+        .as_deref()
+        .zip(keys.username.as_deref())
+        .is_some_and(|(a, me)| a.eq_ignore_ascii_case(me.trim_start_matches("u/")));
+    let edited = !matches!(
+        c.edited,
+        serde_json::Value::Bool(false) | serde_json::Value::Null
+    );
+    let created = c
+        .created_utc
+        .and_then(|s| unix_time(Some(&serde_json::Value::from(s as i64))));
+    PlatformEvent {
+        platform: Platform::Reddit,
+        account_id: feed.account.clone(),
+        kind: if removed {
+            EventKind::Deleted
+        } else if edited {
+            EventKind::Edited
+        } else {
+            EventKind::Created
+        },
+        external_id: format!("t1_{}", c.id),
+        parent_id: c.parent_id.filter(|p| p.starts_with("t1_")),
+        thread_id: c.link_id,
+        author: Author {
+            id: c
+                .author_fullname
+                .or_else(|| author.clone())
+                .unwrap_or_else(|| "[deleted]".into()),
+            name: author,
+            followers: None,
+        },
+        text: (!removed).then_some(body).filter(|t| !t.trim().is_empty()),
+        attachment: None,
+        created_at: created,
+        permalink: c.permalink.map(|p| format!("https://www.reddit.com{p}")),
+        source: None,
+        from_account: own,
+        private: false,
+    }
+}
