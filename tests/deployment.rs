@@ -106,6 +106,7 @@ impl Deployment {
         let (escalation_q, _) = queue_with_dlq(&conf, 3).await;
         let (draft_q, _) = queue_with_dlq(&conf, 3).await;
         let (hook_url, posted) = crate::chat_receiver().await;
+        let graph = crate::graph_stand_in(PAGE).await;
 
         // secrets in SSM, by the references of the brand configuration
         let prefix = format!("/{}/", unique("vigie"));
@@ -120,6 +121,7 @@ impl Deployment {
                 String::from_utf8(APP_SECRET.to_vec()).unwrap(),
             ),
             ("meta/verify-token", "verify-me".to_owned()),
+            ("meta/system-user-token", "EAAsystemusertoken".to_owned()),
             ("acme/notify-url", hook_url),
             ("review/session-key", session_key),
         ] {
@@ -133,7 +135,9 @@ impl Deployment {
         }
         let config = format!(
             "[meta]\napp_secret = {{ ssm = \"{prefix}meta/app-secret\" }}\n\
-             verify_token = {{ ssm = \"{prefix}meta/verify-token\" }}\n\n\
+             verify_token = {{ ssm = \"{prefix}meta/verify-token\" }}\n\
+             [meta.pull]\naccess_token = {{ ssm = \"{prefix}meta/system-user-token\" }}\n\
+             api_url = \"{graph}\"\n\n\
              [[brands]]\nid = \"acme\"\nname = \"Acme\"\nfacebook_page_ids = [\"{PAGE}\"]\n\n\
              [brands.notify]\nurl = {{ ssm = \"{prefix}acme/notify-url\" }}\nformat = \"slack\"\n"
         );

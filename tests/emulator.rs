@@ -4,7 +4,8 @@
 //! a signed Meta delivery through the webhook function, its comments classified by the
 //! classify function with the real model, the escalation posted by notify, drafts
 //! stored by draft, the inbox read through the review function with an OpenID Connect
-//! token, the sweep on its schedule, a poison message reported for retry. Each function
+//! token, the sweep on its schedule, a poison message reported for retry, gap repair by the
+//! poll function against a Graph API stand-in on loopback. Each function
 //! reaches moto through a metering proxy of its own, so the test ends by checking every
 //! AWS call each one made against the policy the template gives it.
 //!
@@ -215,12 +216,27 @@ async fn every_function_runs_under_the_runtime_api_emulator_from_a_signed_delive
         "{response}"
     );
 
+    // 8. the poll on its schedule: gap repair reads the page's recent comments; 5_1 came by
+    // webhook, 5_7 did not (the first read is the baseline: nothing counts as missed yet)
+    let polled = emulator.invoke("vigie-poll", &schedule_event());
+    assert_eq!(polled["feeds"], 1, "{polled}");
+    assert_eq!(polled["failed"], 0, "{polled}");
+    assert_eq!(polled["stored"], 1, "{polled}");
+    assert_eq!(
+        polled["report"]["feeds"][0]["intake"]["duplicates"], 1,
+        "{polled}"
+    );
+    assert_eq!(
+        store.get(&key("5_7")).await.unwrap().unwrap().state,
+        CommentState::Queued
+    );
+
     // every line every function wrote is JSON
     for f in FUNCTIONS {
         emulator.log_lines(f);
     }
 
-    // 8. least privilege as run: each AWS call of each function is one its policy allows
+    // 9. least privilege as run: each AWS call of each function is one its policy allows
     let template = vigie_tests::lambda::template();
     for (binary, meter) in &meters {
         let needed: std::collections::BTreeSet<_> = meter

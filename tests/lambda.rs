@@ -35,13 +35,14 @@ fn cargo_lambda() -> Option<PathBuf> {
 }
 
 /// Every function binary infra/template.yaml deploys.
-pub const FUNCTIONS: [&str; 6] = [
+pub const FUNCTIONS: [&str; 7] = [
     "vigie-webhook",
     "vigie-classify",
     "vigie-draft",
     "vigie-notify",
     "vigie-review",
     "vigie-sweep",
+    "vigie-poll",
 ];
 
 /// What points a function's AWS SDK at moto (`endpoint`) instead of AWS.

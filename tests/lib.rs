@@ -143,6 +143,43 @@ pub fn sample_content(
 
 /// A local chat webhook (`POST /hook`) that records the JSON it receives: its URL and what
 /// it got so far.
+/// The Graph API's `/<page>/feed` as gap repair reads it, on loopback: the page's post
+/// with comment `5_1` (the one the tests' delivery brings) and `5_7`, which no webhook
+/// brought, both written a minute ago.
+pub async fn graph_stand_in(page: &str) -> String {
+    let now = time::OffsetDateTime::now_utc() - time::Duration::minutes(1);
+    let at = now
+        .format(&time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second]+0000"
+        ))
+        .unwrap();
+    let body = serde_json::json!({
+        "data": [{
+            "id": format!("{page}_5"),
+            "permalink_url": format!("https://www.facebook.com/{page}/posts/5"),
+            "comments": {"data": [
+                {"id": "5_7", "message": "Personne ne répond au service client ?",
+                 "from": {"id": "79", "name": "Inès"}, "created_time": at},
+                {"id": "5_1", "message": "Le radiateur acheté chez vous a pris feu dans la chambre de ma fille. J'appelle mon avocat, c'est inadmissible.",
+                 "from": {"id": "77", "name": "Nadia"}, "created_time": at}
+            ]}
+        }],
+        "paging": {}
+    })
+    .to_string();
+    let app = axum::Router::new().route(
+        &format!("/v23.0/{page}/feed"),
+        axum::routing::get(move || {
+            let body = body.clone();
+            async move { ([("content-type", "application/json")], body) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
 pub async fn chat_receiver() -> (
     String,
     std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,

@@ -410,6 +410,9 @@ fn validate(file: ConfigFile) -> Result<Brands, Vec<ConfigIssue>> {
     }
     let mut apps = BTreeMap::new();
     if let Some(meta) = file.meta {
+        if let Some(p) = &meta.pull {
+            check_pull("meta", p, &|f: &str| format!("meta.{f}"), &mut issue);
+        }
         apps.insert(
             META_APP.to_owned(),
             App {
@@ -961,6 +964,134 @@ facebook_page_ids = ["2002"]
         assert!(e.contains("conf/brands.toml: line "), "{e}");
         let e = issues("");
         assert!(e.contains("brands: at least one"), "{e}");
+    }
+
+    const PULLED: &str = r#"
+[meta]
+app_secret = { env = "META_SECRET" }
+verify_token = { env = "META_TOKEN" }
+[meta.pull]
+access_token = { env = "META_SYSTEM_USER_TOKEN" }
+
+[apps.acme-youtube]
+platform = "youtube"
+[apps.acme-youtube.pull]
+client_id = "1234.apps.googleusercontent.com"
+client_secret = { env = "YT_CLIENT_SECRET" }
+refresh_token = { env = "YT_REFRESH" }
+
+[apps.acme-reddit]
+platform = "reddit"
+[apps.acme-reddit.pull]
+client_id = "p-jcoLKBynTLew"
+client_secret = { env = "REDDIT_SECRET" }
+refresh_token = { env = "REDDIT_REFRESH" }
+username = "Acme_Officiel"
+user_agent = "web:fr.acme.vigie:1.0 (by /u/Acme_Officiel)"
+
+[apps.acme-reviews]
+platform = "google"
+[apps.acme-reviews.pull]
+client_id = "1234.apps.googleusercontent.com"
+client_secret = { env = "GBP_CLIENT_SECRET" }
+refresh_token = { env = "GBP_REFRESH" }
+
+[[brands]]
+id = "acme"
+name = "Acme"
+facebook_page_ids = ["1001"]
+accounts = { youtube = ["UCacmeAcmeAcmeAcmeAcme00"], reddit = ["r/acme"], google = ["accounts/1/locations/2"] }
+"#;
+
+    #[test]
+    fn read_apps_need_the_credentials_of_their_platform() {
+        let b = Brands::parse(Path::new("b.toml"), PULLED).unwrap();
+        let yt = b.app("acme-youtube").unwrap();
+        assert!(yt.secret.is_none(), "YouTube has no webhooks");
+        assert!(
+            b.app("acme-reviews").unwrap().secret.is_none(),
+            "reviews read without push"
+        );
+        assert!(b.app(META_APP).unwrap().pull.is_some());
+        let acme = BrandId::parse("acme").unwrap();
+        assert_eq!(
+            b.app_of(&acme, platforms::source(Platform::YouTube)),
+            Some("acme-youtube")
+        );
+        assert_eq!(b.accounts_of(&acme).len(), 4);
+        let refs = b.secret_refs();
+        for r in [
+            "META_SYSTEM_USER_TOKEN",
+            "YT_REFRESH",
+            "REDDIT_SECRET",
+            "GBP_CLIENT_SECRET",
+        ] {
+            assert!(refs.contains(&SecretRef::Env(r.into())), "{r}");
+        }
+
+        let cases = [
+            (
+                PULLED.replace("[apps.acme-youtube.pull]\n", "[apps.acme-youtube.x]\n"),
+                "unknown field `x`",
+            ),
+            (
+                PULLED.replace("refresh_token = { env = \"YT_REFRESH\" }\n", ""),
+                "apps.acme-youtube.pull.refresh_token: an OAuth app needs",
+            ),
+            (
+                PULLED.replace("username = \"Acme_Officiel\"\n", ""),
+                "apps.acme-reddit.pull.username: the Reddit account",
+            ),
+            (
+                PULLED.replace(
+                    "user_agent = \"web:fr.acme.vigie:1.0 (by /u/Acme_Officiel)\"\n",
+                    "",
+                ),
+                "apps.acme-reddit.pull.user_agent: Reddit asks every client",
+            ),
+            (
+                PULLED.replace(
+                    "access_token = { env = \"META_SYSTEM_USER_TOKEN\" }",
+                    "refresh_token = { env = \"X\" }",
+                ),
+                "meta.pull.access_token: gap repair reads with a system user's token",
+            ),
+            (
+                PULLED.replace(
+                    "client_id = \"p-jcoLKBynTLew\"",
+                    "client_id = \"p\"\napi_url = \"http://proxy.example\"",
+                ),
+                "apps.acme-reddit.pull.api_url: must be https",
+            ),
+            (
+                PULLED.replace("[\"r/acme\"]", "[\"acme\"]"),
+                "brands[0].accounts.reddit[0]: must be a subreddit",
+            ),
+            (
+                PULLED.replace("[\"UCacmeAcmeAcmeAcmeAcme00\"]", "[\"@acme\"]"),
+                "brands[0].accounts.youtube[0]: must be a channel id",
+            ),
+            (
+                PULLED.replace(
+                    "platform = \"reddit\"\n[apps.acme-reddit.pull]",
+                    "platform = \"reddit\"\nsecret = { env = \"S\" }\n[apps.acme-reddit.pull]",
+                ),
+                "apps.acme-reddit.secret: an app that is only read has none",
+            ),
+        ];
+        for (text, want) in cases {
+            let e = match Brands::parse(Path::new("b.toml"), &text) {
+                Ok(_) => String::from("accepted"),
+                Err(e) => e.to_string(),
+            };
+            assert!(e.contains(want), "want {want:?} in {e}");
+        }
+        // a YouTube app with no credentials at all
+        let bare = PULLED.replace(
+            "[apps.acme-youtube.pull]\nclient_id = \"1234.apps.googleusercontent.com\"\nclient_secret = { env = \"YT_CLIENT_SECRET\" }\nrefresh_token = { env = \"YT_REFRESH\" }\n",
+            "",
+        );
+        assert!(issues(&bare).contains("apps.acme-youtube.pull: this platform has no webhooks"));
     }
 
     const APPS: &str = r#"

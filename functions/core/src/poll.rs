@@ -592,8 +592,12 @@ where
             let fresh: Vec<PlatformEvent> = page
                 .events
                 .into_iter()
-                // an edit or a delete of an older comment still applies (to a stored one)
-                .filter(|e| e.kind != EventKind::Created || e.created_at.is_none_or(|t| t >= since))
+                // after the first read, an edit or a delete of an older comment still
+                // applies (to a stored one); the first read takes nothing older than backfill
+                .filter(|e| {
+                    (state.since.is_some() && e.kind != EventKind::Created)
+                        || e.created_at.is_none_or(|t| t >= since)
+                })
                 .collect();
             let got = intake
                 .ingest(&feed.brand, feed.platform, fresh, page.ignored, now)

@@ -11,6 +11,7 @@ mod eval_signals;
 mod http;
 mod inbox;
 mod load;
+mod poll;
 mod replay;
 mod serve;
 mod user;
@@ -40,6 +41,9 @@ enum Command {
     BenchHeads(bench::BenchHeadsArgs),
     /// The whole pipeline in one process: webhooks, classification, escalation, review API.
     Serve(serve::ServeArgs),
+    /// Read every configured feed once: YouTube, Reddit, Google reviews, and gap repair of
+    /// Facebook and Instagram (`serve` does it on a timer).
+    Poll(poll::PollArgs),
     /// Send sample webhook deliveries to a running vigie.
     Replay(replay::ReplayArgs),
     /// Check the brand configuration (and its secrets).
@@ -108,6 +112,7 @@ async fn main() -> anyhow::Result<()> {
         Command::BenchHeads(args) => bench::run_heads(args),
         Command::Serve(args) => serve::run(args).await,
         Command::Replay(args) => replay::run(args).await,
+        Command::Poll(args) => poll::run(args).await,
         Command::CheckConfig(args) => check_config::run(args).await,
         Command::Load(args) => load::run(args).await,
         Command::BenchInbox(args) => bench_inbox::run(args).await,

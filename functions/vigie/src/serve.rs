@@ -64,6 +64,10 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub allowed_hosts: Vec<String>,
+    /// Seconds between two reads of the configured feeds (YouTube, Reddit, Google
+    /// reviews, gap repair); 0 turns reading off.
+    #[arg(long, env = "VIGIE_POLL_EVERY", default_value_t = 300)]
+    pub poll_every: u64,
     #[command(flatten)]
     pub model: ModelArgs,
 }
@@ -414,6 +418,42 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
             }
         }
     });
+    let feeds = vigie_core::poll::feeds(&pipeline.brands, &pipeline.secrets);
+    if args.poll_every > 0 && !feeds.is_empty() {
+        let polling = vigie_poll::Polling::new(
+            (*pipeline.brands).clone(),
+            (*pipeline.secrets).clone(),
+            pipeline.store.clone(),
+            pipeline.intake.clone(),
+            vigie_poll::ReqwestClient::new(),
+        );
+        let every = Duration::from_secs(args.poll_every);
+        eprintln!(
+            "reading {} feed(s) every {} s",
+            feeds.len(),
+            args.poll_every
+        );
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match polling.run(Timestamp::now()).await {
+                    Ok(s) => {
+                        for f in s
+                            .report
+                            .feeds
+                            .iter()
+                            .filter(|f| f.error.is_some() || f.missed > 0)
+                        {
+                            eprintln!("poll {}", crate::poll::line(f));
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %e, "poll run failed"),
+                }
+            }
+        });
+    }
     eprintln!(
         "vigie serving on http://{} (brands from {})",
         listener.local_addr()?,

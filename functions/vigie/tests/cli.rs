@@ -840,3 +840,116 @@ async fn users_are_added_with_a_hashed_password_listed_and_removed() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no user camille"));
     assert_eq!(String::from_utf8_lossy(&user(&["list"], None).stdout), "");
 }
+
+/// `vigie poll` reads a YouTube channel through an API on loopback into the local store:
+/// the first run takes the comments in, the second finds them all there already.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poll_reads_every_feed_once_and_reports_each() {
+    let pages = root().join("tests/fixtures/pull/youtube");
+    let first = std::fs::read_to_string(pages.join("threads-1.json")).unwrap();
+    let second = std::fs::read_to_string(pages.join("threads-2.json")).unwrap();
+    let app = axum::Router::new()
+        .route(
+            "/token",
+            axum::routing::post(|| async {
+                r#"{"access_token":"ya29.t","expires_in":3599,"token_type":"Bearer"}"#
+            }),
+        )
+        .route(
+            "/youtube/v3/commentThreads",
+            axum::routing::get(move |axum::extract::RawQuery(q): axum::extract::RawQuery| {
+                let (first, second) = (first.clone(), second.clone());
+                async move {
+                    if q.unwrap_or_default().contains("pageToken=") {
+                        second
+                    } else {
+                        first
+                    }
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("brands.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[apps.acme-youtube]
+platform = "youtube"
+[apps.acme-youtube.pull]
+client_id = "1234.apps.googleusercontent.com"
+client_secret = {{ env = "T_YT_CLIENT_SECRET" }}
+refresh_token = {{ env = "T_YT_REFRESH" }}
+api_url = "{base}"
+token_url = "{base}/token"
+
+[[brands]]
+id = "acme"
+name = "Acme"
+accounts = {{ youtube = ["UCacmeAcmeAcmeAcmeAcme00"] }}
+"#
+        ),
+    )
+    .unwrap();
+    let db = dir.path().join("vigie.db");
+    let run = |json: bool| {
+        let (config, db) = (config.clone(), db.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigie"));
+            cmd.arg("poll")
+                .arg("--config")
+                .arg(&config)
+                .arg("--db")
+                .arg(&db)
+                // the pages are of 2026-12-01 and 2025-10-01: back far enough for both
+                .args(["--backfill-hours", "100000"])
+                .env("T_YT_CLIENT_SECRET", "s")
+                .env("T_YT_REFRESH", "r");
+            if json {
+                cmd.arg("--json");
+            }
+            cmd.output().unwrap()
+        })
+    };
+    let out = run(true).await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["feeds"], 1);
+    assert_eq!(summary["stored"], 4, "{summary}");
+    assert_eq!(summary["report"]["feeds"][0]["pages"], 2);
+
+    let out = run(false).await.unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains(
+            "acme-youtube/youtube/UCacmeAcmeAcmeAcmeAcme00: 1 page(s), 0 new, 3 already in"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("1 feed(s): 0 new comment(s), 0 missed by webhooks, 0 failed"),
+        "{text}"
+    );
+
+    // a configuration with nothing to read says what is missing
+    let none = dir.path().join("none.toml");
+    std::fs::write(&none, "[[brands]]\nid = \"acme\"\nname = \"Acme\"\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args(["poll", "--config"])
+        .arg(&none)
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has no feed to read"));
+}

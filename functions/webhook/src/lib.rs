@@ -45,11 +45,16 @@ pub struct WebhookState<S, Q> {
 /// answer has the same JSON shape: `{"error": code, "message": ...}`.
 #[derive(Debug)]
 pub enum WebhookError {
-    NoRoute { method: Method, path: String },
+    NoRoute {
+        method: Method,
+        path: String,
+    },
     MethodNotAllowed(Method),
     BadQuery(String),
     BadPath(String),
     UnknownPlatform(String),
+    /// A platform vigie reads on a schedule, never through webhooks.
+    Polled(Platform),
     Handshake(HandshakeError),
     Intake(IntakeError),
     TooLarge,
@@ -69,6 +74,7 @@ impl WebhookError {
             WebhookError::BadQuery(_) => (StatusCode::BAD_REQUEST, "bad_query"),
             WebhookError::BadPath(_) => (StatusCode::BAD_REQUEST, "bad_path"),
             WebhookError::UnknownPlatform(_) => (StatusCode::NOT_FOUND, "unknown_platform"),
+            WebhookError::Polled(_) => (StatusCode::NOT_FOUND, "no_webhooks"),
             WebhookError::Handshake(
                 HandshakeError::NotConfigured(_) | HandshakeError::UnknownApp(_),
             ) => (StatusCode::NOT_FOUND, "not_configured"),
@@ -111,9 +117,16 @@ impl WebhookError {
             ),
             WebhookError::BadQuery(m) | WebhookError::BadPath(m) => m.clone(),
             WebhookError::UnknownPlatform(p) => {
-                let known: Vec<_> = Platform::ALL.iter().map(|p| p.as_str()).collect();
+                let known: Vec<_> = Platform::ALL
+                    .iter()
+                    .filter(|p| vigie_core::platforms::source(**p).pushes())
+                    .map(|p| p.as_str())
+                    .collect();
                 format!("no webhook for platform {p:?}; use {}", known.join(", "))
             }
+            WebhookError::Polled(p) => format!(
+                "{p} sends no webhooks: vigie reads its comments on a schedule (the poll function)"
+            ),
             WebhookError::Handshake(e) => e.to_string(),
             WebhookError::TooLarge => format!("the body is over {MAX_BODY_BYTES} bytes"),
             WebhookError::UnsupportedMediaType => {
@@ -168,7 +181,11 @@ async fn method_not_allowed(method: Method) -> WebhookError {
 }
 
 fn platform(name: &str) -> Result<Platform, WebhookError> {
-    Platform::parse(name).map_err(|_| WebhookError::UnknownPlatform(name.to_owned()))
+    let p = Platform::parse(name).map_err(|_| WebhookError::UnknownPlatform(name.to_owned()))?;
+    if !vigie_core::platforms::source(p).pushes() {
+        return Err(WebhookError::Polled(p));
+    }
+    Ok(p)
 }
 
 /// `/webhooks/{platform}` or `/webhooks/{platform}/{app}`.

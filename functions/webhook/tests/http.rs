@@ -540,6 +540,16 @@ async fn every_error_answer_is_json_with_the_error_shape() {
             "unknown_platform",
         ),
         (
+            raw("POST", "/webhooks/youtube", json, feed),
+            StatusCode::NOT_FOUND,
+            "no_webhooks",
+        ),
+        (
+            raw("GET", "/webhooks/reddit?hub.challenge=1", None, b""),
+            StatusCode::NOT_FOUND,
+            "no_webhooks",
+        ),
+        (
             raw("POST", "/webhooks/%FF", json, feed),
             StatusCode::BAD_REQUEST,
             "bad_path",

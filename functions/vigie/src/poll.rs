@@ -1,0 +1,93 @@
+//! `vigie poll`: reads every configured feed once (YouTube, Reddit, Google reviews, gap
+//! repair of Facebook and Instagram) into the local store, and says what each one did.
+//! `vigie serve` runs the same reads on a timer (`--poll-every`).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use vigie_core::Timestamp;
+use vigie_core::config::Brands;
+use vigie_core::poll::FeedReport;
+use vigie_core::secrets::{EnvSecrets, Secrets};
+use vigie_poll::{Polling, ReqwestClient};
+use vigie_sqlite::Database;
+
+use crate::serve::CLASSIFY_QUEUE;
+
+#[derive(Args)]
+pub struct PollArgs {
+    /// Brand configuration (TOML).
+    #[arg(long, env = "VIGIE_CONFIG", default_value = "config/brands.toml")]
+    pub config: PathBuf,
+    /// SQLite database file (the one `vigie serve` uses).
+    #[arg(long, env = "VIGIE_DB", default_value = ".vigie/vigie.db")]
+    pub db: PathBuf,
+    /// Receives of a message before it moves to its dead-letter queue.
+    #[arg(long, default_value_t = 5)]
+    pub max_receives: u32,
+    /// How far back the first read of a feed goes, in hours.
+    #[arg(long, default_value_t = 24)]
+    pub backfill_hours: i64,
+    /// The run's report as JSON on stdout, instead of a line per feed.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn run(args: PollArgs) -> anyhow::Result<()> {
+    let brands = Brands::load(&args.config)?;
+    let secrets = Secrets::resolve(&brands, &EnvSecrets).await?;
+    let feeds = vigie_core::poll::feeds(&brands, &secrets);
+    if feeds.is_empty() {
+        anyhow::bail!(
+            "{} has no feed to read: give an app of YouTube, Reddit or Google (or [meta], for gap repair) its [pull] credentials, and a brand its account",
+            args.config.display()
+        );
+    }
+    if let Some(dir) = args.db.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let db =
+        Database::open(&args.db).with_context(|| format!("cannot open {}", args.db.display()))?;
+    let queue = db.queue(CLASSIFY_QUEUE, args.max_receives);
+    let mut polling = Polling::new(brands, secrets, db.store(), queue, ReqwestClient::new());
+    polling.settings.backfill_minutes = args.backfill_hours.max(0) * 60;
+    let summary = polling.run(Timestamp::now()).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        for f in &summary.report.feeds {
+            eprintln!("{}", line(f));
+        }
+        eprintln!(
+            "{} feed(s): {} new comment(s), {} missed by webhooks, {} failed",
+            summary.feeds, summary.stored, summary.missed, summary.failed
+        );
+    }
+    Ok(())
+}
+
+/// One feed's outcome, for a person.
+pub fn line(f: &FeedReport) -> String {
+    if f.skipped {
+        return format!("{}: backing off, not read", f.feed);
+    }
+    let mut s = format!(
+        "{}: {} page(s), {} new, {} already in, {} edited, {} deleted, {} own, {} ignored",
+        f.feed,
+        f.pages,
+        f.intake.stored,
+        f.intake.duplicates,
+        f.intake.edited,
+        f.intake.deleted,
+        f.intake.own,
+        f.intake.ignored
+    );
+    if f.missed > 0 {
+        s.push_str(&format!(", {} missed by webhooks", f.missed));
+    }
+    if let Some(e) = &f.error {
+        s.push_str(&format!(" — failed: {e}"));
+    }
+    s
+}
