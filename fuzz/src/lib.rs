@@ -203,7 +203,9 @@ fn deliver(
         Platform::LinkedIn => LINKEDIN_SECRET,
         Platform::TikTok => TIKTOK_SECRET,
         Platform::Facebook | Platform::Instagram => META_APP_SECRET,
-        Platform::Google => unreachable!("not among the signed webhooks"),
+        Platform::Google | Platform::YouTube | Platform::Reddit => {
+            unreachable!("not among the signed webhooks")
+        }
     };
     let mut headers = platforms::source(platform).sign(&AppKeys::new(secret), body, NOW);
     if platform == Platform::Generic {

@@ -67,11 +67,14 @@ struct Seen {
     body: String,
 }
 
+/// A route's pattern and the answers it gives in turn.
+type Routes = Vec<(String, VecDeque<Answer>)>;
+
 /// Answers by route: the first route whose pattern the path and query contain; each
 /// route's answers are given in turn, the last one again and again.
 #[derive(Clone, Default)]
 struct Api {
-    routes: Arc<Mutex<Vec<(String, VecDeque<Answer>)>>>,
+    routes: Arc<Mutex<Routes>>,
     seen: Arc<Mutex<Vec<Seen>>>,
 }
 
