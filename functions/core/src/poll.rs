@@ -180,6 +180,8 @@ pub struct Page {
     /// The oldest and newest item times on the page (newest first pages stop at the cursor).
     pub oldest: Option<Timestamp>,
     pub newest: Option<Timestamp>,
+    /// The API's window of requests is spent: no read of the feed for this many seconds.
+    pub wait_seconds: Option<i64>,
 }
 
 impl Page {
@@ -489,7 +491,7 @@ where
         let outcome = self.read(feed, pull, &state, now, &mut report).await;
         state.last_run = Some(now);
         match outcome {
-            Ok(newest) => {
+            Ok((newest, wait)) => {
                 if pull.repairs(feed.platform) && state.runs > 0 {
                     // The first run is the baseline: what predates it was never a webhook's.
                     report.missed = report.intake.stored;
@@ -510,7 +512,9 @@ where
                 };
                 state.runs += 1;
                 state.failures = 0;
-                state.backoff_until = None;
+                // a spent window of requests: the next read waits for its reset
+                state.backoff_until = wait
+                    .map(|s| now.plus_millis(s.clamp(0, self.settings.max_backoff_seconds) * 1000));
                 state.last_error = None;
             }
             Err(e) => {
@@ -557,7 +561,8 @@ where
             .expect("feeds come from modules with a read side")
     }
 
-    /// Reads the feed's pages back to its cursor; returns the newest item time seen.
+    /// Reads the feed's pages back to its cursor; returns the newest item time seen and how
+    /// long the API asked to wait before the next read.
     async fn read(
         &self,
         feed: &Feed,
@@ -565,7 +570,7 @@ where
         state: &FeedState,
         now: Timestamp,
         report: &mut FeedReport,
-    ) -> Result<Option<Timestamp>, FeedError> {
+    ) -> Result<(Option<Timestamp>, Option<i64>), FeedError> {
         let keys = self
             .secrets
             .pull
@@ -583,6 +588,7 @@ where
             queue: self.queue,
         };
         let mut newest: Option<Timestamp> = None;
+        let mut wait = None;
         let mut page_token: Option<String> = None;
         loop {
             let page = self
@@ -608,6 +614,7 @@ where
                 (Some(a), Some(b)) => Some(a.max(b)),
                 (a, b) => a.or(b),
             };
+            wait = page.wait_seconds.or(wait);
             let reached = page.oldest.is_some_and(|o| o < since);
             match page.next {
                 Some(next) if !reached && report.pages < self.settings.max_pages => {
@@ -616,7 +623,7 @@ where
                 _ => break,
             }
         }
-        Ok(newest)
+        Ok((newest, wait))
     }
 
     /// One page, with a token refreshed once if the API refuses the one it had.

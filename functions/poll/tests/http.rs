@@ -554,6 +554,35 @@ async fn rate_limits_and_quota_errors_back_off_then_reading_resumes() {
 }
 
 #[tokio::test]
+async fn a_spent_reddit_window_keeps_the_page_and_waits_for_its_reset() {
+    let w = world(&["acme-reddit"]).await;
+    w.api.route("/token/", vec![token("t")]).route(
+        "/r/acme/comments",
+        vec![Answer {
+            status: 200,
+            headers: vec![
+                ("x-ratelimit-used", "100".into()),
+                ("x-ratelimit-remaining", "0.0".into()),
+                ("x-ratelimit-reset", "212".into()),
+            ],
+            body: fixture("reddit/comments.json"),
+        }],
+    );
+    let s = w.polling.run(noon()).await.unwrap();
+    let f = &s.report.feeds[0];
+    assert_eq!(
+        (f.error.clone(), f.pages, f.intake.stored),
+        (None, 1, 2),
+        "{f:?}"
+    );
+    let state = w.state(REDDIT_FEED).await;
+    assert_eq!(state.backoff_until, Some(at(noon(), 212)));
+    assert_eq!(state.failures, 0, "a spent window is not a failure");
+    assert!(w.polling.run(at(noon(), 200)).await.unwrap().report.feeds[0].skipped);
+    assert_eq!(w.api.seen_matching("/r/acme/").len(), 1);
+}
+
+#[tokio::test]
 async fn reddit_deletes_removals_edits_and_the_brands_own_comments() {
     let w = world(&["acme-reddit"]).await;
     // an hour earlier, m8x0004 was still up

@@ -630,6 +630,15 @@ async fn a_manager_works_through_the_page_in_chromium() {
             .unwrap();
         assert_eq!(s.focused("href").await.as_ref(), Some(&hrefs[0]));
         s.shot("keyboard-inbox").await;
+        // the private message is tagged in the inbox as on its page
+        let tagged: Vec<String> = {
+            let mut out = Vec::new();
+            for t in s.client.find_all(Locator::Css(".row .tag.private")).await.unwrap() {
+                out.push(t.text().await.unwrap());
+            }
+            out
+        };
+        assert_eq!(tagged, ["Private message"]);
         s.goto("/brands/acme/comments/facebook/c3").await;
         let private = s
             .client

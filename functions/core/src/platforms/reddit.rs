@@ -183,17 +183,13 @@ impl Pull for Reddit {
             let event = comment_event(feed, keys, c);
             page.push(event);
         }
-        if remaining.is_some_and(|r| r < 1.0) && page.next.is_some() {
-            let reset = resp
-                .header("x-ratelimit-reset")
-                .and_then(|v| v.trim().parse::<f64>().ok());
-            // the page's comments are kept: its older pages wait for the next run
+        if remaining.is_some_and(|r| r < 1.0) {
+            // the page's comments are kept; older pages and the next read wait for the reset
             page.next = None;
-            tracing::info!(
-                event = "poll_rate_limit_reached",
-                platform = "reddit",
-                reset_seconds = reset,
-                "the rate limit window is spent; older pages wait"
+            page.wait_seconds = Some(
+                resp.header("x-ratelimit-reset")
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+                    .map_or(600, |s| s.ceil() as i64),
             );
         }
         Ok(page)

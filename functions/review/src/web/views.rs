@@ -87,6 +87,8 @@ pub struct Row {
     pub assignee: Option<String>,
     pub status: String,
     pub received: String,
+    /// A private message: its answer goes back privately.
+    pub private: bool,
 }
 
 pub struct Choice {
@@ -245,6 +247,7 @@ impl InboxView {
                         .clone()
                         .unwrap_or_else(|| comment.author.id.clone()),
                     platform: f.platform.to_string(),
+                    private: comment.private,
                     score: f.urgency,
                     tier: urgency.and_then(|u| u.tier.clone()).unwrap_or_default(),
                     level: match f.urgency {
