@@ -77,6 +77,52 @@ impl InternalEvent for CommentReceived<'_> {
     }
 }
 
+/// Gap repair stored comments the webhooks had not delivered.
+pub struct GapRepaired<'a> {
+    pub feed: &'a str,
+    pub platform: Platform,
+    pub missed: usize,
+}
+
+impl InternalEvent for GapRepaired<'_> {
+    fn emit(self) {
+        tracing::warn!(
+            feed = self.feed,
+            platform = %self.platform,
+            missed = self.missed,
+            "gap repair found comments the webhooks had not delivered"
+        );
+        add(
+            "gap_repaired",
+            &[("platform", self.platform.as_str())],
+            self.missed as u64,
+        );
+    }
+}
+
+/// A feed could not be read; it backs off.
+pub struct PollFailed<'a> {
+    pub feed: &'a str,
+    pub platform: Platform,
+    pub failures: u32,
+    pub backoff_seconds: i64,
+    pub error: &'a str,
+}
+
+impl InternalEvent for PollFailed<'_> {
+    fn emit(self) {
+        tracing::warn!(
+            feed = self.feed,
+            platform = %self.platform,
+            failures = self.failures,
+            backoff_seconds = self.backoff_seconds,
+            error = self.error,
+            "a feed could not be read; it backs off"
+        );
+        count("poll_failed", &[("platform", self.platform.as_str())]);
+    }
+}
+
 pub struct DuplicateDelivery<'a> {
     pub platform: Platform,
     pub key: &'a crate::comment::CommentKey,

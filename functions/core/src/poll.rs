@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::comment::{BrandId, Platform};
 use crate::config::Brands;
+use crate::events::{GapRepaired, InternalEvent, PollFailed};
 use crate::intake::{Intake, IntakeError, IntakeReport};
 use crate::platforms::{EventKind, Ignored, PlatformEvent};
 use crate::ports::{CommentRead, CommentWrite, QueueSend, RawArchive, StoreError};
@@ -497,13 +498,12 @@ where
                     report.missed = report.intake.stored;
                     state.missed += report.missed as u64;
                     if report.missed > 0 {
-                        tracing::warn!(
-                            event = "gap_repaired",
-                            feed = %key,
-                            platform = %feed.platform,
-                            missed = report.missed,
-                            "gap repair found comments the webhooks had not delivered"
-                        );
+                        GapRepaired {
+                            feed: &key,
+                            platform: feed.platform,
+                            missed: report.missed,
+                        }
+                        .emit();
                     }
                 }
                 state.since = match (state.since, newest) {
@@ -533,14 +533,14 @@ where
                 .min(self.settings.max_backoff_seconds);
                 state.backoff_until = Some(now.plus_millis(wait * 1000));
                 let message = e.to_string();
-                tracing::warn!(
-                    event = "poll_failed",
-                    feed = %key,
-                    failures = state.failures,
-                    backoff_seconds = wait,
-                    error = %message,
-                    "a feed could not be read; it backs off"
-                );
+                PollFailed {
+                    feed: &key,
+                    platform: feed.platform,
+                    failures: state.failures,
+                    backoff_seconds: wait,
+                    error: &message,
+                }
+                .emit();
                 if let FeedError::Stop(e) = e {
                     // what was read is stored; the state says where the next run resumes
                     self.store.put_feed_state(&key, &state).await?;
