@@ -6,15 +6,6 @@
 //! Adding a platform is a module here, its `apps` entry in the configuration and its
 //! fixtures under `tests/fixtures/webhooks/<platform>/`.
 
-pub mod generic;
-pub mod google;
-pub mod linkedin;
-pub mod meta;
-pub mod reddit;
-pub mod tiktok;
-pub mod x;
-pub mod youtube;
-
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
@@ -173,6 +164,73 @@ pub trait Source: Send + Sync {
         }
     }
 }
+
+/// The `Source` of a platform vigie only reads on a schedule: it sends no webhooks, so
+/// nothing of a delivery verifies or parses; only its account ids are checked.
+macro_rules! polled_source {
+    ($ty:ident, $name:literal, $platform:expr, $check:expr) => {
+        impl $crate::platforms::Source for $ty {
+            fn name(&self) -> &'static str {
+                $name
+            }
+
+            fn platforms(&self) -> &'static [$crate::comment::Platform] {
+                &[$platform]
+            }
+
+            fn pushes(&self) -> bool {
+                false
+            }
+
+            fn verify(
+                &self,
+                _: &$crate::platforms::AppKeys,
+                _: &$crate::platforms::Inbound<'_>,
+                _: $crate::time::Timestamp,
+            ) -> Result<(), $crate::signature::SignatureError> {
+                Err($crate::signature::SignatureError::Missing("signature"))
+            }
+
+            fn sign(
+                &self,
+                _: &$crate::platforms::AppKeys,
+                _: &[u8],
+                _: $crate::time::Timestamp,
+            ) -> Vec<(&'static str, String)> {
+                Vec::new()
+            }
+
+            fn parse(
+                &self,
+                platform: $crate::comment::Platform,
+                _: &[u8],
+            ) -> Result<$crate::platforms::Parsed, $crate::platforms::MalformedPayload> {
+                Err($crate::platforms::MalformedPayload {
+                    platform,
+                    reason: format!("{platform} has no webhooks: its comments are polled"),
+                })
+            }
+
+            fn check_account(
+                &self,
+                _: $crate::comment::Platform,
+                id: &str,
+            ) -> Result<(), &'static str> {
+                $check(id)
+            }
+        }
+    };
+}
+pub(crate) use polled_source;
+
+pub mod generic;
+pub mod google;
+pub mod linkedin;
+pub mod meta;
+pub mod reddit;
+pub mod tiktok;
+pub mod x;
+pub mod youtube;
 
 impl std::fmt::Debug for dyn Source {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -14,54 +14,23 @@
 use base64::Engine;
 use serde::Deserialize;
 
-use super::{
-    AppKeys, EventKind, Inbound, MalformedPayload, Parsed, PlatformEvent, Source, unix_time,
-};
+use super::{EventKind, PlatformEvent, unix_time};
 use crate::comment::{Author, Platform};
 use crate::poll::{Feed, HttpRequest, HttpResponse, Page, PageError, Pull, PullKeys, json_page};
-use crate::signature::SignatureError;
-use crate::time::Timestamp;
 
 pub struct Reddit;
 
-impl Source for Reddit {
-    fn name(&self) -> &'static str {
-        "reddit"
-    }
+super::polled_source!(Reddit, "reddit", Platform::Reddit, subreddit);
 
-    fn platforms(&self) -> &'static [Platform] {
-        &[Platform::Reddit]
-    }
-
-    fn pushes(&self) -> bool {
-        false
-    }
-
-    fn verify(&self, _: &AppKeys, _: &Inbound<'_>, _: Timestamp) -> Result<(), SignatureError> {
-        Err(SignatureError::Missing("signature"))
-    }
-
-    fn sign(&self, _: &AppKeys, _: &[u8], _: Timestamp) -> Vec<(&'static str, String)> {
-        Vec::new()
-    }
-
-    fn parse(&self, platform: Platform, _: &[u8]) -> Result<Parsed, MalformedPayload> {
-        Err(MalformedPayload {
-            platform,
-            reason: "Reddit has no webhooks: its comments are polled".into(),
-        })
-    }
-
-    /// A subreddit: `r/<name>`, 2-21 letters, digits or `_`.
-    fn check_account(&self, _: Platform, id: &str) -> Result<(), &'static str> {
-        let ok = id.strip_prefix("r/").is_some_and(|n| {
-            (2..=21).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        });
-        if ok {
-            Ok(())
-        } else {
-            Err("must be a subreddit, r/<name>")
-        }
+/// A subreddit: `r/<name>`, 2-21 letters, digits or `_`.
+fn subreddit(id: &str) -> Result<(), &'static str> {
+    let ok = id.strip_prefix("r/").is_some_and(|n| {
+        (2..=21).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err("must be a subreddit, r/<name>")
     }
 }
 

@@ -14,56 +14,25 @@
 
 use serde::Deserialize;
 
-use super::{
-    AppKeys, EventKind, Inbound, MalformedPayload, Parsed, PlatformEvent, Source, unix_time,
-};
+use super::{EventKind, PlatformEvent, unix_time};
 use crate::comment::{Author, Platform};
 use crate::poll::{Feed, HttpRequest, HttpResponse, Page, PageError, Pull, PullKeys, json_page};
-use crate::signature::SignatureError;
-use crate::time::Timestamp;
 
 pub struct YouTube;
 
-impl Source for YouTube {
-    fn name(&self) -> &'static str {
-        "youtube"
-    }
+super::polled_source!(YouTube, "youtube", Platform::YouTube, channel_id);
 
-    fn platforms(&self) -> &'static [Platform] {
-        &[Platform::YouTube]
-    }
-
-    fn pushes(&self) -> bool {
-        false
-    }
-
-    fn verify(&self, _: &AppKeys, _: &Inbound<'_>, _: Timestamp) -> Result<(), SignatureError> {
-        Err(SignatureError::Missing("signature"))
-    }
-
-    fn sign(&self, _: &AppKeys, _: &[u8], _: Timestamp) -> Vec<(&'static str, String)> {
-        Vec::new()
-    }
-
-    fn parse(&self, platform: Platform, _: &[u8]) -> Result<Parsed, MalformedPayload> {
-        Err(MalformedPayload {
-            platform,
-            reason: "YouTube has no webhooks: its comments are polled".into(),
-        })
-    }
-
-    /// A channel id: `UC` and 22 characters of base64url.
-    fn check_account(&self, _: Platform, id: &str) -> Result<(), &'static str> {
-        let ok = id.len() == 24
-            && id.starts_with("UC")
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if ok {
-            Ok(())
-        } else {
-            Err("must be a channel id, UC and 22 letters, digits, - or _")
-        }
+/// A channel id: `UC` and 22 characters of base64url.
+fn channel_id(id: &str) -> Result<(), &'static str> {
+    let ok = id.len() == 24
+        && id.starts_with("UC")
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err("must be a channel id, UC and 22 letters, digits, - or _")
     }
 }
 
