@@ -11,7 +11,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use vigie_core::config::Brands;
 use vigie_core::poll::{
-    Feed, HttpClient, HttpRequest, HttpResponse, PULLS, PullKeys, TransportError,
+    Feed, HttpClient, HttpRequest, HttpResponse, Method, PULLS, PullKeys, TransportError,
 };
 use vigie_core::secrets::Secrets;
 use vigie_core::{BrandId, Timestamp};
@@ -41,7 +41,7 @@ struct Recorded;
 #[async_trait]
 impl HttpClient for Recorded {
     async fn send(&self, req: &HttpRequest) -> Result<HttpResponse, TransportError> {
-        let body = if req.url.contains("/token") {
+        let body = if req.method == Method::Post {
             br#"{"access_token":"t","expires_in":3599}"#.to_vec()
         } else if req.url.contains("commentThreads") {
             if req.url.contains("pageToken=") {
@@ -50,7 +50,16 @@ impl HttpClient for Recorded {
                 page("youtube/threads-1.json")
             }
         } else if req.url.contains("/comments?") {
-            page("reddit/comments.json")
+            let listing = page("reddit/comments.json");
+            if req.url.contains("after=") {
+                // the second page is the last
+                String::from_utf8(listing)
+                    .unwrap()
+                    .replace(r#""after": "t1_m8x0005""#, r#""after": null"#)
+                    .into_bytes()
+            } else {
+                listing
+            }
         } else if req.url.contains("/reviews?") {
             page("google/reviews.json")
         } else if req.url.contains("/media?") {
@@ -190,6 +199,7 @@ fn main() {
     let now = Timestamp::parse_rfc3339("2026-12-01T12:00:00Z").unwrap();
     let (mut first, mut steady) = (Vec::new(), Vec::new());
     let mut stored = 0;
+    let mut per_feed = Vec::new();
     for _ in 0..rounds {
         let db = Database::in_memory().unwrap();
         let polling = Polling::new(
@@ -201,7 +211,20 @@ fn main() {
         );
         rt.block_on(async {
             let t = Instant::now();
-            stored = polling.run(now).await.unwrap().stored;
+            let s = polling.run(now).await.unwrap();
+            assert_eq!(s.failed, 0, "{:?}", s.report);
+            stored = s.stored;
+            per_feed = s
+                .report
+                .feeds
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{} {} new, {} own, {} ignored",
+                        f.feed, f.intake.stored, f.intake.own, f.intake.ignored
+                    )
+                })
+                .collect();
             first.push(t.elapsed().as_secs_f64() * 1e6);
             let t = Instant::now();
             let s = polling.run(now.plus_millis(300_000)).await.unwrap();
@@ -220,6 +243,9 @@ fn main() {
     ] {
         let (p50, p95) = summary(micros);
         println!("{name:<44}{:>11.2}{:>11.2}", p50 / 1e3, p95 / 1e3);
+    }
+    for line in per_feed {
+        println!("  {line}");
     }
     eprintln!("{rounds} rounds");
 }
