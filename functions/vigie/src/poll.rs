@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Args;
 use vigie_core::Timestamp;
 use vigie_core::config::Brands;
-use vigie_core::poll::FeedReport;
+use vigie_core::poll::{FeedReport, FeedState, PollStore};
 use vigie_core::secrets::{EnvSecrets, Secrets};
 use vigie_poll::{Polling, ReqwestClient};
 use vigie_sqlite::Database;
@@ -32,6 +32,10 @@ pub struct PollArgs {
     /// The run's report as JSON on stdout, instead of a line per feed.
     #[arg(long)]
     pub json: bool,
+    /// Read nothing: print each feed's state (cursor, last run, backoff, failures, what gap
+    /// repair found in all) from the store.
+    #[arg(long)]
+    pub status: bool,
 }
 
 pub async fn run(args: PollArgs) -> anyhow::Result<()> {
@@ -49,6 +53,27 @@ pub async fn run(args: PollArgs) -> anyhow::Result<()> {
     }
     let db =
         Database::open(&args.db).with_context(|| format!("cannot open {}", args.db.display()))?;
+    if args.status {
+        let store = db.store();
+        let mut states = Vec::new();
+        for feed in &feeds {
+            let key = feed.key();
+            let state = store.feed_state(&key).await?;
+            states.push((key, state));
+        }
+        if args.json {
+            let rows: Vec<_> = states
+                .iter()
+                .map(|(feed, state)| serde_json::json!({"feed": feed, "state": state}))
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&rows)?);
+        } else {
+            for (feed, state) in &states {
+                println!("{}", status_line(feed, state.as_ref()));
+            }
+        }
+        return Ok(());
+    }
     let queue = db.queue(CLASSIFY_QUEUE, args.max_receives);
     let mut polling = Polling::new(brands, secrets, db.store(), queue, ReqwestClient::new());
     polling.settings.backfill_minutes = args.backfill_hours.max(0) * 60;
@@ -65,6 +90,28 @@ pub async fn run(args: PollArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// One feed's state, for a person.
+fn status_line(feed: &str, state: Option<&FeedState>) -> String {
+    let Some(s) = state else {
+        return format!("{feed}: never read");
+    };
+    let at = |t: Option<vigie_core::Timestamp>| t.map_or("-".to_owned(), |t| t.rfc3339());
+    let mut line = format!(
+        "{feed}: {} run(s), last {}, read up to {}, {} missed by webhooks in all",
+        s.runs,
+        at(s.last_run),
+        at(s.since),
+        s.missed
+    );
+    if let Some(until) = s.backoff_until {
+        line.push_str(&format!(", waiting until {}", until.rfc3339()));
+    }
+    if let Some(e) = &s.last_error {
+        line.push_str(&format!(", {} failure(s) in a row, last: {e}", s.failures));
+    }
+    line
 }
 
 /// One feed's outcome, for a person.

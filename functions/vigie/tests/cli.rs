@@ -940,6 +940,31 @@ accounts = {{ youtube = ["UCacmeAcmeAcmeAcmeAcme00"] }}
         "{text}"
     );
 
+    // the feed's state, as the store keeps it
+    let out = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args(["poll", "--status", "--config"])
+        .arg(&config)
+        .arg("--db")
+        .arg(&db)
+        .env("T_YT_CLIENT_SECRET", "s")
+        .env("T_YT_REFRESH", "r")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("acme-youtube/youtube/UCacmeAcmeAcmeAcmeAcme00: 2 run(s), last 20"),
+        "{text}"
+    );
+    assert!(
+        text.contains("read up to 2026-12-01T09:45:00Z, 0 missed by webhooks in all"),
+        "{text}"
+    );
+
     // a configuration with nothing to read says what is missing
     let none = dir.path().join("none.toml");
     std::fs::write(&none, "[[brands]]\nid = \"acme\"\nname = \"Acme\"\n").unwrap();
