@@ -261,11 +261,9 @@ impl PageError {
 
 /// A platform's read side: how to ask for a page of a feed and how to read the answer.
 /// Implementations hold no state; the poller adds the bearer token.
-pub trait Pull: Send + Sync {
-    /// The name of its apps' `platform` in the configuration.
-    fn name(&self) -> &'static str;
-    /// The platforms whose feeds it reads.
-    fn platforms(&self) -> &'static [Platform];
+/// The same module's [`Source`](crate::platforms::Source) gives its name in the
+/// configuration and the platforms whose feeds it reads.
+pub trait Pull: crate::platforms::Source {
     /// Whether the platform's comments come by webhook first: then a read is gap repair,
     /// and what it stores is what the webhooks missed.
     fn repairs(&self, platform: Platform) -> bool;

@@ -320,14 +320,6 @@ struct Reviews {
 /// most recently updated first, so a review read after its notification (new or updated)
 /// is on the first page. A rating without words is counted, not taken in.
 impl crate::poll::Pull for Google {
-    fn name(&self) -> &'static str {
-        "google"
-    }
-
-    fn platforms(&self) -> &'static [Platform] {
-        &[Platform::Google]
-    }
-
     fn repairs(&self, _: Platform) -> bool {
         false
     }

@@ -522,14 +522,6 @@ pub const GRAPH_VERSION: &str = "v23.0";
 /// expired or revoked token. The token is a long-lived one (a system user's) that does not
 /// refresh. Only the 25 newest posts are read: a lost webhook on an older post is not repaired.
 impl crate::poll::Pull for Meta {
-    fn name(&self) -> &'static str {
-        "meta"
-    }
-
-    fn platforms(&self) -> &'static [Platform] {
-        &[Platform::Facebook, Platform::Instagram]
-    }
-
     fn repairs(&self, _: Platform) -> bool {
         true
     }

@@ -75,14 +75,6 @@ struct RedditComment {
 }
 
 impl Pull for Reddit {
-    fn name(&self) -> &'static str {
-        "reddit"
-    }
-
-    fn platforms(&self) -> &'static [Platform] {
-        &[Platform::Reddit]
-    }
-
     fn repairs(&self, _: Platform) -> bool {
         false
     }

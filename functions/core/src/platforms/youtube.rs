@@ -144,14 +144,6 @@ pub(crate) fn google_error(resp: &HttpResponse) -> Option<PageError> {
 }
 
 impl Pull for YouTube {
-    fn name(&self) -> &'static str {
-        "youtube"
-    }
-
-    fn platforms(&self) -> &'static [Platform] {
-        &[Platform::YouTube]
-    }
-
     fn repairs(&self, _: Platform) -> bool {
         false
     }
