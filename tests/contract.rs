@@ -726,6 +726,10 @@ pub async fn poll_store_contract<S: vigie_core::poll::PollStore>(s: &S) {
         last_error: Some("rate limited: quotaExceeded — « quota » épuisé".into()),
         runs: 7,
         missed: 2,
+        resume: vec![vigie_core::poll::Resume {
+            page: "QURTSl9pMlB0ZkVrLXdJ".into(),
+            until: Some(Timestamp(1_764_080_000_000)),
+        }],
     };
     s.put_feed_state(feed, &backing_off).await.unwrap();
     assert_eq!(s.feed_state(feed).await.unwrap(), Some(backing_off.clone()));
@@ -738,6 +742,45 @@ pub async fn poll_store_contract<S: vigie_core::poll::PollStore>(s: &S) {
         Some(FeedState::default())
     );
     assert_eq!(s.feed_state(feed).await.unwrap(), Some(backing_off));
+
+    // reads webhooks asked for: per feed, oldest first, once each, until done
+    let ig = "meta/instagram/17841400000000001";
+    let ig2 = "meta/instagram/178414000000000011";
+    assert!(s.requested_reads(ig, 10).await.unwrap().is_empty());
+    s.request_read(ig, "mention:17900000000000002", Timestamp(2_000))
+        .await
+        .unwrap();
+    s.request_read(ig, "mention:17900000000000001", Timestamp(1_000))
+        .await
+        .unwrap();
+    // asked again later: still one request, at its first time
+    s.request_read(ig, "mention:17900000000000002", Timestamp(3_000))
+        .await
+        .unwrap();
+    s.request_read(ig2, "mention-media:18000000000000009", Timestamp(500))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.requested_reads(ig, 10).await.unwrap(),
+        ["mention:17900000000000001", "mention:17900000000000002"]
+    );
+    assert_eq!(
+        s.requested_reads(ig, 1).await.unwrap(),
+        ["mention:17900000000000001"]
+    );
+    assert_eq!(
+        s.requested_reads(ig2, 10).await.unwrap(),
+        ["mention-media:18000000000000009"],
+        "a feed whose key starts with another's is its own"
+    );
+    s.done_read(ig, "mention:17900000000000001").await.unwrap();
+    s.done_read(ig, "mention:never-asked").await.unwrap();
+    assert_eq!(
+        s.requested_reads(ig, 10).await.unwrap(),
+        ["mention:17900000000000002"]
+    );
+    assert!(s.requested_reads(feed, 10).await.unwrap().is_empty());
+    assert_eq!(s.feed_state(ig).await.unwrap(), None, "reads are not feed states");
 }
 
 fn message(i: usize) -> OutgoingMessage {

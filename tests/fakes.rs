@@ -194,6 +194,14 @@ impl<S: RawArchive> RawArchive for FaultyStore<S> {
     }
 }
 
+#[async_trait]
+impl<S: vigie_core::poll::ReadRequests> vigie_core::poll::ReadRequests for FaultyStore<S> {
+    async fn request_read(&self, feed: &str, page: &str, at: Timestamp) -> Result<(), StoreError> {
+        self.wait().await;
+        self.inner.request_read(feed, page, at).await
+    }
+}
+
 /// A queue that can be switched off, or made to refuse chosen messages of a batch (a
 /// partial failure, as SQS's SendMessageBatch reports it).
 pub struct SwitchQueue<Q> {

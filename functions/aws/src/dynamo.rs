@@ -67,7 +67,7 @@ use aws_sdk_dynamodb::types::{
 use vigie_core::comment::{BrandId, Comment, CommentKey, CommentState, ThreadKey};
 use vigie_core::content::BrandContent;
 use vigie_core::drafts::{DraftState, Drafts};
-use vigie_core::poll::{FeedState, PollStore};
+use vigie_core::poll::{FeedState, PollStore, ReadRequests};
 use vigie_core::ports::{
     BrandContentStore, Claim, CommentRead, CommentWrite, DraftStore, Inserted, PendingComments,
     RawArchive, RawDelivery, ReviewStore, SeenEvents, StoreError, UserStore,
@@ -1174,6 +1174,62 @@ impl PollStore for DynamoStore {
             .await
             .map_err(|e| unavailable(e.into_service_error()))?;
         Ok(())
+    }
+
+    async fn requested_reads(&self, feed: &str, limit: usize) -> Result<Vec<String>, StoreError> {
+        let items = self
+            .query_prefix(POLL_PK.into(), &format!("R#{feed}#"))
+            .await?;
+        let mut reads: Vec<(i64, String)> = items
+            .iter()
+            .filter_map(|i| {
+                let page = i.get("page")?.as_s().ok()?.clone();
+                let at = i.get("at")?.as_n().ok()?.parse().ok()?;
+                Some((at, page))
+            })
+            .collect();
+        reads.sort();
+        Ok(reads.into_iter().take(limit).map(|(_, p)| p).collect())
+    }
+
+    async fn done_read(&self, feed: &str, page: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("PK", s(POLL_PK))
+            .key("SK", s(format!("R#{feed}#{page}")))
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        Ok(())
+    }
+}
+
+/// A read a webhook asked for: `PK POLL`, `SK R#<feed>#<page>`, kept until the poll
+/// function has read it.
+#[async_trait]
+impl ReadRequests for DynamoStore {
+    async fn request_read(&self, feed: &str, page: &str, at: Timestamp) -> Result<(), StoreError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("PK", s(POLL_PK))
+            .item("SK", s(format!("R#{feed}#{page}")))
+            .item("type", s("read"))
+            .item("page", s(page))
+            .item("at", n(at.millis()))
+            // asked again: the first request's time stays
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(()),
+            Err(e) => match e.into_service_error() {
+                PutItemError::ConditionalCheckFailedException(_) => Ok(()),
+                e => Err(unavailable(e)),
+            },
+        }
     }
 }
 

@@ -751,58 +751,16 @@ fn check_pull(
     issue: &mut dyn FnMut(String, &str),
 ) {
     let f = |name: &str| at(&format!("pull.{name}"));
-    if crate::poll::pull_named(source).is_none() {
+    let Some(pull) = crate::poll::pull_named(source) else {
+        let names: Vec<&str> = crate::poll::PULLS.iter().map(|p| p.name()).collect();
         issue(
             at("pull"),
-            "vigie reads only meta, google, youtube and reddit",
+            &format!("vigie reads only {}", names.join(", ")),
         );
         return;
-    }
-    if source == "meta" {
-        if p.access_token.is_none() {
-            issue(
-                f("access_token"),
-                "gap repair reads with a system user's token",
-            );
-        }
-        for (name, set) in [
-            ("client_secret", p.client_secret.is_some()),
-            ("refresh_token", p.refresh_token.is_some()),
-        ] {
-            if set {
-                issue(
-                    f(name),
-                    "Meta's token does not refresh: give its access_token",
-                );
-            }
-        }
-    } else {
-        for (name, set) in [
-            ("client_id", p.client_id.is_some()),
-            ("client_secret", p.client_secret.is_some()),
-            ("refresh_token", p.refresh_token.is_some()),
-        ] {
-            if !set {
-                issue(
-                    f(name),
-                    "an OAuth app needs its client id, client secret and refresh token",
-                );
-            }
-        }
-    }
-    if source == "reddit" {
-        if p.username.as_deref().is_none_or(|u| u.trim().is_empty()) {
-            issue(
-                f("username"),
-                "the Reddit account vigie reads as (its comments are the brand's own)",
-            );
-        }
-        if p.user_agent.as_deref().is_none_or(|u| u.trim().is_empty()) {
-            issue(
-                f("user_agent"),
-                "Reddit asks every client to name itself, <platform>:<app id>:<version> (by /u/<user>)",
-            );
-        }
+    };
+    for (name, why) in pull.check_keys(p) {
+        issue(f(name), why);
     }
     for (name, url) in [("api_url", &p.api_url), ("token_url", &p.token_url)] {
         if let Some(u) = url

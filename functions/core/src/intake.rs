@@ -27,6 +27,7 @@ use crate::ports::{
     CommentRead, CommentWrite, Inserted, OutgoingMessage, PendingComments, QueueError, QueueSend,
     RawArchive, RawDelivery, StoreError,
 };
+use crate::poll::ReadRequests;
 use crate::secrets::Secrets;
 use crate::signature::SignatureError;
 use crate::time::Timestamp;
@@ -98,6 +99,8 @@ pub struct IntakeReport {
     pub own: usize,
     pub queued: usize,
     pub ignored: usize,
+    /// Comments named without their words, left for the poll function to read.
+    pub read_later: usize,
 }
 
 impl IntakeReport {
@@ -111,6 +114,7 @@ impl IntakeReport {
         self.own += o.own;
         self.queued += o.queued;
         self.ignored += o.ignored;
+        self.read_later += o.read_later;
     }
 }
 
@@ -202,9 +206,30 @@ pub struct Intake<'a, S, Q> {
 
 impl<S, Q> Intake<'_, S, Q>
 where
-    S: CommentWrite + CommentRead + RawArchive,
+    S: CommentWrite + CommentRead + RawArchive + ReadRequests,
     Q: QueueSend,
 {
+    /// The brand an event of `account` is for: an app's secret speaks only for the brands
+    /// that belong to it.
+    fn brand_of(
+        &self,
+        verified: &Verified,
+        source: &dyn Source,
+        platform: Platform,
+        account: &str,
+    ) -> Result<BrandId, &'static str> {
+        match verified {
+            Verified::Brand(b) => Ok(b.clone()),
+            Verified::App(app) => match self.brands.owner(platform, account) {
+                Some(b) if self.brands.app_of(&b.id, source) == Some(app.as_str()) => {
+                    Ok(b.id.clone())
+                }
+                Some(_) => Err("account of a brand of another app"),
+                None => Err("account of no configured brand"),
+            },
+        }
+    }
+
     pub async fn receive(
         &self,
         req: WebhookRequest<'_>,
@@ -241,7 +266,7 @@ where
         })?;
 
         let mut report = IntakeReport {
-            events: parsed.events.len() + parsed.ignored.len(),
+            events: parsed.events.len() + parsed.ignored.len() + parsed.reads.len(),
             ignored: parsed.ignored.len(),
             ..Default::default()
         };
@@ -252,36 +277,40 @@ where
             }
             .emit();
         }
+        let ignore = |report: &mut IntakeReport, reason: &str| {
+            report.ignored += 1;
+            EventIgnored { platform, reason }.emit();
+        };
         let mut owned = Vec::with_capacity(parsed.events.len());
         for event in parsed.events {
-            let brand = match &verified {
-                Verified::Brand(b) => b.clone(),
-                Verified::App(app) => match self.brands.owner(event.platform, &event.account_id) {
-                    // An app's secret speaks only for the brands that belong to it.
-                    Some(b) if self.brands.app_of(&b.id, source) == Some(app.as_str()) => {
-                        b.id.clone()
-                    }
-                    Some(_) => {
-                        report.ignored += 1;
-                        EventIgnored {
-                            platform,
-                            reason: "account of a brand of another app",
-                        }
-                        .emit();
-                        continue;
-                    }
-                    None => {
-                        report.ignored += 1;
-                        EventIgnored {
-                            platform,
-                            reason: "account of no configured brand",
-                        }
-                        .emit();
-                        continue;
-                    }
-                },
+            match self.brand_of(&verified, source, event.platform, &event.account_id) {
+                Ok(brand) => owned.push((brand, event)),
+                Err(reason) => ignore(&mut report, reason),
+            }
+        }
+        for read in parsed.reads {
+            let brand = match self.brand_of(&verified, source, read.platform, &read.account_id) {
+                Ok(brand) => brand,
+                Err(reason) => {
+                    ignore(&mut report, reason);
+                    continue;
+                }
             };
-            owned.push((brand, event));
+            let app = self.brands.app_of(&brand, source).unwrap_or_default();
+            if !self.secrets.pull.contains_key(app) {
+                ignore(&mut report, "comment without text, and no API credentials to read it");
+                continue;
+            }
+            let feed = crate::poll::Feed {
+                brand,
+                platform: read.platform,
+                account: read.account_id,
+                app: app.to_owned(),
+            };
+            self.store
+                .request_read(&feed.key(), &read.page, now)
+                .await?;
+            report.read_later += 1;
         }
         self.apply_all(platform, owned, now, &mut report).await?;
         Ok(report)

@@ -7,7 +7,7 @@
 //! per feed, backoff on rate limits and quota errors, and the same idempotent intake as the
 //! webhooks, which absorbs what was already delivered.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -80,6 +80,24 @@ impl HttpResponse {
             .map(|(_, v)| v.as_str())
     }
 
+    /// When the server answered (its `Date` header, RFC 9110's IMF-fixdate,
+    /// `Mon, 07 Dec 2026 05:45:36 GMT`).
+    pub fn date(&self) -> Option<Timestamp> {
+        let format = time::macros::format_description!(
+            "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+        );
+        let t = time::PrimitiveDateTime::parse(self.header("date")?.trim(), &format).ok()?;
+        Timestamp::checked_unix_seconds(t.assume_utc().unix_timestamp())
+    }
+
+    /// Seconds from the answer to the epoch-seconds time in header `name` (a rate limit's
+    /// reset), at least one.
+    pub fn seconds_until(&self, name: &str) -> Option<i64> {
+        let at: i64 = self.header(name)?.trim().parse().ok()?;
+        let now = self.date().unwrap_or_else(Timestamp::now).millis() / 1000;
+        Some((at - now).max(1))
+    }
+
     /// `Retry-After` in seconds, when it is a number of seconds.
     pub fn retry_after(&self) -> Option<i64> {
         self.header("retry-after")?.trim().parse().ok()
@@ -136,13 +154,42 @@ pub struct FeedState {
     /// Gap repair: comments it stored that the webhooks had not delivered, in all.
     #[serde(default)]
     pub missed: u64,
+    /// Pages the last run had no room for (its page limit), read first by the next one,
+    /// each back to the cursor it was read for: a burst of comments is read over several
+    /// runs, not cut.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resume: Vec<Resume>,
 }
 
-/// The store of feed states.
+/// A page of a feed still to read, and the time its chain reads back to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resume {
+    pub page: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Timestamp>,
+}
+
+/// Where a webhook asks for a read: the platform told of a comment without its words (an
+/// Instagram mention, a TikTok comment event without text), which the poll function's
+/// next run reads by id.
 #[async_trait]
-pub trait PollStore: Send + Sync {
+pub trait ReadRequests: Send + Sync {
+    /// Asks the next run to read `page` of `feed`. Asking twice for the same page is one
+    /// request.
+    async fn request_read(&self, feed: &str, page: &str, at: Timestamp)
+    -> Result<(), StoreError>;
+}
+
+/// The store of feed states, and of the reads webhooks asked for.
+#[async_trait]
+pub trait PollStore: ReadRequests {
     async fn feed_state(&self, feed: &str) -> Result<Option<FeedState>, StoreError>;
     async fn put_feed_state(&self, feed: &str, state: &FeedState) -> Result<(), StoreError>;
+    /// The reads asked for `feed`, oldest first, at most `limit`.
+    async fn requested_reads(&self, feed: &str, limit: usize)
+    -> Result<Vec<String>, StoreError>;
+    /// A requested read is done (or given up).
+    async fn done_read(&self, feed: &str, page: &str) -> Result<(), StoreError>;
 }
 
 /// An app's API credentials, resolved.
@@ -183,6 +230,9 @@ pub struct Page {
     pub newest: Option<Timestamp>,
     /// The API's window of requests is spent: no read of the feed for this many seconds.
     pub wait_seconds: Option<i64>,
+    /// Further pages this one asks for in the same run (the comments of each post a
+    /// listing names, the rest of a thread's replies), each read back to the same cursor.
+    pub then: Vec<String>,
 }
 
 impl Page {
@@ -274,7 +324,8 @@ pub trait Pull: crate::platforms::Source {
         None
     }
     /// The request for a page of the feed: the first one (`page` None) or the one `page`
-    /// names (a page token or cursor the previous page gave).
+    /// names (a page token or cursor the previous page gave, one of its
+    /// [`then`](Page::then) pages, or a read a webhook asked for).
     fn page_request(
         &self,
         api: &str,
@@ -282,13 +333,19 @@ pub trait Pull: crate::platforms::Source {
         keys: &PullKeys,
         page: Option<&str>,
     ) -> HttpRequest;
-    /// Reads an answer to [`page_request`](Self::page_request).
+    /// Reads an answer to [`page_request`](Self::page_request) for the same `page`.
     fn read_page(
         &self,
         feed: &Feed,
         keys: &PullKeys,
+        page: Option<&str>,
         resp: &HttpResponse,
     ) -> Result<Page, PageError>;
+    /// What `[apps.<name>.pull]` lacks or should not hold, as `(field, why)`: an OAuth
+    /// app's client and refresh token by default.
+    fn check_keys(&self, p: &crate::config::PullConfig) -> Vec<(&'static str, &'static str)> {
+        oauth_keys(p)
+    }
     /// The refresh-token grant (RFC 6749 §6), credentials in the form by default.
     fn token_request(&self, url: &str, keys: &PullKeys) -> Option<HttpRequest> {
         let refresh = keys.refresh_token.clone()?;
@@ -306,6 +363,46 @@ pub trait Pull: crate::platforms::Source {
     }
 }
 
+/// An OAuth app's keys: its client id and secret and a refresh token.
+pub fn oauth_keys(p: &crate::config::PullConfig) -> Vec<(&'static str, &'static str)> {
+    [
+        ("client_id", p.client_id.is_some()),
+        ("client_secret", p.client_secret.is_some()),
+        ("refresh_token", p.refresh_token.is_some()),
+    ]
+    .into_iter()
+    .filter(|(_, set)| !set)
+    .map(|(name, _)| {
+        (
+            name,
+            "an OAuth app needs its client id, client secret and refresh token",
+        )
+    })
+    .collect()
+}
+
+/// A token that does not refresh (Meta's system user token, X's bearer token): the token,
+/// and nothing that would suggest it refreshes.
+pub fn static_token_keys(
+    p: &crate::config::PullConfig,
+    token: &'static str,
+    no_refresh: &'static str,
+) -> Vec<(&'static str, &'static str)> {
+    let mut out = Vec::new();
+    if p.access_token.is_none() {
+        out.push(("access_token", token));
+    }
+    for (name, set) in [
+        ("client_secret", p.client_secret.is_some()),
+        ("refresh_token", p.refresh_token.is_some()),
+    ] {
+        if set {
+            out.push((name, no_refresh));
+        }
+    }
+    out
+}
+
 impl std::fmt::Debug for dyn Pull {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
@@ -313,11 +410,12 @@ impl std::fmt::Debug for dyn Pull {
 }
 
 /// Every platform module with a read side.
-pub const PULLS: [&dyn Pull; 4] = [
+pub const PULLS: [&dyn Pull; 5] = [
     &crate::platforms::meta::Meta,
     &crate::platforms::google::Google,
     &crate::platforms::youtube::YouTube,
     &crate::platforms::reddit::Reddit,
+    &crate::platforms::x::X,
 ];
 
 /// The read side of the module named `name` in the configuration.
@@ -340,7 +438,7 @@ pub struct PollSettings {
     pub backfill_minutes: i64,
     /// How far behind its cursor a feed is read again (late and edited comments).
     pub overlap_minutes: i64,
-    /// Pages per feed and run at most.
+    /// Pages per feed and run at most; what a run has no room for, the next one reads.
     pub max_pages: usize,
     /// The first backoff after a failure, doubled at each failure in a row.
     pub backoff_seconds: i64,
@@ -352,7 +450,7 @@ impl Default for PollSettings {
         Self {
             backfill_minutes: 24 * 60,
             overlap_minutes: 10,
-            max_pages: 10,
+            max_pages: 25,
             backoff_seconds: 60,
             max_backoff_seconds: 3600,
         }
@@ -490,7 +588,8 @@ where
         let outcome = self.read(feed, pull, &state, now, &mut report).await;
         state.last_run = Some(now);
         match outcome {
-            Ok((newest, wait)) => {
+            Ok(Read { newest, wait, left }) => {
+                state.resume = left;
                 if pull.repairs(feed.platform) && state.runs > 0 {
                     // The first run is the baseline: what predates it was never a webhook's.
                     report.missed = report.intake.stored;
@@ -559,8 +658,9 @@ where
             .expect("feeds come from modules with a read side")
     }
 
-    /// Reads the feed's pages back to its cursor; returns the newest item time seen and how
-    /// long the API asked to wait before the next read.
+    /// Reads what webhooks asked for, then the feed's pages back to its cursor, then what
+    /// the last run had no room for; returns the newest item time seen, how long the API
+    /// asked to wait before the next read, and the pages left for the next run.
     async fn read(
         &self,
         feed: &Feed,
@@ -568,7 +668,7 @@ where
         state: &FeedState,
         now: Timestamp,
         report: &mut FeedReport,
-    ) -> Result<(Option<Timestamp>, Option<i64>), FeedError> {
+    ) -> Result<Read, FeedError> {
         let keys = self
             .secrets
             .pull
@@ -585,14 +685,73 @@ where
             store: self.store,
             queue: self.queue,
         };
-        let mut newest: Option<Timestamp> = None;
-        let mut wait = None;
-        let mut page_token: Option<String> = None;
-        loop {
-            let page = self
-                .page(feed, pull, keys, api, page_token.as_deref(), now)
-                .await?;
+        let key = feed.key();
+        let requested = self
+            .store
+            .requested_reads(&key, self.settings.max_pages)
+            .await
+            .map_err(|e| FeedError::Stop(e.into()))?;
+        // depth first: a chain's next page before the pages its listing named
+        let mut queue: VecDeque<Todo> = requested
+            .into_iter()
+            .map(|page| Todo {
+                page: Some(page),
+                until: None,
+                requested: true,
+            })
+            .collect();
+        queue.push_back(Todo {
+            page: None,
+            until: Some(since),
+            requested: false,
+        });
+        queue.extend(state.resume.iter().map(|r| Todo {
+            page: Some(r.page.clone()),
+            until: r.until,
+            requested: false,
+        }));
+        let mut read = Read::default();
+        while let Some(todo) = queue.pop_front() {
+            if report.pages >= self.settings.max_pages {
+                read.left = std::iter::once(todo)
+                    .chain(queue)
+                    .filter(|t| !t.requested)
+                    .filter_map(|t| {
+                        Some(Resume {
+                            page: t.page?,
+                            until: t.until,
+                        })
+                    })
+                    .collect();
+                break;
+            }
+            let got = self
+                .page(feed, pull, keys, api, todo.page.as_deref(), now)
+                .await;
             report.pages += 1;
+            let page = match got {
+                Ok(page) => page,
+                // a comment the API no longer gives (deleted, or never readable): given up,
+                // not retried forever
+                Err(FeedError::Page(e @ (PageError::Failed(_) | PageError::Malformed(_))))
+                    if todo.requested =>
+                {
+                    let page = todo.page.as_deref().unwrap_or_default();
+                    let reason = format!("requested read {page}: {e}");
+                    crate::events::EventIgnored {
+                        platform: feed.platform,
+                        reason: &reason,
+                    }
+                    .emit();
+                    report.intake.ignored += 1;
+                    self.store
+                        .done_read(&key, page)
+                        .await
+                        .map_err(|e| FeedError::Stop(e.into()))?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let fresh: Vec<PlatformEvent> = page
                 .events
                 .into_iter()
@@ -600,7 +759,9 @@ where
                 // applies (to a stored one); the first read takes nothing older than backfill
                 .filter(|e| {
                     (state.since.is_some() && e.kind != EventKind::Created)
-                        || e.created_at.is_none_or(|t| t >= since)
+                        || todo
+                            .until
+                            .is_none_or(|u| e.created_at.is_none_or(|t| t >= u))
                 })
                 .collect();
             let got = intake
@@ -608,20 +769,37 @@ where
                 .await
                 .map_err(|e| FeedError::Stop(e.into()))?;
             report.intake.add(&got);
-            newest = match (newest, page.newest) {
-                (Some(a), Some(b)) => Some(a.max(b)),
-                (a, b) => a.or(b),
+            if todo.requested {
+                self.store
+                    .done_read(&key, todo.page.as_deref().unwrap_or_default())
+                    .await
+                    .map_err(|e| FeedError::Stop(e.into()))?;
+            } else {
+                read.newest = match (read.newest, page.newest) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+            read.wait = page.wait_seconds.or(read.wait);
+            let until = todo.until;
+            queue.extend(page.then.into_iter().map(|p| Todo {
+                page: Some(p),
+                until,
+                requested: todo.requested,
+            }));
+            let reached = match (page.oldest, until) {
+                (Some(o), Some(u)) => o < u,
+                _ => false,
             };
-            wait = page.wait_seconds.or(wait);
-            let reached = page.oldest.is_some_and(|o| o < since);
-            match page.next {
-                Some(next) if !reached && report.pages < self.settings.max_pages => {
-                    page_token = Some(next)
-                }
-                _ => break,
+            if let Some(next) = page.next.filter(|_| !reached) {
+                queue.push_front(Todo {
+                    page: Some(next),
+                    until,
+                    requested: todo.requested,
+                });
             }
         }
-        Ok((newest, wait))
+        Ok(read)
     }
 
     /// One page, with a token refreshed once if the API refuses the one it had.
@@ -652,7 +830,7 @@ where
                 .send(&req)
                 .await
                 .map_err(|e| FeedError::Page(PageError::Failed(e.0)))?;
-            match pull.read_page(feed, keys, &resp) {
+            match pull.read_page(feed, keys, page, &resp) {
                 Err(PageError::Unauthorized(_))
                     if !refreshed && pull.token_request("", keys).is_some() =>
                 {
@@ -698,6 +876,22 @@ where
             .put(&feed.app, answer.access_token.clone(), expires);
         Ok(Some(answer.access_token))
     }
+}
+
+/// A page to read in this run.
+struct Todo {
+    page: Option<String>,
+    until: Option<Timestamp>,
+    /// A read a webhook asked for: done once read (or refused).
+    requested: bool,
+}
+
+/// What a feed's read gave.
+#[derive(Default)]
+struct Read {
+    newest: Option<Timestamp>,
+    wait: Option<i64>,
+    left: Vec<Resume>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -158,13 +158,13 @@ fn main() {
             headers: vec![],
             body: page(path),
         };
-        let events = pull.read_page(&feed, &keys, &resp).unwrap().events.len();
+        let events = pull.read_page(&feed, &keys, None, &resp).unwrap().events.len();
         let batch = 200;
         let micros: Vec<f64> = (0..rounds)
             .map(|_| {
                 let t = Instant::now();
                 for _ in 0..batch {
-                    std::hint::black_box(pull.read_page(&feed, &keys, &resp).unwrap());
+                    std::hint::black_box(pull.read_page(&feed, &keys, None, &resp).unwrap());
                 }
                 t.elapsed().as_secs_f64() * 1e6 / batch as f64
             })

@@ -18,7 +18,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use vigie_core::comment::{BrandId, Comment, CommentKey, CommentState, ThreadKey};
 use vigie_core::content::BrandContent;
 use vigie_core::drafts::{DraftState, Drafts};
-use vigie_core::poll::{FeedState, PollStore};
+use vigie_core::poll::{FeedState, PollStore, ReadRequests};
 use vigie_core::ports::{
     BrandContentStore, Claim, CommentRead, CommentWrite, Delivery, DraftStore, Inserted,
     OutgoingMessage, PendingComments, QueueError, QueueReceive, QueueSend, RawArchive, RawDelivery,
@@ -110,6 +110,12 @@ CREATE TABLE IF NOT EXISTS users (
 CREATE TABLE IF NOT EXISTS poll_feeds (
     feed TEXT PRIMARY KEY,
     body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS poll_reads (
+    feed TEXT NOT NULL,
+    page TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (feed, page)
 );
 "#;
 
@@ -970,6 +976,45 @@ impl PollStore for SqliteStore {
                 c.execute(
                     "INSERT OR REPLACE INTO poll_feeds (feed, body) VALUES (?1, ?2)",
                     params![feed, body],
+                )
+            })
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+
+    async fn requested_reads(&self, feed: &str, limit: usize) -> Result<Vec<String>, StoreError> {
+        self.rows(
+            "SELECT page FROM poll_reads WHERE feed = ?1 ORDER BY at, page LIMIT ?2",
+            vec![feed.to_owned().into(), (limit as i64).into()],
+        )
+        .await
+    }
+
+    async fn done_read(&self, feed: &str, page: &str) -> Result<(), StoreError> {
+        let (feed, page) = (feed.to_owned(), page.to_owned());
+        self.db
+            .write(move |c| {
+                c.execute(
+                    "DELETE FROM poll_reads WHERE feed = ?1 AND page = ?2",
+                    params![feed, page],
+                )
+            })
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+}
+
+#[async_trait]
+impl ReadRequests for SqliteStore {
+    async fn request_read(&self, feed: &str, page: &str, at: Timestamp) -> Result<(), StoreError> {
+        let (feed, page) = (feed.to_owned(), page.to_owned());
+        self.db
+            .write(move |c| {
+                c.execute(
+                    "INSERT OR IGNORE INTO poll_reads (feed, page, at) VALUES (?1, ?2, ?3)",
+                    params![feed, page, at.millis()],
                 )
             })
             .await

@@ -26,6 +26,7 @@ use vigie_core::intake::{
 };
 use vigie_core::platforms::Inbound;
 use vigie_core::ports::{CommentRead, CommentWrite, QueueSend, RawArchive};
+use vigie_core::poll::ReadRequests;
 use vigie_core::secrets::Secrets;
 use vigie_core::time::Timestamp;
 
@@ -249,7 +250,7 @@ async fn deliver<S, Q>(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<IntakeReport>, WebhookError>
 where
-    S: CommentWrite + CommentRead + RawArchive,
+    S: CommentWrite + CommentRead + RawArchive + ReadRequests,
     Q: QueueSend,
 {
     let Path(target) = target?;
@@ -325,7 +326,7 @@ async fn refuse_announced_oversize(request: Request, next: Next) -> Response {
 /// error of this surface.
 pub fn router<S, Q>(state: Arc<WebhookState<S, Q>>) -> Router
 where
-    S: CommentWrite + CommentRead + RawArchive + Send + Sync + 'static,
+    S: CommentWrite + CommentRead + RawArchive + ReadRequests + Send + Sync + 'static,
     Q: QueueSend + Send + Sync + 'static,
 {
     Router::new()

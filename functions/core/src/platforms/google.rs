@@ -357,6 +357,7 @@ impl crate::poll::Pull for Google {
         &self,
         feed: &crate::poll::Feed,
         _: &crate::poll::PullKeys,
+        _: Option<&str>,
         resp: &crate::poll::HttpResponse,
     ) -> Result<crate::poll::Page, crate::poll::PageError> {
         use crate::poll::{Page, PageError};

@@ -359,6 +359,7 @@ pub fn parse(platform: Platform, body: &[u8]) -> Result<Parsed, MalformedPayload
     let mut parsed = Parsed::default();
     let mut ignore = |reason: String| parsed.ignored.push(Ignored { platform, reason });
     let mut events = Vec::new();
+    let mut reads = Vec::new();
     for (i, raw) in delivery.entry.into_iter().enumerate() {
         let entry: Entry = match serde_json::from_str(raw.get()) {
             Ok(e) => e,
@@ -370,12 +371,25 @@ pub fn parse(platform: Platform, body: &[u8]) -> Result<Parsed, MalformedPayload
         let account = entry.id.0;
         let entry_time = unix_time(entry.time.as_ref());
         for raw in entry.changes {
-            let outcome = serde_json::from_str::<Change>(raw.get())
-                .map_err(|e| format!("change: {e}"))
-                .and_then(|change| match platform {
-                    Platform::Facebook => facebook_change(&account, &change, entry_time),
-                    _ => instagram_change(&account, &change, entry_time),
-                });
+            let change = match serde_json::from_str::<Change>(raw.get()) {
+                Ok(c) => c,
+                Err(e) => {
+                    ignore(format!("change: {e}"));
+                    continue;
+                }
+            };
+            if platform == Platform::Instagram && change.field == "mentions" {
+                // ids only: the poll function reads the words
+                match mention(&account, &change) {
+                    Ok(read) => reads.push(read),
+                    Err(reason) => ignore(reason),
+                }
+                continue;
+            }
+            let outcome = match platform {
+                Platform::Facebook => facebook_change(&account, &change, entry_time),
+                _ => instagram_change(&account, &change, entry_time),
+            };
             match outcome {
                 Ok(event) => events.push(event),
                 Err(reason) => ignore(reason),
@@ -389,8 +403,41 @@ pub fn parse(platform: Platform, body: &[u8]) -> Result<Parsed, MalformedPayload
         }
     }
     parsed.events = events;
+    parsed.reads = reads;
     Ok(parsed)
 }
+
+/// An Instagram `mentions` change: `{"media_id", "comment_id"}` for a comment that
+/// mentions the account, `{"media_id"}` alone for a caption. Read by id later:
+/// `mention:<comment id>` or `mention-media:<media id>`.
+fn mention(account: &str, change: &Change<'_>) -> Result<super::ReadLater, String> {
+    #[derive(Deserialize)]
+    struct Mention {
+        #[serde(default)]
+        media_id: Option<Id>,
+        #[serde(default)]
+        comment_id: Option<Id>,
+    }
+    let v: Mention = value(change)?;
+    let digits = |id: &Id| !id.0.is_empty() && id.0.bytes().all(|b| b.is_ascii_digit());
+    if v.comment_id.iter().chain(&v.media_id).any(|id| !digits(id)) {
+        return Err("mention with an id that is not a number".into());
+    }
+    let page = match (v.comment_id, v.media_id) {
+        (Some(c), _) => format!("{MENTION}{}", c.0),
+        (None, Some(m)) => format!("{MENTION_MEDIA}{}", m.0),
+        (None, None) => return Err("mention without comment_id or media_id".into()),
+    };
+    Ok(super::ReadLater {
+        platform: Platform::Instagram,
+        account_id: account.to_owned(),
+        page,
+    })
+}
+
+/// The read-side pages of Instagram mentions.
+const MENTION: &str = "mention:";
+const MENTION_MEDIA: &str = "mention-media:";
 
 fn value<'a, T: Deserialize<'a>>(change: &Change<'a>) -> Result<T, String> {
     let raw = change.value.ok_or("change without value")?;
@@ -526,6 +573,14 @@ impl crate::poll::Pull for Meta {
         true
     }
 
+    fn check_keys(&self, p: &crate::config::PullConfig) -> Vec<(&'static str, &'static str)> {
+        crate::poll::static_token_keys(
+            p,
+            "gap repair reads with a system user's token",
+            "Meta's token does not refresh: give its access_token",
+        )
+    }
+
     fn api_url(&self) -> &'static str {
         "https://graph.facebook.com"
     }
@@ -535,8 +590,18 @@ impl crate::poll::Pull for Meta {
         api: &str,
         feed: &crate::poll::Feed,
         _: &crate::poll::PullKeys,
-        _: Option<&str>,
+        page: Option<&str>,
     ) -> crate::poll::HttpRequest {
+        if let Some(field) = page.and_then(mention_field) {
+            let mut q = form_urlencoded::Serializer::new(String::new());
+            q.append_pair("fields", &field);
+            return crate::poll::HttpRequest::get(format!(
+                "{}/{GRAPH_VERSION}/{}?{}",
+                api.trim_end_matches('/'),
+                feed.account,
+                q.finish()
+            ));
+        }
         let (edge, fields) = match feed.platform {
             Platform::Instagram => (
                 "media",
@@ -563,6 +628,7 @@ impl crate::poll::Pull for Meta {
         &self,
         feed: &crate::poll::Feed,
         _: &crate::poll::PullKeys,
+        page: Option<&str>,
         resp: &crate::poll::HttpResponse,
     ) -> Result<crate::poll::Page, crate::poll::PageError> {
         use crate::poll::{Page, PageError};
@@ -581,6 +647,9 @@ impl crate::poll::Pull for Meta {
                 190 => PageError::Unauthorized(m),
                 _ => PageError::Failed(m),
             });
+        }
+        if page.is_some_and(|p| mention_field(p).is_some()) {
+            return read_mention(feed, resp);
         }
         let list: GraphList = crate::poll::json_page(resp)?;
         let mut page = Page::default();
@@ -609,6 +678,91 @@ impl crate::poll::Pull for Meta {
         page.oldest = None;
         Ok(page)
     }
+}
+
+/// The field that reads a mention by id: `mentioned_comment.comment_id(<id>){...}` for a
+/// comment, `mentioned_media.media_id(<id>){...}` for a caption.
+fn mention_field(page: &str) -> Option<String> {
+    if let Some(id) = page.strip_prefix(MENTION) {
+        Some(format!(
+            "mentioned_comment.comment_id({id}){{id,text,timestamp,media{{id,permalink}}}}"
+        ))
+    } else {
+        page.strip_prefix(MENTION_MEDIA).map(|id| {
+            format!("mentioned_media.media_id({id}){{id,caption,timestamp,permalink,username}}")
+        })
+    }
+}
+
+/// A mention read by id: `{"mentioned_comment": {"id", "text", "timestamp", "media":
+/// {"id", "permalink"}}, "id": <account>}`, or `{"mentioned_media": {"id", "caption",
+/// "timestamp", "permalink", "username"}}`. The comment is on another account's media; the
+/// media is another account's post. Either is answered where it is.
+fn read_mention(
+    feed: &crate::poll::Feed,
+    resp: &crate::poll::HttpResponse,
+) -> Result<crate::poll::Page, crate::poll::PageError> {
+    #[derive(Deserialize)]
+    struct Mentioned {
+        #[serde(default)]
+        mentioned_comment: Option<GraphComment>,
+        #[serde(default)]
+        mentioned_media: Option<MentionedMedia>,
+    }
+    #[derive(Deserialize)]
+    struct MentionedMedia {
+        id: Id,
+        #[serde(default)]
+        caption: Option<String>,
+        #[serde(default)]
+        timestamp: Option<String>,
+        #[serde(default)]
+        permalink: Option<String>,
+        #[serde(default)]
+        username: Option<String>,
+    }
+    let m: Mentioned = crate::poll::json_page(resp)?;
+    let mut page = crate::poll::Page::default();
+    if let Some(c) = m.mentioned_comment {
+        let media = c.media.clone().ok_or_else(|| {
+            crate::poll::PageError::Malformed("mentioned comment without its media".into())
+        })?;
+        let mut event = graph_comment(feed, &media.id.0, media.permalink.as_deref(), c);
+        // what a mention says is the point: without words it is nothing to answer
+        event.attachment = None;
+        event.source = Some("mention".into());
+        page.push(event);
+    } else if let Some(m) = m.mentioned_media {
+        let id = m.id.0;
+        page.push(PlatformEvent {
+            platform: feed.platform,
+            account_id: feed.account.clone(),
+            kind: EventKind::Created,
+            external_id: format!("media:{id}"),
+            thread_id: id,
+            parent_id: None,
+            from_account: false,
+            private: false,
+            author: Author {
+                id: m.username.clone().unwrap_or_else(|| "unknown".into()),
+                name: m.username,
+                followers: None,
+            },
+            text: m.caption.filter(|t| !t.trim().is_empty()),
+            attachment: None,
+            created_at: m.timestamp.as_deref().and_then(graph_time),
+            permalink: m.permalink,
+            source: Some("caption mention".into()),
+        });
+    } else {
+        return Err(crate::poll::PageError::Malformed(
+            "neither mentioned_comment nor mentioned_media".into(),
+        ));
+    }
+    // read by id: no cursor applies
+    page.oldest = None;
+    page.newest = None;
+    Ok(page)
 }
 
 #[derive(Deserialize)]
@@ -667,6 +821,16 @@ struct GraphComment {
     parent_id: Option<Id>,
     #[serde(default)]
     replies: Option<GraphComments>,
+    /// A mentioned comment's media.
+    #[serde(default)]
+    media: Option<GraphMedia>,
+}
+
+#[derive(Deserialize, Clone)]
+struct GraphMedia {
+    id: Id,
+    #[serde(default)]
+    permalink: Option<String>,
 }
 
 #[derive(Deserialize, Clone)]

@@ -325,6 +325,18 @@ pub struct Ignored {
 pub struct Parsed {
     pub events: Vec<PlatformEvent>,
     pub ignored: Vec<Ignored>,
+    /// Comments the delivery names without their words (an Instagram mention, a TikTok
+    /// comment event without text): the poll function reads them.
+    pub reads: Vec<ReadLater>,
+}
+
+/// A comment to read from the platform's API by id: a page of the platform module's
+/// read side ([`Pull`](crate::poll::Pull)), asked by the account it was delivered for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadLater {
+    pub platform: Platform,
+    pub account_id: String,
+    pub page: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -75,6 +75,23 @@ struct RedditComment {
 }
 
 impl Pull for Reddit {
+    fn check_keys(&self, p: &crate::config::PullConfig) -> Vec<(&'static str, &'static str)> {
+        let mut out = crate::poll::oauth_keys(p);
+        if p.username.as_deref().is_none_or(|u| u.trim().is_empty()) {
+            out.push((
+                "username",
+                "the Reddit account vigie reads as (its comments are the brand's own)",
+            ));
+        }
+        if p.user_agent.as_deref().is_none_or(|u| u.trim().is_empty()) {
+            out.push((
+                "user_agent",
+                "Reddit asks every client to name itself, <platform>:<app id>:<version> (by /u/<user>)",
+            ));
+        }
+        out
+    }
+
     fn repairs(&self, _: Platform) -> bool {
         false
     }
@@ -111,6 +128,7 @@ impl Pull for Reddit {
         &self,
         feed: &Feed,
         keys: &PullKeys,
+        _: Option<&str>,
         resp: &HttpResponse,
     ) -> Result<Page, PageError> {
         if let Some(e) = PageError::of_status(resp) {

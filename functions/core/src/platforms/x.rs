@@ -378,6 +378,207 @@ pub fn parse(body: &[u8]) -> Result<Parsed, MalformedPayload> {
     Ok(parsed)
 }
 
+/// Gap repair: the account's mention timeline of the X API v2, newest first,
+/// `GET /2/users/<id>/mentions?max_results=100&tweet.fields=created_at,author_id,
+/// conversation_id,referenced_tweets,note_tweet&expansions=author_id&user.fields=username,
+/// name,public_metrics[&pagination_token=]`: `{"data": [{"id", "text", "author_id",
+/// "created_at", "conversation_id", "referenced_tweets": [{"type": "replied_to", "id"}],
+/// "note_tweet": {"text"}}], "includes": {"users": [{"id", "username", "name",
+/// "public_metrics": {"followers_count"}}]}, "meta": {"result_count", "newest_id",
+/// "oldest_id", "next_token"}}` (no `data` when there is nothing). The token is the
+/// app's bearer token (app-only), which does not expire. Limits: 429 with
+/// `x-rate-limit-reset` (epoch seconds); `x-rate-limit-remaining: 0` on a page says the
+/// window is spent. Errors: `{"title", "detail", "status"}`. The mention timeline needs a
+/// paid access level.
+impl crate::poll::Pull for X {
+    fn repairs(&self, _: Platform) -> bool {
+        true
+    }
+
+    fn check_keys(&self, p: &crate::config::PullConfig) -> Vec<(&'static str, &'static str)> {
+        crate::poll::static_token_keys(
+            p,
+            "gap repair reads with the app's bearer token",
+            "the app's bearer token does not refresh: give it as access_token",
+        )
+    }
+
+    fn api_url(&self) -> &'static str {
+        "https://api.x.com"
+    }
+
+    fn page_request(
+        &self,
+        api: &str,
+        feed: &crate::poll::Feed,
+        _: &crate::poll::PullKeys,
+        page: Option<&str>,
+    ) -> crate::poll::HttpRequest {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        q.append_pair("max_results", "100")
+            .append_pair(
+                "tweet.fields",
+                "created_at,author_id,conversation_id,referenced_tweets,note_tweet",
+            )
+            .append_pair("expansions", "author_id")
+            .append_pair("user.fields", "username,name,public_metrics");
+        if let Some(p) = page {
+            q.append_pair("pagination_token", p);
+        }
+        crate::poll::HttpRequest::get(format!(
+            "{}/2/users/{}/mentions?{}",
+            api.trim_end_matches('/'),
+            feed.account,
+            q.finish()
+        ))
+    }
+
+    fn read_page(
+        &self,
+        feed: &crate::poll::Feed,
+        _: &crate::poll::PullKeys,
+        _: Option<&str>,
+        resp: &crate::poll::HttpResponse,
+    ) -> Result<crate::poll::Page, crate::poll::PageError> {
+        use crate::poll::{Page, PageError};
+        let until_reset = || resp.seconds_until("x-rate-limit-reset");
+        if let Some(e) = PageError::of_status(resp) {
+            let detail = serde_json::from_slice::<V2Problem>(&resp.body)
+                .ok()
+                .map(|p| format!("HTTP {}: {} {}", resp.status, p.title, p.detail));
+            return Err(match e {
+                PageError::RateLimited { retry_after, reason } => PageError::RateLimited {
+                    retry_after: retry_after.or_else(until_reset),
+                    reason: detail.unwrap_or(reason),
+                },
+                PageError::Unauthorized(m) => PageError::Unauthorized(detail.unwrap_or(m)),
+                PageError::Failed(m) => PageError::Failed(detail.unwrap_or(m)),
+                e => e,
+            });
+        }
+        let timeline: Mentions = crate::poll::json_page(resp)?;
+        let users = timeline.includes.map(|i| i.users).unwrap_or_default();
+        let mut page = Page {
+            next: timeline.meta.and_then(|m| m.next_token),
+            wait_seconds: (resp.header("x-rate-limit-remaining").map(str::trim) == Some("0"))
+                .then(until_reset)
+                .flatten(),
+            ..Default::default()
+        };
+        for t in timeline.data {
+            let user = users.iter().find(|u| Some(&u.id) == t.author_id.as_ref());
+            let replied_to = t
+                .referenced_tweets
+                .iter()
+                .find(|r| r.kind == "replied_to")
+                .map(|r| r.id.0.clone());
+            let id = t.id.0;
+            let author = t.author_id.map(|a| a.0);
+            let text = t.note_tweet.and_then(|n| n.text).or(t.text);
+            let screen_name = user.and_then(|u| u.username.clone());
+            page.push(PlatformEvent {
+                platform: Platform::X,
+                account_id: feed.account.clone(),
+                kind: EventKind::Created,
+                // as the webhook threads it: under the tweet it answers, or its own
+                thread_id: replied_to.unwrap_or_else(|| id.clone()),
+                parent_id: None,
+                from_account: author.as_deref() == Some(feed.account.as_str()),
+                private: false,
+                permalink: screen_name
+                    .as_deref()
+                    .map(|n| format!("https://x.com/{n}/status/{id}")),
+                external_id: id,
+                author: Author {
+                    id: author.unwrap_or_else(|| "unknown".into()),
+                    name: screen_name,
+                    followers: user
+                        .and_then(|u| u.public_metrics.as_ref())
+                        .and_then(|m| m.followers_count),
+                },
+                text: text.filter(|t| !t.trim().is_empty()),
+                attachment: None,
+                created_at: t.created_at.as_deref().and_then(Timestamp::parse_rfc3339),
+                source: None,
+            });
+        }
+        Ok(page)
+    }
+}
+
+#[derive(Deserialize)]
+struct V2Problem {
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    detail: String,
+}
+
+#[derive(Deserialize)]
+struct Mentions {
+    #[serde(default)]
+    data: Vec<V2Tweet>,
+    #[serde(default)]
+    includes: Option<V2Includes>,
+    #[serde(default)]
+    meta: Option<V2Meta>,
+}
+
+#[derive(Deserialize)]
+struct V2Tweet {
+    id: Id,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    author_id: Option<Id>,
+    #[serde(default)]
+    created_at: Option<String>,
+    #[serde(default)]
+    referenced_tweets: Vec<V2Reference>,
+    #[serde(default)]
+    note_tweet: Option<V2Note>,
+}
+
+#[derive(Deserialize)]
+struct V2Reference {
+    #[serde(rename = "type")]
+    kind: String,
+    id: Id,
+}
+
+#[derive(Deserialize)]
+struct V2Note {
+    #[serde(default)]
+    text: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct V2Includes {
+    #[serde(default)]
+    users: Vec<V2User>,
+}
+
+#[derive(Deserialize)]
+struct V2User {
+    id: Id,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    public_metrics: Option<V2Metrics>,
+}
+
+#[derive(Deserialize)]
+struct V2Metrics {
+    #[serde(default)]
+    followers_count: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct V2Meta {
+    #[serde(default)]
+    next_token: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,11 @@
 //! "message", "errors": [{"reason"}]}}`, quota and rate limits as 403 `quotaExceeded` /
 //! `rateLimitExceeded` or 429, an expired token as 401. Tokens come from Google's OAuth
 //! refresh grant.
+//!
+//! A thread gives a few of its replies only: when `totalReplyCount` is more, the rest are
+//! read in the same run with `GET /youtube/v3/comments?part=snippet&parentId=<thread>
+//! &maxResults=100&textFormat=plainText[&pageToken=]` (`{"nextPageToken", "items":
+//! [comment]}`, oldest first).
 
 use serde::Deserialize;
 
@@ -45,6 +50,14 @@ struct Threads {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReplyList {
+    #[serde(default)]
+    next_page_token: Option<String>,
+    items: Vec<YtComment>,
+}
+
+#[derive(Deserialize)]
 struct Thread {
     snippet: ThreadSnippet,
     #[serde(default)]
@@ -57,6 +70,8 @@ struct ThreadSnippet {
     #[serde(default)]
     video_id: Option<String>,
     top_level_comment: YtComment,
+    #[serde(default)]
+    total_reply_count: u64,
 }
 
 #[derive(Deserialize)]
@@ -164,6 +179,20 @@ impl Pull for YouTube {
         page: Option<&str>,
     ) -> HttpRequest {
         let mut q = form_urlencoded::Serializer::new(String::new());
+        if let Some(r) = page.and_then(RepliesPage::parse) {
+            q.append_pair("part", "snippet")
+                .append_pair("parentId", r.parent)
+                .append_pair("maxResults", "100")
+                .append_pair("textFormat", "plainText");
+            if let Some(p) = r.token {
+                q.append_pair("pageToken", p);
+            }
+            return HttpRequest::get(format!(
+                "{}/youtube/v3/comments?{}",
+                api.trim_end_matches('/'),
+                q.finish()
+            ));
+        }
         q.append_pair("part", "snippet,replies")
             .append_pair("allThreadsRelatedToChannelId", &feed.account)
             .append_pair("order", "time")
@@ -179,9 +208,32 @@ impl Pull for YouTube {
         ))
     }
 
-    fn read_page(&self, feed: &Feed, _: &PullKeys, resp: &HttpResponse) -> Result<Page, PageError> {
+    fn read_page(
+        &self,
+        feed: &Feed,
+        _: &PullKeys,
+        asked: Option<&str>,
+        resp: &HttpResponse,
+    ) -> Result<Page, PageError> {
         if let Some(e) = google_error(resp) {
             return Err(e);
+        }
+        if let Some(r) = asked.and_then(RepliesPage::parse) {
+            let list: ReplyList = json_page(resp)?;
+            let mut page = Page {
+                next: list
+                    .next_page_token
+                    .filter(|t| !t.is_empty())
+                    .map(|t| r.with_token(&t)),
+                ..Default::default()
+            };
+            for c in list.items {
+                let parent = c.snippet.parent_id.clone().or(Some(r.parent.to_owned()));
+                page.push(comment_event(feed, r.video, parent, c));
+            }
+            // a thread's replies come oldest first: no cursor stop
+            page.oldest = None;
+            return Ok(page);
         }
         let threads: Threads = json_page(resp)?;
         let mut page = Page {
@@ -192,6 +244,19 @@ impl Pull for YouTube {
             let video = t.snippet.video_id.clone();
             let top_id = t.snippet.top_level_comment.id.clone();
             let replies = t.replies.map(|r| r.comments).unwrap_or_default();
+            // the thread gives a few replies only: the rest by the thread's replies
+            if t.snippet.total_reply_count > replies.len() as u64
+                && let Some(v) = &video
+            {
+                page.then.push(
+                    RepliesPage {
+                        video: v,
+                        parent: &top_id,
+                        token: None,
+                    }
+                    .to_string(),
+                );
+            }
             for c in std::iter::once(t.snippet.top_level_comment).chain(replies) {
                 let Some(video) = c.snippet.video_id.clone().or_else(|| video.clone()) else {
                     page.ignored.push(super::Ignored {
@@ -210,6 +275,41 @@ impl Pull for YouTube {
             }
         }
         Ok(page)
+    }
+}
+
+/// The page of a thread's replies (`comments.list?parentId=`): `replies:<video>:<parent>`
+/// and `:<page token>` after the first.
+struct RepliesPage<'a> {
+    video: &'a str,
+    parent: &'a str,
+    token: Option<&'a str>,
+}
+
+impl<'a> RepliesPage<'a> {
+    fn parse(page: &'a str) -> Option<Self> {
+        let mut parts = page.strip_prefix("replies:")?.splitn(3, ':');
+        let video = parts.next().filter(|v| !v.is_empty())?;
+        let parent = parts.next().filter(|p| !p.is_empty())?;
+        Some(Self {
+            video,
+            parent,
+            token: parts.next(),
+        })
+    }
+
+    fn with_token(&self, token: &str) -> String {
+        format!("replies:{}:{}:{token}", self.video, self.parent)
+    }
+}
+
+impl std::fmt::Display for RepliesPage<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "replies:{}:{}", self.video, self.parent)?;
+        if let Some(t) = self.token {
+            write!(f, ":{t}")?;
+        }
+        Ok(())
     }
 }
 
