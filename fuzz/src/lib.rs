@@ -86,6 +86,7 @@ fn setup() -> &'static Setup {
 pub struct MemoryStore {
     comments: Mutex<BTreeMap<CommentKey, Comment>>,
     raw: Mutex<HashMap<String, RawDelivery>>,
+    reads: Mutex<BTreeMap<(String, String), Timestamp>>,
 }
 
 impl MemoryStore {
@@ -150,6 +151,15 @@ impl RawArchive for MemoryStore {
 
     async fn get_raw(&self, id: &str) -> Result<Option<RawDelivery>, StoreError> {
         Ok(self.raw.lock().unwrap().get(id).cloned())
+    }
+}
+
+#[async_trait]
+impl vigie_core::poll::ReadRequests for MemoryStore {
+    async fn request_read(&self, feed: &str, page: &str, at: Timestamp) -> Result<(), StoreError> {
+        let mut reads = self.reads.lock().unwrap();
+        reads.entry((feed.to_owned(), page.to_owned())).or_insert(at);
+        Ok(())
     }
 }
 

@@ -138,7 +138,8 @@ pub struct FeedState {
     /// The newest comment time read so far: the next run reads back to it (with an overlap).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<Timestamp>,
-    /// No read before this time (rate limit, quota, a failure backing off).
+    /// No read before this time (rate limit, quota, a failure backing off, the pace of a
+    /// platform read hourly).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backoff_until: Option<Timestamp>,
     /// Failed runs in a row.
@@ -319,6 +320,11 @@ pub trait Pull: crate::platforms::Source {
     fn repairs(&self, platform: Platform) -> bool;
     /// The API's base URL.
     fn api_url(&self) -> &'static str;
+    /// The least time between two reads of a feed, for APIs whose daily allowance a read
+    /// every few minutes would spend (0: every run).
+    fn every_seconds(&self) -> i64 {
+        0
+    }
     /// The OAuth token endpoint, for platforms whose tokens expire.
     fn token_url(&self) -> Option<&'static str> {
         None
@@ -410,12 +416,13 @@ impl std::fmt::Debug for dyn Pull {
 }
 
 /// Every platform module with a read side.
-pub const PULLS: [&dyn Pull; 5] = [
+pub const PULLS: [&dyn Pull; 6] = [
     &crate::platforms::meta::Meta,
     &crate::platforms::google::Google,
     &crate::platforms::youtube::YouTube,
     &crate::platforms::reddit::Reddit,
     &crate::platforms::x::X,
+    &crate::platforms::linkedin::LinkedIn,
 ];
 
 /// The read side of the module named `name` in the configuration.
@@ -609,9 +616,12 @@ where
                 };
                 state.runs += 1;
                 state.failures = 0;
-                // a spent window of requests: the next read waits for its reset
-                state.backoff_until = wait
-                    .map(|s| now.plus_millis(s.clamp(0, self.settings.max_backoff_seconds) * 1000));
+                // a spent window of requests: the next read waits for its reset; a platform
+                // with a small daily allowance is read at its own pace
+                let pace = Some(pull.every_seconds()).filter(|s| *s > 0);
+                state.backoff_until = wait.max(pace).map(|s| {
+                    now.plus_millis(s.clamp(0, self.settings.max_backoff_seconds) * 1000)
+                });
                 state.last_error = None;
             }
             Err(e) => {

@@ -239,6 +239,296 @@ fn notification(raw: &RawValue) -> Result<PlatformEvent, String> {
     })
 }
 
+/// The API version gap repair asks for (`LinkedIn-Version`, kept for a year after release).
+pub const API_VERSION: &str = "202610";
+
+/// How many of the organization's posts gap repair re-reads, the last modified first.
+const POSTS: usize = 10;
+
+/// Gap repair: the organization's posts, the last modified first (`GET /rest/posts?
+/// author=<urn:li:organization:N>&q=author&count=10&sortBy=LAST_MODIFIED`, answer
+/// `{"elements": [{"id": "urn:li:share:N" | "urn:li:ugcPost:N", "lastModifiedAt"}],
+/// "paging"}`), then each one's comments (`GET /rest/socialActions/<post urn>/comments?
+/// start=&count=100`, answer `{"elements": [{"id", "$URN" | "commentUrn", "actor",
+/// "object", "message": {"text"}, "created": {"time"}, "lastModified": {"time"},
+/// "parentComment", "commentsSummary": {"totalFirstLevelComments"}}], "paging": {"start",
+/// "count", "total"}}`), and the replies of a comment that has some (the same call on the
+/// comment's URN). Headers `LinkedIn-Version` and `X-Restli-Protocol-Version: 2.0.0`.
+/// Tokens come from the refresh grant (`https://www.linkedin.com/oauth/v2/accessToken`,
+/// client id and secret in the form). Errors: `{"status", "serviceErrorCode", "message"}`,
+/// 401 for an expired or revoked token, 429 for the daily limits. The order of comments is
+/// not documented: a post's comments are read whole (100 a page), each run.
+impl crate::poll::Pull for LinkedIn {
+    fn repairs(&self, _: Platform) -> bool {
+        true
+    }
+
+    fn api_url(&self) -> &'static str {
+        "https://api.linkedin.com"
+    }
+
+    /// A run reads about a dozen pages, and the development tier allows 500 calls a day
+    /// per app: once an hour.
+    fn every_seconds(&self) -> i64 {
+        3600
+    }
+
+    fn token_url(&self) -> Option<&'static str> {
+        Some("https://www.linkedin.com/oauth/v2/accessToken")
+    }
+
+    fn page_request(
+        &self,
+        api: &str,
+        feed: &crate::poll::Feed,
+        _: &crate::poll::PullKeys,
+        page: Option<&str>,
+    ) -> crate::poll::HttpRequest {
+        let api = api.trim_end_matches('/');
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        let url = match page.and_then(CommentsPage::parse) {
+            Some(c) => {
+                q.append_pair("start", &c.start.to_string())
+                    .append_pair("count", "100");
+                format!(
+                    "{api}/rest/socialActions/{}/comments?{}",
+                    form_urlencoded::byte_serialize(c.of().as_bytes()).collect::<String>(),
+                    q.finish()
+                )
+            }
+            None => {
+                // `author` before `q`: the finder refuses the other order
+                q.append_pair("author", &format!("urn:li:organization:{}", feed.account))
+                    .append_pair("q", "author")
+                    .append_pair("count", &POSTS.to_string())
+                    .append_pair("sortBy", "LAST_MODIFIED");
+                format!("{api}/rest/posts?{}", q.finish())
+            }
+        };
+        crate::poll::HttpRequest::get(url)
+            .header("linkedin-version", API_VERSION)
+            .header("x-restli-protocol-version", "2.0.0")
+    }
+
+    fn read_page(
+        &self,
+        feed: &crate::poll::Feed,
+        _: &crate::poll::PullKeys,
+        asked: Option<&str>,
+        resp: &crate::poll::HttpResponse,
+    ) -> Result<crate::poll::Page, crate::poll::PageError> {
+        use crate::poll::{Page, PageError};
+        if let Some(e) = PageError::of_status(resp) {
+            let m = serde_json::from_slice::<ApiError>(&resp.body)
+                .ok()
+                .map(|e| format!("HTTP {}: {} ({})", resp.status, e.message, e.service_error_code));
+            return Err(match (e, m) {
+                (PageError::RateLimited { retry_after, .. }, Some(m)) => PageError::RateLimited {
+                    retry_after,
+                    reason: m,
+                },
+                (PageError::Unauthorized(_), Some(m)) => PageError::Unauthorized(m),
+                (PageError::Failed(_), Some(m)) => PageError::Failed(m),
+                (e, _) => e,
+            });
+        }
+        let mut page = Page::default();
+        let Some(asked) = asked.and_then(CommentsPage::parse) else {
+            let posts: Elements<PostRef> = crate::poll::json_page(resp)?;
+            for post in posts.elements.iter().take(POSTS) {
+                if post.id.starts_with("urn:li:") && !post.id.contains(char::is_whitespace) {
+                    page.then.push(
+                        CommentsPage {
+                            start: 0,
+                            post: &post.id,
+                            comment: None,
+                        }
+                        .to_string(),
+                    );
+                }
+            }
+            return Ok(page);
+        };
+        let list: Elements<ApiComment> = crate::poll::json_page(resp)?;
+        let count = list.elements.len();
+        for c in list.elements {
+            let id = [c.urn.as_deref(), c.comment_urn.as_deref()]
+                .into_iter()
+                .flatten()
+                .find_map(canonical_comment);
+            let Some(id) = id else {
+                page.ignored.push(Ignored {
+                    platform: Platform::LinkedIn,
+                    reason: "comment without a comment URN".into(),
+                });
+                continue;
+            };
+            if c.comments_summary
+                .as_ref()
+                .is_some_and(|s| s.total_first_level_comments > 0)
+                && asked.comment.is_none()
+            {
+                page.then.push(format!("comments 0 {} {id}", asked.post));
+            }
+            let created = c.created.and_then(|t| t.time).map(Timestamp);
+            let modified = c.last_modified.and_then(|t| t.time).map(Timestamp);
+            let actor = c.actor.unwrap_or_else(|| "unknown".into());
+            let parent = c
+                .parent_comment
+                .as_deref()
+                .and_then(canonical_comment)
+                .or_else(|| asked.comment.map(str::to_owned));
+            page.push(PlatformEvent {
+                platform: Platform::LinkedIn,
+                account_id: feed.account.clone(),
+                kind: if modified.is_some_and(|m| created.is_some_and(|c| m > c)) {
+                    EventKind::Edited
+                } else {
+                    EventKind::Created
+                },
+                from_account: organization_id(&actor) == Some(feed.account.as_str()),
+                external_id: id,
+                // as the webhook threads it: under the post
+                thread_id: asked.post.to_owned(),
+                parent_id: parent,
+                private: false,
+                author: Author {
+                    id: actor,
+                    name: None,
+                    followers: None,
+                },
+                text: c.message.and_then(|m| m.text).filter(|t| !t.trim().is_empty()),
+                attachment: None,
+                created_at: created.filter(|t| (Timestamp::MIN..=Timestamp::MAX).contains(t)),
+                permalink: None,
+                source: None,
+            });
+        }
+        let total = list.paging.as_ref().and_then(|p| p.total);
+        let next = asked.start + count;
+        if count > 0 && total.is_none_or(|t| next < t) && count >= 100 {
+            page.next = Some(
+                CommentsPage {
+                    start: next,
+                    ..asked
+                }
+                .to_string(),
+            );
+        }
+        // comments in no documented order: no cursor stop
+        page.oldest = None;
+        Ok(page)
+    }
+}
+
+/// A page of the comments on a post, or of the replies to one of its comments:
+/// `comments <start> <post urn>[ <comment urn>]` (URNs hold no spaces).
+#[derive(Clone, Copy)]
+struct CommentsPage<'a> {
+    start: usize,
+    post: &'a str,
+    comment: Option<&'a str>,
+}
+
+impl<'a> CommentsPage<'a> {
+    fn parse(page: &'a str) -> Option<Self> {
+        let mut parts = page.strip_prefix("comments ")?.split(' ');
+        let start = parts.next()?.parse().ok()?;
+        let post = parts.next().filter(|p| p.starts_with("urn:li:"))?;
+        let comment = parts.next();
+        if parts.next().is_some() || comment.is_some_and(|c| canonical_comment(c).is_none()) {
+            return None;
+        }
+        Some(Self {
+            start,
+            post,
+            comment,
+        })
+    }
+
+    /// What the comments are on.
+    fn of(&self) -> &'a str {
+        self.comment.unwrap_or(self.post)
+    }
+}
+
+impl std::fmt::Display for CommentsPage<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "comments {} {}", self.start, self.post)?;
+        if let Some(c) = self.comment {
+            write!(f, " {c}")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ApiError {
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    service_error_code: i64,
+}
+
+#[derive(Deserialize)]
+struct Elements<T> {
+    elements: Vec<T>,
+    #[serde(default)]
+    paging: Option<Paging>,
+}
+
+#[derive(Deserialize)]
+struct Paging {
+    #[serde(default)]
+    total: Option<usize>,
+}
+
+#[derive(Deserialize)]
+struct PostRef {
+    id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ApiComment {
+    #[serde(rename = "$URN", default)]
+    urn: Option<String>,
+    #[serde(default)]
+    comment_urn: Option<String>,
+    #[serde(default)]
+    actor: Option<String>,
+    #[serde(default)]
+    message: Option<ApiText>,
+    #[serde(default)]
+    created: Option<ApiTime>,
+    #[serde(default)]
+    last_modified: Option<ApiTime>,
+    #[serde(default)]
+    parent_comment: Option<String>,
+    #[serde(default)]
+    comments_summary: Option<Summary>,
+}
+
+#[derive(Deserialize)]
+struct ApiText {
+    #[serde(default)]
+    text: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ApiTime {
+    #[serde(default)]
+    time: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Summary {
+    #[serde(default)]
+    total_first_level_comments: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
