@@ -30,6 +30,8 @@ pub struct HttpRequest {
     pub headers: Vec<(String, String)>,
     /// An `application/x-www-form-urlencoded` body (token requests).
     pub form: Vec<(String, String)>,
+    /// A JSON body instead (TikTok's token requests).
+    pub json: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +47,7 @@ impl HttpRequest {
             url: url.into(),
             headers: Vec::new(),
             form: Vec::new(),
+            json: None,
         }
     }
 
@@ -54,6 +57,17 @@ impl HttpRequest {
             url: url.into(),
             headers: Vec::new(),
             form,
+            json: None,
+        }
+    }
+
+    pub fn post_json(url: impl Into<String>, body: &serde_json::Value) -> Self {
+        Self {
+            method: Method::Post,
+            url: url.into(),
+            headers: Vec::new(),
+            form: Vec::new(),
+            json: Some(body.to_string()),
         }
     }
 
@@ -352,6 +366,17 @@ pub trait Pull: crate::platforms::Source {
     fn check_keys(&self, p: &crate::config::PullConfig) -> Vec<(&'static str, &'static str)> {
         oauth_keys(p)
     }
+    /// A page request with the access token: `Authorization: Bearer` by default.
+    fn authorize(&self, req: HttpRequest, token: &str) -> HttpRequest {
+        req.header("authorization", format!("Bearer {token}"))
+    }
+    /// Reads the token endpoint's answer: the access token and its lifetime in seconds
+    /// (RFC 6749 §5.1 by default).
+    fn read_token(&self, resp: &HttpResponse) -> Result<(String, Option<i64>), PageError> {
+        let answer: TokenAnswer = serde_json::from_slice(&resp.body)
+            .map_err(|e| PageError::Malformed(format!("token answer: {e}")))?;
+        Ok((answer.access_token, answer.expires_in))
+    }
     /// The refresh-token grant (RFC 6749 §6), credentials in the form by default.
     fn token_request(&self, url: &str, keys: &PullKeys) -> Option<HttpRequest> {
         let refresh = keys.refresh_token.clone()?;
@@ -416,13 +441,14 @@ impl std::fmt::Debug for dyn Pull {
 }
 
 /// Every platform module with a read side.
-pub const PULLS: [&dyn Pull; 6] = [
+pub const PULLS: [&dyn Pull; 7] = [
     &crate::platforms::meta::Meta,
     &crate::platforms::google::Google,
     &crate::platforms::youtube::YouTube,
     &crate::platforms::reddit::Reddit,
     &crate::platforms::x::X,
     &crate::platforms::linkedin::LinkedIn,
+    &crate::platforms::tiktok::TikTok,
 ];
 
 /// The read side of the module named `name` in the configuration.
@@ -830,7 +856,7 @@ where
             };
             let mut req = pull.page_request(api, feed, keys, page);
             if let Some(t) = &token {
-                req = req.header("authorization", format!("Bearer {t}"));
+                req = pull.authorize(req, t);
             }
             if let Some(ua) = &keys.user_agent {
                 req = req.header("user-agent", ua.clone());
@@ -879,12 +905,10 @@ where
                 e => e,
             }));
         }
-        let answer: TokenAnswer = serde_json::from_slice(&resp.body)
-            .map_err(|e| FeedError::Page(PageError::Malformed(format!("token answer: {e}"))))?;
-        let expires = answer.expires_in.map(|s| now.plus_millis(s * 1000));
-        self.tokens
-            .put(&feed.app, answer.access_token.clone(), expires);
-        Ok(Some(answer.access_token))
+        let (token, expires_in) = pull.read_token(&resp).map_err(FeedError::Page)?;
+        let expires = expires_in.map(|s| now.plus_millis(s.saturating_mul(1000)));
+        self.tokens.put(&feed.app, token.clone(), expires);
+        Ok(Some(token))
     }
 }
 

@@ -852,16 +852,17 @@ fn check_every_page(status: u16, body: &[u8]) -> Result<(), TestCaseError> {
 
 /// A page of each kind the read sides ask for: a feed's first, a next page's token, a
 /// listing's comments, a thread's replies, a read by id.
-const PAGES: [Option<&str>; 9] = [
+const PAGES: [Option<&str>; 10] = [
     None,
     Some("QURTSl9pMlB0ZkVrLXdJ"),
     Some("replies:dQw4w9WgXcQ:UgzT3hread0001"),
     Some("replies:dQw4w9WgXcQ:UgzT3hread0001:QURTSl9p"),
     Some("mention:17900000000000001"),
     Some("mention-media:18000000000000009"),
-    Some("comments:urn:li:share:7400000000000000001"),
-    Some("comments:7400000000000000001:0"),
-    Some("comment:7400000000000000001:7400000000000000002"),
+    Some("comments 0 urn:li:share:7400000000000000001"),
+    Some("comments 0 urn:li:share:7400000000000000001 urn:li:comment:(urn:li:activity:7400000000000000009,7400000000000000010)"),
+    Some("comments 7436000000000000001 0"),
+    Some("comment 7436000000000000001 7437000000000000001"),
 ];
 
 /// The recorded pages under tests/fixtures/pull.

@@ -48,7 +48,14 @@ impl HttpClient for ReqwestClient {
     async fn send(&self, req: &HttpRequest) -> Result<HttpResponse, TransportError> {
         let mut builder = match req.method {
             Method::Get => self.0.get(&req.url),
-            Method::Post => self.0.post(&req.url).form(&req.form),
+            Method::Post => match &req.json {
+                Some(body) => self
+                    .0
+                    .post(&req.url)
+                    .header("content-type", "application/json")
+                    .body(body.clone()),
+                None => self.0.post(&req.url).form(&req.form),
+            },
         };
         for (name, value) in &req.headers {
             builder = builder.header(name, value);

@@ -689,15 +689,16 @@ fn mention_field(page: &str) -> Option<String> {
         ))
     } else {
         page.strip_prefix(MENTION_MEDIA).map(|id| {
-            format!("mentioned_media.media_id({id}){{id,caption,timestamp,permalink,username}}")
+            format!("mentioned_media.media_id({id}){{id,caption,media_type,timestamp,username}}")
         })
     }
 }
 
 /// A mention read by id: `{"mentioned_comment": {"id", "text", "timestamp", "media":
-/// {"id", "permalink"}}, "id": <account>}`, or `{"mentioned_media": {"id", "caption",
-/// "timestamp", "permalink", "username"}}`. The comment is on another account's media; the
-/// media is another account's post. Either is answered where it is.
+/// {"id", "permalink"}}, "id": <account>}` (the commenter is not given), or
+/// `{"mentioned_media": {"id", "caption", "media_type", "timestamp", "username"}}` (the
+/// caption without its `@`). The comment is on another account's media; the media is
+/// another account's post. Either is answered where it is.
 fn read_mention(
     feed: &crate::poll::Feed,
     resp: &crate::poll::HttpResponse,

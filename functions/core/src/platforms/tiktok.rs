@@ -140,7 +140,15 @@ pub fn parse(body: &[u8]) -> Result<Parsed, MalformedPayload> {
     let text = c.text.filter(|t| !t.trim().is_empty());
     if kind == EventKind::Created && text.is_none() {
         // The event does not always carry the words; the comment list API does.
-        ignore("comment without text".into());
+        if valid_id(&c.video_id.0) && valid_id(&c.comment_id.0) {
+            parsed.reads.push(super::ReadLater {
+                platform: Platform::TikTok,
+                account_id: envelope.user_openid.0,
+                page: format!("comment {} {}", c.video_id.0, c.comment_id.0),
+            });
+        } else {
+            ignore("comment without text".into());
+        }
         return Ok(parsed);
     }
     let author = c
@@ -170,6 +178,310 @@ pub fn parse(body: &[u8]) -> Result<Parsed, MalformedPayload> {
         private: false,
     });
     Ok(parsed)
+}
+
+/// The API for Business base path.
+const API: &str = "/open_api/v1.3";
+
+/// How many of the account's videos gap repair re-reads, the newest first.
+const VIDEOS: usize = 10;
+
+/// Gap repair and the reads of comments whose event had no words: the account's newest
+/// videos (`GET /open_api/v1.3/business/video/list/?business_id=<open id>&fields=
+/// ["item_id","create_time","share_url"]&max_count=10`, answer `{"code": 0, "data":
+/// {"videos": [{"item_id", "create_time", "share_url"}], "has_more", "cursor"}}`), then
+/// each one's comments, the newest first with up to three replies each (`GET
+/// /business/comment/list/?business_id=&video_id=&include_replies=true&sort_field=
+/// create_time&sort_order=desc&max_count=30[&cursor=]`, answer `{"data": {"comments":
+/// [{"comment_id", "video_id", "unique_identifier", "user_id", "username",
+/// "display_name", "text", "create_time", "parent_comment_id", "owner", "status",
+/// "reply_list": [...]}], "has_more", "cursor"}}`); a comment by id with `comment_ids=
+/// ["<id>"]`. Header `Access-Token`. Every answer is `{"code", "message", "request_id",
+/// "data"}`, `code` 0 when it went well; 40100 is the rate limit, 40102 and 40105 an
+/// expired or invalid token. Tokens come from `POST /tt_user/oauth2/refresh_token/` with
+/// a JSON body (`client_id`, `client_secret`, `grant_type`, `refresh_token`), answered in
+/// the same envelope.
+impl crate::poll::Pull for TikTok {
+    fn repairs(&self, _: Platform) -> bool {
+        true
+    }
+
+    fn api_url(&self) -> &'static str {
+        "https://business-api.tiktok.com"
+    }
+
+    fn token_url(&self) -> Option<&'static str> {
+        Some("https://business-api.tiktok.com/open_api/v1.3/tt_user/oauth2/refresh_token/")
+    }
+
+    fn authorize(&self, req: crate::poll::HttpRequest, token: &str) -> crate::poll::HttpRequest {
+        req.header("access-token", token)
+    }
+
+    fn token_request(
+        &self,
+        url: &str,
+        keys: &crate::poll::PullKeys,
+    ) -> Option<crate::poll::HttpRequest> {
+        Some(crate::poll::HttpRequest::post_json(
+            url,
+            &serde_json::json!({
+                "client_id": keys.client_id,
+                "client_secret": keys.client_secret,
+                "grant_type": "refresh_token",
+                "refresh_token": keys.refresh_token.as_ref()?,
+            }),
+        ))
+    }
+
+    fn read_token(
+        &self,
+        resp: &crate::poll::HttpResponse,
+    ) -> Result<(String, Option<i64>), crate::poll::PageError> {
+        #[derive(Deserialize)]
+        struct Token {
+            access_token: String,
+            #[serde(default)]
+            expires_in: Option<i64>,
+        }
+        let token: Token = answer(resp).map_err(|e| match e {
+            crate::poll::PageError::Failed(m) | crate::poll::PageError::Unauthorized(m) => {
+                crate::poll::PageError::Unauthorized(format!("refresh refused, authorize again ({m})"))
+            }
+            e => e,
+        })?;
+        Ok((token.access_token, token.expires_in))
+    }
+
+    fn page_request(
+        &self,
+        api: &str,
+        feed: &crate::poll::Feed,
+        _: &crate::poll::PullKeys,
+        page: Option<&str>,
+    ) -> crate::poll::HttpRequest {
+        let api = api.trim_end_matches('/');
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        q.append_pair("business_id", &feed.account);
+        let url = match page.and_then(CommentsPage::parse) {
+            Some(c) => {
+                q.append_pair("video_id", c.video)
+                    .append_pair("include_replies", "true")
+                    .append_pair("status", "ALL");
+                match c.comment {
+                    Some(id) => {
+                        q.append_pair("comment_ids", &format!("[\"{id}\"]"));
+                    }
+                    None => {
+                        q.append_pair("sort_field", "create_time")
+                            .append_pair("sort_order", "desc")
+                            .append_pair("max_count", "30");
+                        if c.cursor != "0" {
+                            q.append_pair("cursor", c.cursor);
+                        }
+                    }
+                }
+                format!("{api}{API}/business/comment/list/?{}", q.finish())
+            }
+            None => {
+                q.append_pair("fields", r#"["item_id","create_time","share_url"]"#)
+                    .append_pair("max_count", &VIDEOS.to_string());
+                format!("{api}{API}/business/video/list/?{}", q.finish())
+            }
+        };
+        crate::poll::HttpRequest::get(url)
+    }
+
+    fn read_page(
+        &self,
+        feed: &crate::poll::Feed,
+        _: &crate::poll::PullKeys,
+        asked: Option<&str>,
+        resp: &crate::poll::HttpResponse,
+    ) -> Result<crate::poll::Page, crate::poll::PageError> {
+        let mut page = crate::poll::Page::default();
+        let Some(asked) = asked.and_then(CommentsPage::parse) else {
+            let list: VideoList = answer(resp)?;
+            for v in list.videos.into_iter().take(VIDEOS) {
+                if valid_id(&v.item_id.0) {
+                    page.then.push(format!("comments {} 0", v.item_id.0));
+                }
+            }
+            return Ok(page);
+        };
+        let list: CommentList = answer(resp)?;
+        for c in list.comments {
+            let replies = c.reply_list.clone();
+            for c in std::iter::once(c).chain(replies) {
+                page.push(api_comment(feed, asked.video, c));
+            }
+        }
+        if asked.comment.is_some() {
+            // a read by id: no cursor applies
+            page.oldest = None;
+            page.newest = None;
+        } else if list.has_more
+            && let Some(cursor) = list.cursor.filter(|c| valid_id(&c.0))
+        {
+            page.next = Some(format!("comments {} {}", asked.video, cursor.0));
+        }
+        Ok(page)
+    }
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 32 && id.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `comments <video id> <cursor>` (a page of a video's comments) or
+/// `comment <video id> <comment id>` (one comment, read by id).
+struct CommentsPage<'a> {
+    video: &'a str,
+    cursor: &'a str,
+    comment: Option<&'a str>,
+}
+
+impl<'a> CommentsPage<'a> {
+    fn parse(page: &'a str) -> Option<Self> {
+        let (by_id, rest) = match page.split_once(' ')? {
+            ("comments", rest) => (false, rest),
+            ("comment", rest) => (true, rest),
+            _ => return None,
+        };
+        let (video, second) = rest.split_once(' ')?;
+        if !valid_id(video) || !valid_id(second) {
+            return None;
+        }
+        Some(if by_id {
+            Self {
+                video,
+                cursor: "0",
+                comment: Some(second),
+            }
+        } else {
+            Self {
+                video,
+                cursor: second,
+                comment: None,
+            }
+        })
+    }
+}
+
+/// The answer's `data`, or why the API refused.
+fn answer<T: serde::de::DeserializeOwned>(
+    resp: &crate::poll::HttpResponse,
+) -> Result<T, crate::poll::PageError> {
+    use crate::poll::PageError;
+    #[derive(Deserialize)]
+    struct Envelope<T> {
+        code: i64,
+        #[serde(default)]
+        message: String,
+        data: Option<T>,
+    }
+    let http = PageError::of_status(resp);
+    let envelope: Envelope<T> = match serde_json::from_slice(&resp.body) {
+        Ok(e) => e,
+        Err(e) => return Err(http.unwrap_or(PageError::Malformed(e.to_string()))),
+    };
+    let m = format!("code {}: {}", envelope.code, envelope.message);
+    match envelope.code {
+        0 => match (http, envelope.data) {
+            (Some(e), _) => Err(e),
+            (None, Some(data)) => Ok(data),
+            (None, None) => Err(PageError::Malformed("an answer without data".into())),
+        },
+        40100 => Err(PageError::RateLimited {
+            retry_after: resp.retry_after(),
+            reason: m,
+        }),
+        40102 | 40104 | 40105 => Err(PageError::Unauthorized(m)),
+        _ => Err(PageError::Failed(m)),
+    }
+}
+
+#[derive(Deserialize)]
+struct VideoList {
+    #[serde(default)]
+    videos: Vec<Video>,
+}
+
+#[derive(Deserialize)]
+struct Video {
+    item_id: Id,
+}
+
+#[derive(Deserialize)]
+struct CommentList {
+    #[serde(default)]
+    comments: Vec<ApiComment>,
+    #[serde(default)]
+    has_more: bool,
+    #[serde(default)]
+    cursor: Option<Id>,
+}
+
+#[derive(Deserialize, Clone)]
+struct ApiComment {
+    comment_id: Id,
+    #[serde(default)]
+    video_id: Option<Id>,
+    #[serde(default)]
+    parent_comment_id: Option<Id>,
+    #[serde(default)]
+    unique_identifier: Option<Id>,
+    #[serde(default)]
+    user_id: Option<Id>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    display_name: Option<String>,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    create_time: Option<serde_json::Value>,
+    #[serde(default)]
+    owner: bool,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    reply_list: Vec<ApiComment>,
+}
+
+/// A comment of the list, as its webhook event gives it.
+fn api_comment(feed: &crate::poll::Feed, video: &str, c: ApiComment) -> PlatformEvent {
+    let author = c
+        .unique_identifier
+        .or(c.user_id)
+        .map(|i| i.0)
+        .or_else(|| c.username.clone())
+        .unwrap_or_else(|| "unknown".into());
+    PlatformEvent {
+        platform: Platform::TikTok,
+        account_id: feed.account.clone(),
+        // hidden by the account: gone from the public page
+        kind: if c.status.as_deref() == Some("HIDDEN") {
+            EventKind::Deleted
+        } else {
+            EventKind::Created
+        },
+        external_id: c.comment_id.0,
+        thread_id: c.video_id.map(|v| v.0).unwrap_or_else(|| video.to_owned()),
+        parent_id: c.parent_comment_id.map(|p| p.0).filter(|p| p != "0"),
+        author: Author {
+            id: author,
+            name: c.username.or(c.display_name),
+            followers: None,
+        },
+        text: c.text.filter(|t| !t.trim().is_empty()),
+        attachment: None,
+        created_at: unix_time(c.create_time.as_ref()),
+        permalink: None,
+        source: None,
+        from_account: c.owner,
+        private: false,
+    }
 }
 
 #[cfg(test)]
@@ -230,9 +542,15 @@ mod tests {
         assert!(p.events.is_empty());
         assert_eq!(p.ignored[0].reason, "comment_action \"set_to_hidden\"");
         let textless = delivery(r#"{"comment_id":1,"video_id":2,"comment_action":"insert"}"#);
+        let p = parse(textless.as_bytes()).unwrap();
+        assert!(p.events.is_empty() && p.ignored.is_empty());
         assert_eq!(
-            parse(textless.as_bytes()).unwrap().ignored[0].reason,
-            "comment without text"
+            p.reads,
+            [super::super::ReadLater {
+                platform: Platform::TikTok,
+                account_id: "-000OXv3Jb5RkQZ".into(),
+                page: "comment 2 1".into(),
+            }]
         );
         let other = r#"{"client_key":"a","event":"authorization.removed","create_time":1,"user_openid":"u","content":"{}"}"#;
         assert_eq!(parse(other.as_bytes()).unwrap().ignored.len(), 1);
