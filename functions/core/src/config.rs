@@ -454,8 +454,15 @@ fn validate(file: ConfigFile) -> Result<Brands, Vec<ConfigIssue>> {
             check_pull(source.name(), p, &at, &mut issue);
         }
         let google = source.name() == "google";
-        // Google without push: its reviews are only read.
-        let pull_only = !source.pushes() || (google && a.pull.is_some() && a.jwks.is_none());
+        // An app with read credentials and no webhook keys is only read (Google reviews
+        // without push, X mentions without the Account Activity API).
+        let pull_only = !source.pushes()
+            || (a.pull.is_some()
+                && if google {
+                    a.jwks.is_none()
+                } else {
+                    a.secret.is_none()
+                });
         if !source.pushes() && a.pull.is_none() {
             issue(
                 at("pull"),

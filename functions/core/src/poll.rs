@@ -299,6 +299,10 @@ pub enum PageError {
     /// Not a page of this API.
     #[error("malformed page: {0}")]
     Malformed(String),
+    /// What the page is of is gone (404, 410): a post deleted since the listing named it,
+    /// a comment no longer readable.
+    #[error("gone: {0}")]
+    Gone(String),
     /// Any other refusal or a server error.
     #[error("{0}")]
     Failed(String),
@@ -319,6 +323,7 @@ impl PageError {
                 reason: excerpt(),
             }),
             401 => Some(PageError::Unauthorized(excerpt())),
+            404 | 410 => Some(PageError::Gone(excerpt())),
             _ => Some(PageError::Failed(excerpt())),
         }
     }
@@ -767,8 +772,27 @@ where
             report.pages += 1;
             let page = match got {
                 Ok(page) => page,
-                // a comment the API no longer gives (deleted, or never readable): given up,
-                // not retried forever
+                // a post or comment gone since it was named, or a requested read the API
+                // does not answer: given up, not retried forever
+                Err(FeedError::Page(e @ PageError::Gone(_)))
+                    if todo.page.is_some() =>
+                {
+                    let page = todo.page.as_deref().unwrap_or_default();
+                    let reason = format!("page {page}: {e}");
+                    crate::events::EventIgnored {
+                        platform: feed.platform,
+                        reason: &reason,
+                    }
+                    .emit();
+                    report.intake.ignored += 1;
+                    if todo.requested {
+                        self.store
+                            .done_read(&key, page)
+                            .await
+                            .map_err(|e| FeedError::Stop(e.into()))?;
+                    }
+                    continue;
+                }
                 Err(FeedError::Page(e @ (PageError::Failed(_) | PageError::Malformed(_))))
                     if todo.requested =>
                 {

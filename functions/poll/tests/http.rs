@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::IntoResponse;
 use vigie_core::comment::{CommentKey, CommentState};
 use vigie_core::config::Brands;
-use vigie_core::intake::{Intake, WebhookRequest};
+use vigie_core::intake::{Intake, IntakeReport, WebhookRequest};
 use vigie_core::platforms::{self, AppKeys, Inbound};
 use vigie_core::poll::{FeedState, PollStore, PullKeys};
 use vigie_core::ports::{CommentRead, QueueReceive};
@@ -64,7 +64,17 @@ struct Seen {
     uri: String,
     authorization: Option<String>,
     user_agent: Option<String>,
+    headers: Vec<(String, String)>,
     body: String,
+}
+
+impl Seen {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// A route's pattern and the answers it gives in turn.
@@ -118,6 +128,10 @@ impl Api {
                 uri: uri.clone(),
                 authorization: h("authorization"),
                 user_agent: h("user-agent"),
+                headers: headers
+                    .iter()
+                    .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_owned()))
+                    .collect(),
                 body: String::from_utf8_lossy(&body).into_owned(),
             });
             let decoded = form_decode(&uri);
@@ -188,13 +202,36 @@ client_id = "1234.apps.googleusercontent.com"
 client_secret = { env = "UNUSED_IN_TESTS" }
 refresh_token = { env = "UNUSED_IN_TESTS" }
 
+[apps.acme-x]
+platform = "x"
+[apps.acme-x.pull]
+access_token = { env = "UNUSED_IN_TESTS" }
+
+[apps.acme-linkedin]
+platform = "linkedin"
+[apps.acme-linkedin.pull]
+client_id = "86abcdefgh1234"
+client_secret = { env = "UNUSED_IN_TESTS" }
+refresh_token = { env = "UNUSED_IN_TESTS" }
+
+[apps.acme-tiktok]
+platform = "tiktok"
+secret = { env = "UNUSED_IN_TESTS" }
+[apps.acme-tiktok.pull]
+client_id = "awx1tiktokclient"
+client_secret = { env = "UNUSED_IN_TESTS" }
+refresh_token = { env = "UNUSED_IN_TESTS" }
+
 [[brands]]
 id = "acme"
 name = "Acme"
 facebook_page_ids = ["100000000000001"]
 instagram_account_ids = ["17841400000000001"]
-accounts = { youtube = ["UCacmeAcmeAcmeAcmeAcme00"], reddit = ["r/acme"], google = ["accounts/106324156478320432151/locations/5874012345678901234"] }
+accounts = { youtube = ["UCacmeAcmeAcmeAcmeAcme00"], reddit = ["r/acme"], google = ["accounts/106324156478320432151/locations/5874012345678901234"], x = ["1000000001"], linkedin = ["2414183"], tiktok = ["-000OXv3Jb5RkQZ"] }
 "#;
+
+/// TikTok's client secret in these tests (its webhook names comments to read).
+const TIKTOK_SECRET: &[u8] = b"tiktok-client-secret";
 
 /// Meta's app secret in these tests (the webhook that gap repair backs up).
 const META_SECRET: &[u8] = b"meta-app-secret";
@@ -219,14 +256,17 @@ async fn world(only: &[&str]) -> World {
     let api = Api::default();
     let base = api.serve().await;
     let brands = Brands::parse("brands.toml".as_ref(), CONFIG).unwrap();
-    let mut secrets =
-        Secrets::default().with_app("meta", AppKeys::new(META_SECRET).with_verify_token("t"));
+    let mut secrets = Secrets::default()
+        .with_app("meta", AppKeys::new(META_SECRET).with_verify_token("t"))
+        .with_app("acme-tiktok", AppKeys::new(TIKTOK_SECRET));
     for app in only {
+        // Meta's system user token and X's bearer token do not refresh
+        let fixed = ["meta", "acme-x"].contains(app);
         let keys = PullKeys {
             client_id: Some(format!("{app}-client")),
-            client_secret: Some(format!("{app}-client-secret")),
-            refresh_token: (*app != "meta").then(|| format!("{app}-refresh-token")),
-            access_token: (*app == "meta").then(|| "EAAsystemusertoken".to_owned()),
+            client_secret: (!fixed).then(|| format!("{app}-client-secret")),
+            refresh_token: (!fixed).then(|| format!("{app}-refresh-token")),
+            access_token: fixed.then(|| format!("{app}-static-token")),
             username: (*app == "acme-reddit").then(|| "Acme_Officiel".to_owned()),
             user_agent: (*app == "acme-reddit")
                 .then(|| "web:fr.acme.vigie:1.0 (by /u/Acme_Officiel)".to_owned()),
@@ -850,7 +890,7 @@ async fn gap_repair_stores_and_counts_the_comments_webhooks_did_not_deliver() {
     for r in w.api.seen_matching("/v23.0/") {
         assert_eq!(
             r.authorization.as_deref(),
-            Some("Bearer EAAsystemusertoken")
+            Some("Bearer meta-static-token")
         );
     }
     assert!(w.api.seen_matching("/token/").is_empty());
@@ -868,4 +908,418 @@ async fn an_expired_meta_token_is_reported_not_refreshed() {
     let e = s.report.feeds[0].error.clone().unwrap();
     assert!(e.starts_with("the token was refused: code 190"), "{e}");
     assert!(w.api.seen_matching("/token/").is_empty());
+}
+
+/// Delivers a signed webhook body through intake, as the webhook function does.
+async fn deliver(w: &World, platform: Platform, secret: &[u8], body: &str) -> IntakeReport {
+    let headers = platforms::source(platform).sign(&AppKeys::new(secret), body.as_bytes(), noon());
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let intake = Intake {
+        brands: &w.polling.brands,
+        secrets: &w.polling.secrets,
+        store: &w.polling.store,
+        queue: &w.polling.queue,
+    };
+    intake
+        .receive(
+            WebhookRequest {
+                platform,
+                app: None,
+                inbound: Inbound {
+                    headers: &headers,
+                    query: &[],
+                    body: body.as_bytes(),
+                },
+            },
+            noon(),
+        )
+        .await
+        .unwrap()
+}
+
+const X_FEED: &str = "acme-x/x/1000000001";
+
+#[tokio::test]
+async fn x_mentions_are_read_back_to_the_cursor_and_a_spent_window_waits() {
+    let w = world(&["acme-x"]).await;
+    w.api
+        .route(
+            "/2/users/1000000001/mentions",
+            vec![
+                ok(fixture("x/mentions-2.json")),
+                ok(fixture("x/mentions-1.json")),
+            ],
+        )
+        .route(
+            "pagination_token=7140dibdnow9c7btw3z2vwioavpvutgzrzm9icis4ndix",
+            vec![ok(fixture("x/mentions-2.json"))],
+        );
+
+    // The baseline: the older page only (its last mention is beyond the 24 hours).
+    let s = w.polling.run(noon()).await.unwrap();
+    let feed = &s.report.feeds[0];
+    assert_eq!(feed.feed, X_FEED);
+    assert_eq!(
+        (feed.pages, feed.intake.stored, feed.missed),
+        (1, 1, 0),
+        "{feed:?}"
+    );
+    assert!(w.comment(Platform::X, "1994000000000000009").await.is_none());
+
+    // Later: three new mentions on the first page, the second page reaches the cursor.
+    let s = w.polling.run(at(noon(), 300)).await.unwrap();
+    let feed = &s.report.feeds[0];
+    assert_eq!(feed.pages, 2, "{feed:?}");
+    assert_eq!(
+        (feed.intake.stored, feed.intake.own, feed.intake.duplicates),
+        (2, 1, 1),
+        "{feed:?}"
+    );
+    assert_eq!(feed.missed, 2, "what no webhook brought");
+    let long = w.comment(Platform::X, "1995000000000000003").await.unwrap();
+    assert!(
+        long.text
+            .as_ref()
+            .unwrap()
+            .as_str()
+            .ends_with("trois semaines sans nouvelles c'est trop."),
+        "a long post is read whole (note_tweet)"
+    );
+    assert_eq!(long.thread_id, "1995000000000000003");
+    assert_eq!(long.author.name.as_deref(), Some("marc_l"));
+    assert_eq!(long.author.followers, Some(48210));
+    let reply = w.comment(Platform::X, "1995000000000000004").await.unwrap();
+    assert_eq!(reply.thread_id, "1995000000000000001", "threaded as the webhook does");
+    assert_eq!(
+        reply.permalink.as_deref(),
+        Some("https://x.com/jeanne_d/status/1995000000000000004")
+    );
+    assert_eq!(
+        w.comment(Platform::X, "1995000000000000002")
+            .await
+            .unwrap()
+            .state,
+        CommentState::OwnReply
+    );
+    for r in w.api.seen_matching("/mentions") {
+        assert_eq!(r.authorization.as_deref(), Some("Bearer acme-x-static-token"));
+        let q = form_decode(&r.uri);
+        for part in ["max_results=100", "note_tweet", "expansions=author_id", "public_metrics"] {
+            assert!(q.contains(part), "{q}");
+        }
+    }
+
+    // The window is spent: 429 with its reset time; the feed waits for it.
+    let reset = Timestamp::now().millis() / 1000 + 900;
+    w.api.route(
+        "/2/users/1000000001/mentions",
+        vec![Answer {
+            status: 429,
+            headers: vec![("x-rate-limit-reset", reset.to_string())],
+            body: fixture("x/too-many-requests.json"),
+        }],
+    );
+    let then = at(noon(), 600);
+    let s = w.polling.run(then).await.unwrap();
+    let e = s.report.feeds[0].error.clone().unwrap();
+    assert!(e.contains("Too Many Requests"), "{e}");
+    let wait = (w.state(X_FEED).await.backoff_until.unwrap().millis() - then.millis()) / 1000;
+    assert!((890..=900).contains(&wait), "waits for the reset: {wait} s");
+}
+
+const LINKEDIN_FEED: &str = "acme-linkedin/linkedin/2414183";
+
+#[tokio::test]
+async fn linkedin_recent_posts_their_comments_and_replies_once_an_hour() {
+    let w = world(&["acme-linkedin"]).await;
+    w.api
+        .route("/token/acme-linkedin", vec![token("AQV-linkedin-1")])
+        .route("/rest/posts?", vec![ok(fixture("linkedin/posts.json"))])
+        .route(
+            "/rest/socialActions/urn%3Ali%3Ashare%3A7400000000000000001/comments",
+            vec![ok(fixture("linkedin/comments-share.json"))],
+        )
+        // deleted since the listing named it
+        .route(
+            "/rest/socialActions/urn%3Ali%3AugcPost%3A7400000000000000002/comments",
+            vec![status(
+                404,
+                r#"{"status":404,"serviceErrorCode":100,"message":"Not Found"}"#,
+            )],
+        )
+        .route(
+            "/rest/socialActions/urn%3Ali%3Acomment%3A%28urn%3Ali%3Aactivity%3A7400000000000000009%2C7400000000000000011%29/comments",
+            vec![ok(fixture("linkedin/replies.json"))],
+        );
+    let s = w.polling.run(noon()).await.unwrap();
+    let feed = &s.report.feeds[0];
+    assert_eq!(feed.feed, LINKEDIN_FEED);
+    assert_eq!(feed.error, None, "{feed:?}");
+    // the listing, two posts' comments, one comment's replies
+    assert_eq!(feed.pages, 4, "{feed:?}");
+    // 011 and 012 (edited); the organization's reply is its own; 013 predates the 24
+    // hours; the deleted post is counted, not a failure
+    assert_eq!(
+        (feed.intake.stored, feed.intake.own, feed.intake.ignored),
+        (2, 1, 1),
+        "{feed:?}"
+    );
+    let long = "urn:li:comment:(urn:li:activity:7400000000000000009,7400000000000000011)";
+    let c = w.comment(Platform::LinkedIn, long).await.unwrap();
+    assert_eq!(c.thread_id, "urn:li:share:7400000000000000001", "as the webhook threads it");
+    assert_eq!(c.author.id, "urn:li:person:zLqTygBP8S");
+    assert_eq!(
+        c.created_at,
+        Timestamp::parse_rfc3339("2026-12-01T10:40:00Z").unwrap()
+    );
+    let reply = w
+        .comment(
+            Platform::LinkedIn,
+            "urn:li:comment:(urn:li:activity:7400000000000000009,7400000000000000014)",
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply.state, CommentState::OwnReply);
+    assert_eq!(reply.parent_id.as_deref(), Some(long));
+    for r in w.api.seen_matching("/rest/") {
+        assert_eq!(r.authorization.as_deref(), Some("Bearer AQV-linkedin-1"));
+        assert_eq!(r.header("linkedin-version"), Some("202610"));
+        assert_eq!(r.header("x-restli-protocol-version"), Some("2.0.0"));
+    }
+    let listing = form_decode(&w.api.seen_matching("/rest/posts")[0].uri);
+    assert!(
+        listing.contains("author=urn:li:organization:2414183&q=author&count=10&sortBy=LAST_MODIFIED"),
+        "{listing}"
+    );
+    // the development tier's 500 calls a day: the next read is an hour later
+    let s = w.polling.run(at(noon(), 300)).await.unwrap();
+    assert!(s.report.feeds[0].skipped);
+    let s = w.polling.run(at(noon(), 3600)).await.unwrap();
+    assert_eq!(s.report.feeds[0].intake.duplicates, 2, "{:?}", s.report.feeds[0]);
+}
+
+const TIKTOK_FEED: &str = "acme-tiktok/tiktok/-000OXv3Jb5RkQZ";
+
+#[tokio::test]
+async fn tiktok_comments_without_words_are_read_by_id_and_videos_are_repaired() {
+    let w = world(&["acme-tiktok"]).await;
+    let empty = r#"{"code":0,"message":"OK","request_id":"1","data":{"comments":[],"has_more":false,"cursor":0}}"#;
+    w.api
+        .route("/token/acme-tiktok", vec![ok(fixture("tiktok/token.json"))])
+        .route("/business/video/list/", vec![ok(fixture("tiktok/videos.json"))])
+        .route(
+            "video_id=7436000000000000001&include_replies=true",
+            vec![ok(fixture("tiktok/comments-1.json"))],
+        )
+        .route(
+            "video_id=7436000000000000002&include_replies=true",
+            vec![ok(empty.to_owned())],
+        )
+        .route("cursor=2", vec![ok(fixture("tiktok/comments-2.json"))])
+        .route(
+            r#"comment_ids=["7437000000000000009"]"#,
+            vec![ok(fixture("tiktok/comment-by-id.json"))],
+        );
+
+    // The event names the comment without its words: a read is asked for, nothing stored.
+    let content = r#"{"comment_id":7437000000000000009,"video_id":7436000000000000002,"parent_comment_id":0,"comment_type":"comment","comment_action":"insert","create_time":1796126000,"owner":false}"#;
+    let body = serde_json::json!({
+        "client_key": "awx1tiktokclient", "event": "comment.update", "create_time": 1796126001,
+        "user_openid": "-000OXv3Jb5RkQZ", "content": content,
+    })
+    .to_string();
+    let got = deliver(&w, Platform::TikTok, TIKTOK_SECRET, &body).await;
+    assert_eq!((got.read_later, got.stored, got.ignored), (1, 0, 0), "{got:?}");
+    assert_eq!(
+        w.polling.store.requested_reads(TIKTOK_FEED, 10).await.unwrap(),
+        ["comment 7436000000000000002 7437000000000000009"]
+    );
+    // delivered twice (TikTok retries): still one read
+    deliver(&w, Platform::TikTok, TIKTOK_SECRET, &body).await;
+    assert_eq!(
+        w.polling.store.requested_reads(TIKTOK_FEED, 10).await.unwrap().len(),
+        1
+    );
+
+    let s = w.polling.run(noon()).await.unwrap();
+    let feed = &s.report.feeds[0];
+    assert_eq!(feed.feed, TIKTOK_FEED);
+    assert_eq!(feed.error, None, "{feed:?}");
+    // the read by id, the listing, video 1's two pages, video 2's one
+    assert_eq!(feed.pages, 5, "{feed:?}");
+    // 009 (read by id) and 003; the account's own reply 004; 002 hidden (a delete of a
+    // comment vigie never had); 001 predates the 24 hours
+    assert_eq!(
+        (feed.intake.stored, feed.intake.own),
+        (2, 1),
+        "{feed:?}"
+    );
+    let read = w
+        .comment(Platform::TikTok, "7437000000000000009")
+        .await
+        .unwrap();
+    assert_eq!(read.text.unwrap().as_str(), "Livraison en Belgique possible ?");
+    assert_eq!(read.thread_id, "7436000000000000002");
+    assert!(
+        w.polling.store.requested_reads(TIKTOK_FEED, 10).await.unwrap().is_empty(),
+        "the read is done"
+    );
+    let reply = w
+        .comment(Platform::TikTok, "7437000000000000004")
+        .await
+        .unwrap();
+    assert_eq!(reply.state, CommentState::OwnReply);
+    assert_eq!(reply.parent_id.as_deref(), Some("7437000000000000003"));
+    assert!(w.comment(Platform::TikTok, "7437000000000000001").await.is_none());
+    // the token from TikTok's own grant (a JSON body), sent as Access-Token
+    let grant = &w.api.seen_matching("/token/acme-tiktok")[0];
+    let grant: serde_json::Value = serde_json::from_str(&grant.body).unwrap();
+    assert_eq!(grant["grant_type"], "refresh_token");
+    assert_eq!(grant["refresh_token"], "acme-tiktok-refresh-token");
+    for r in w.api.seen_matching("/open_api/v1.3/business/") {
+        assert_eq!(r.header("access-token"), Some("act.example0001"));
+        assert!(r.uri.contains("business_id=-000OXv3Jb5RkQZ"), "{}", r.uri);
+    }
+
+    // An expired token in the envelope (HTTP 200): refreshed once, the page asked again.
+    w.api.route(
+        "/business/video/list/",
+        vec![ok(fixture("tiktok/expired.json")), ok(fixture("tiktok/videos.json"))],
+    );
+    let s = w.polling.run(at(noon(), 300)).await.unwrap();
+    assert_eq!(s.report.feeds[0].error, None, "{:?}", s.report.feeds[0]);
+    assert_eq!(w.api.seen_matching("/token/acme-tiktok").len(), 2);
+}
+
+#[tokio::test]
+async fn instagram_mentions_are_read_by_id() {
+    let w = world(&["meta"]).await;
+    w.api
+        .route("/feed?", vec![ok(fixture("facebook/feed.json"))])
+        .route("/media?", vec![ok(fixture("instagram/media.json"))])
+        .route(
+            "fields=mentioned_comment.comment_id(17900000000000001)",
+            vec![ok(fixture("instagram/mention-comment.json"))],
+        )
+        .route(
+            "fields=mentioned_media.media_id(18000000000000009)",
+            vec![ok(fixture("instagram/mention-media.json"))],
+        )
+        .route(
+            "fields=mentioned_comment.comment_id(17900000000000002)",
+            vec![status(
+                400,
+                r#"{"error":{"message":"Unsupported get request. Object with ID '17900000000000002' does not exist","type":"GraphMethodException","code":100,"error_subcode":33,"fbtrace_id":"A1b2"}}"#,
+            )],
+        );
+    let body = r#"{"object":"instagram","entry":[{"id":"17841400000000001","time":1796125200,"changes":[{"field":"mentions","value":{"media_id":"17895695668004550","comment_id":"17900000000000001"}},{"field":"mentions","value":{"media_id":"18000000000000009"}},{"field":"mentions","value":{"media_id":"17895695668004551","comment_id":"17900000000000002"}},{"field":"mentions","value":{"media_id":"1) {id}","comment_id":"x"}}]}]}"#;
+    let got = deliver(&w, Platform::Instagram, META_SECRET, body).await;
+    assert_eq!((got.read_later, got.ignored, got.stored), (3, 1, 0), "{got:?}");
+
+    let s = w.polling.run(noon()).await.unwrap();
+    let ig = s
+        .report
+        .feeds
+        .iter()
+        .find(|f| f.feed.contains("instagram"))
+        .unwrap();
+    assert_eq!(ig.error, None, "{ig:?}");
+    // the comment mention, the caption mention and the media's own comment; the deleted
+    // comment is given up
+    assert_eq!((ig.intake.stored, ig.intake.ignored), (3, 1), "{ig:?}");
+    let c = w
+        .comment(Platform::Instagram, "17900000000000001")
+        .await
+        .unwrap();
+    assert!(c.text.unwrap().as_str().contains("ma commande est bloquée"));
+    assert_eq!(c.thread_id, "17895695668004550");
+    assert_eq!(c.source.as_deref(), Some("mention"));
+    assert_eq!(
+        c.permalink.as_deref(),
+        Some("https://www.instagram.com/p/CkX46fTsGVE/")
+    );
+    let post = w
+        .comment(Platform::Instagram, "media:18000000000000009")
+        .await
+        .unwrap();
+    assert_eq!(post.author.name.as_deref(), Some("lou.styles"));
+    assert_eq!(post.source.as_deref(), Some("caption mention"));
+    assert!(
+        w.polling
+            .store
+            .requested_reads("meta/instagram/17841400000000001", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // the next run does not read them again
+    let before = w.api.seen_matching("mentioned_").len();
+    w.polling.run(at(noon(), 300)).await.unwrap();
+    assert_eq!(w.api.seen_matching("mentioned_").len(), before);
+}
+
+#[tokio::test]
+async fn youtube_threads_with_more_replies_than_given_are_read_whole() {
+    let w = world(&["acme-youtube"]).await;
+    w.api
+        .route("/token/acme-youtube", vec![token("ya29.first")])
+        .route(
+            "/youtube/v3/commentThreads",
+            vec![ok(fixture("youtube/threads-busy.json"))],
+        )
+        .route(
+            "/youtube/v3/comments?part=snippet&parentId=UgzT3hread0010",
+            vec![ok(fixture("youtube/replies.json"))],
+        );
+    let s = w.polling.run(noon()).await.unwrap();
+    let feed = &s.report.feeds[0];
+    assert_eq!(feed.pages, 2, "{feed:?}");
+    // the thread, its reply given inline (again in the list: a duplicate), two more
+    // replies, one of them the channel's own
+    assert_eq!(
+        (feed.intake.stored, feed.intake.own, feed.intake.duplicates),
+        (3, 1, 1),
+        "{feed:?}"
+    );
+    let r = w
+        .comment(Platform::YouTube, "UgzT3hread0010.9xReply0001")
+        .await
+        .unwrap();
+    assert_eq!(r.thread_id, "dQw4w9WgXcQ");
+    assert_eq!(r.parent_id.as_deref(), Some("UgzT3hread0010"));
+}
+
+#[tokio::test]
+async fn pages_past_the_page_limit_are_read_by_the_next_run() {
+    let mut w = world(&["acme-youtube"]).await;
+    w.polling.settings.max_pages = 1;
+    w.api
+        .route("/token/acme-youtube", vec![token("ya29.first")])
+        .route(
+            "/youtube/v3/commentThreads",
+            vec![ok(fixture("youtube/threads-1.json"))],
+        )
+        .route(
+            "pageToken=QURTSl9pMlB0ZkVrLXdJ",
+            vec![ok(fixture("youtube/threads-2.json"))],
+        );
+    let s = w.polling.run(noon()).await.unwrap();
+    assert_eq!(s.report.feeds[0].pages, 1);
+    let state = w.state(YT_FEED).await;
+    assert_eq!(state.resume.len(), 1, "{state:?}");
+    assert_eq!(state.resume[0].page, "QURTSl9pMlB0ZkVrLXdJ");
+    assert!(w.comment(Platform::YouTube, "UgzT3hread0004").await.is_none());
+
+    // The next run reads the newest page first; the page left over waits for the one after.
+    let s = w.polling.run(at(noon(), 300)).await.unwrap();
+    assert_eq!(s.report.feeds[0].intake.duplicates, 3);
+    assert_eq!(w.state(YT_FEED).await.resume.len(), 1);
+    w.polling.settings.max_pages = 2;
+    let s = w.polling.run(at(noon(), 600)).await.unwrap();
+    assert_eq!(s.report.feeds[0].pages, 2);
+    assert!(
+        w.comment(Platform::YouTube, "UgzT3hread0004").await.is_some(),
+        "read back to the cursor it was left for"
+    );
+    assert!(w.state(YT_FEED).await.resume.is_empty());
 }
