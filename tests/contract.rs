@@ -780,7 +780,11 @@ pub async fn poll_store_contract<S: vigie_core::poll::PollStore>(s: &S) {
         ["mention:17900000000000002"]
     );
     assert!(s.requested_reads(feed, 10).await.unwrap().is_empty());
-    assert_eq!(s.feed_state(ig).await.unwrap(), None, "reads are not feed states");
+    assert_eq!(
+        s.feed_state(ig).await.unwrap(),
+        None,
+        "reads are not feed states"
+    );
 }
 
 fn message(i: usize) -> OutgoingMessage {

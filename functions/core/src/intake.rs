@@ -23,11 +23,11 @@ pub use crate::platforms::HandshakeError;
 use crate::platforms::{
     self, AppKeys, EventKind, Ignored, Inbound, MalformedPayload, PlatformEvent, Reply, Source,
 };
+use crate::poll::ReadRequests;
 use crate::ports::{
     CommentRead, CommentWrite, Inserted, OutgoingMessage, PendingComments, QueueError, QueueSend,
     RawArchive, RawDelivery, StoreError,
 };
-use crate::poll::ReadRequests;
 use crate::secrets::Secrets;
 use crate::signature::SignatureError;
 use crate::time::Timestamp;
@@ -298,7 +298,10 @@ where
             };
             let app = self.brands.app_of(&brand, source).unwrap_or_default();
             if !self.secrets.pull.contains_key(app) {
-                ignore(&mut report, "comment without text, and no API credentials to read it");
+                ignore(
+                    &mut report,
+                    "comment without text, and no API credentials to read it",
+                );
                 continue;
             }
             let feed = crate::poll::Feed {

@@ -191,8 +191,7 @@ pub struct Resume {
 pub trait ReadRequests: Send + Sync {
     /// Asks the next run to read `page` of `feed`. Asking twice for the same page is one
     /// request.
-    async fn request_read(&self, feed: &str, page: &str, at: Timestamp)
-    -> Result<(), StoreError>;
+    async fn request_read(&self, feed: &str, page: &str, at: Timestamp) -> Result<(), StoreError>;
 }
 
 /// The store of feed states, and of the reads webhooks asked for.
@@ -201,8 +200,7 @@ pub trait PollStore: ReadRequests {
     async fn feed_state(&self, feed: &str) -> Result<Option<FeedState>, StoreError>;
     async fn put_feed_state(&self, feed: &str, state: &FeedState) -> Result<(), StoreError>;
     /// The reads asked for `feed`, oldest first, at most `limit`.
-    async fn requested_reads(&self, feed: &str, limit: usize)
-    -> Result<Vec<String>, StoreError>;
+    async fn requested_reads(&self, feed: &str, limit: usize) -> Result<Vec<String>, StoreError>;
     /// A requested read is done (or given up).
     async fn done_read(&self, feed: &str, page: &str) -> Result<(), StoreError>;
 }
@@ -650,9 +648,9 @@ where
                 // a spent window of requests: the next read waits for its reset; a platform
                 // with a small daily allowance is read at its own pace
                 let pace = Some(pull.every_seconds()).filter(|s| *s > 0);
-                state.backoff_until = wait.max(pace).map(|s| {
-                    now.plus_millis(s.clamp(0, self.settings.max_backoff_seconds) * 1000)
-                });
+                state.backoff_until = wait
+                    .max(pace)
+                    .map(|s| now.plus_millis(s.clamp(0, self.settings.max_backoff_seconds) * 1000));
                 state.last_error = None;
             }
             Err(e) => {
@@ -774,9 +772,7 @@ where
                 Ok(page) => page,
                 // a post or comment gone since it was named, or a requested read the API
                 // does not answer: given up, not retried forever
-                Err(FeedError::Page(e @ PageError::Gone(_)))
-                    if todo.page.is_some() =>
-                {
+                Err(FeedError::Page(e @ PageError::Gone(_))) if todo.page.is_some() => {
                     let page = todo.page.as_deref().unwrap_or_default();
                     let reason = format!("page {page}: {e}");
                     crate::events::EventIgnored {

@@ -860,7 +860,9 @@ const PAGES: [Option<&str>; 10] = [
     Some("mention:17900000000000001"),
     Some("mention-media:18000000000000009"),
     Some("comments 0 urn:li:share:7400000000000000001"),
-    Some("comments 0 urn:li:share:7400000000000000001 urn:li:comment:(urn:li:activity:7400000000000000009,7400000000000000010)"),
+    Some(
+        "comments 0 urn:li:share:7400000000000000001 urn:li:comment:(urn:li:activity:7400000000000000009,7400000000000000010)",
+    ),
     Some("comments 7436000000000000001 0"),
     Some("comment 7436000000000000001 7437000000000000001"),
 ];

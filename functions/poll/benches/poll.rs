@@ -41,8 +41,32 @@ struct Recorded;
 #[async_trait]
 impl HttpClient for Recorded {
     async fn send(&self, req: &HttpRequest) -> Result<HttpResponse, TransportError> {
-        let body = if req.method == Method::Post {
+        let body = if req.method == Method::Post && req.url.contains("/tt_user/") {
+            page("tiktok/token.json")
+        } else if req.method == Method::Post {
             br#"{"access_token":"t","expires_in":3599}"#.to_vec()
+        } else if req.url.contains("/mentions?") {
+            if req.url.contains("pagination_token=") {
+                page("x/mentions-2.json")
+            } else {
+                page("x/mentions-1.json")
+            }
+        } else if req.url.contains("/rest/posts?") {
+            page("linkedin/posts.json")
+        } else if req.url.contains("/rest/socialActions/urn%3Ali%3Acomment") {
+            page("linkedin/replies.json")
+        } else if req.url.contains("/rest/socialActions/") {
+            page("linkedin/comments-share.json")
+        } else if req.url.contains("/business/video/list/") {
+            page("tiktok/videos.json")
+        } else if req.url.contains("/business/comment/list/") {
+            if req.url.contains("cursor=") {
+                page("tiktok/comments-2.json")
+            } else {
+                page("tiktok/comments-1.json")
+            }
+        } else if req.url.contains("/youtube/v3/comments?") {
+            page("youtube/replies.json")
         } else if req.url.contains("commentThreads") {
             if req.url.contains("pageToken=") {
                 page("youtube/threads-2.json")
@@ -101,12 +125,28 @@ platform = "google"
 client_id = "c"
 client_secret = { env = "UNUSED" }
 refresh_token = { env = "UNUSED" }
+[apps.x]
+platform = "x"
+[apps.x.pull]
+access_token = { env = "UNUSED" }
+[apps.li]
+platform = "linkedin"
+[apps.li.pull]
+client_id = "c"
+client_secret = { env = "UNUSED" }
+refresh_token = { env = "UNUSED" }
+[apps.tt]
+platform = "tiktok"
+[apps.tt.pull]
+client_id = "c"
+client_secret = { env = "UNUSED" }
+refresh_token = { env = "UNUSED" }
 [[brands]]
 id = "acme"
 name = "Acme"
 facebook_page_ids = ["100000000000001"]
 instagram_account_ids = ["17841400000000001"]
-accounts = { youtube = ["UCacmeAcmeAcmeAcmeAcme00"], reddit = ["r/acme"], google = ["accounts/106324156478320432151/locations/5874012345678901234"] }
+accounts = { youtube = ["UCacmeAcmeAcmeAcmeAcme00"], reddit = ["r/acme"], google = ["accounts/106324156478320432151/locations/5874012345678901234"], x = ["1000000001"], linkedin = ["2414183"], tiktok = ["-000OXv3Jb5RkQZ"] }
 "#;
 
 fn main() {
@@ -118,21 +158,44 @@ fn main() {
 
     // 1. page readers
     let fixtures = [
-        ("youtube", "youtube/threads-1.json"),
-        ("reddit", "reddit/comments.json"),
-        ("google", "google/reviews.json"),
-        ("facebook", "facebook/feed.json"),
-        ("instagram", "instagram/media.json"),
+        ("youtube", "youtube/threads-1.json", None),
+        (
+            "youtube",
+            "youtube/replies.json",
+            Some("replies:dQw4w9WgXcQ:UgzT3hread0010"),
+        ),
+        ("reddit", "reddit/comments.json", None),
+        ("google", "google/reviews.json", None),
+        ("facebook", "facebook/feed.json", None),
+        ("instagram", "instagram/media.json", None),
+        (
+            "instagram",
+            "instagram/mention-comment.json",
+            Some("mention:17900000000000001"),
+        ),
+        ("x", "x/mentions-1.json", None),
+        ("linkedin", "linkedin/posts.json", None),
+        (
+            "linkedin",
+            "linkedin/comments-share.json",
+            Some("comments 0 urn:li:share:7400000000000000001"),
+        ),
+        ("tiktok", "tiktok/videos.json", None),
+        (
+            "tiktok",
+            "tiktok/comments-1.json",
+            Some("comments 7436000000000000001 0"),
+        ),
     ];
     println!(
-        "{:<28}{:>8}{:>9}{:>11}{:>11}",
-        "page", "bytes", "events", "p50 µs", "p95 µs"
+        "{:<34}{:>8}{:>9}{:>11}{:>11}",
+        "page", "bytes", "read", "p50 µs", "p95 µs"
     );
     let keys = PullKeys {
         username: Some("Acme_Officiel".into()),
         ..Default::default()
     };
-    for (platform, path) in fixtures {
+    for (platform, path, asked) in fixtures {
         let platform = vigie_core::Platform::parse(platform).unwrap();
         let pull = PULLS
             .into_iter()
@@ -158,39 +221,45 @@ fn main() {
             headers: vec![],
             body: page(path),
         };
-        let events = pull.read_page(&feed, &keys, None, &resp).unwrap().events.len();
+        let events = pull
+            .read_page(&feed, &keys, asked, &resp)
+            .unwrap();
+        let events = events.events.len() + events.then.len();
         let batch = 200;
         let micros: Vec<f64> = (0..rounds)
             .map(|_| {
                 let t = Instant::now();
                 for _ in 0..batch {
-                    std::hint::black_box(pull.read_page(&feed, &keys, None, &resp).unwrap());
+                    std::hint::black_box(pull.read_page(&feed, &keys, asked, &resp).unwrap());
                 }
                 t.elapsed().as_secs_f64() * 1e6 / batch as f64
             })
             .collect();
         let (p50, p95) = summary(micros);
         println!(
-            "{path:<28}{:>8}{events:>9}{p50:>11.1}{p95:>11.1}",
+            "{path:<34}{:>8}{events:>9}{p50:>11.1}{p95:>11.1}",
             resp.body.len()
         );
     }
 
-    // 2. whole runs: five feeds (YouTube two pages, Reddit, Google, Facebook, Instagram)
+    // 2. whole runs: eight feeds (YouTube two pages, Reddit, Google, Facebook, Instagram, X
+    // two pages, LinkedIn a listing and its posts' comments and replies, TikTok a listing
+    // and its videos' comments); the steady run skips LinkedIn, read hourly
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     let brands = Brands::parse("bench.toml".as_ref(), CONFIG).unwrap();
     let mut secrets = Secrets::default();
-    for app in ["meta", "yt", "rd", "gbp"] {
+    for app in ["meta", "yt", "rd", "gbp", "x", "li", "tt"] {
+        let fixed = app == "meta" || app == "x";
         secrets = secrets.with_pull(
             app,
             PullKeys {
                 client_id: Some("c".into()),
                 client_secret: Some("s".into()),
-                refresh_token: (app != "meta").then(|| "r".into()),
-                access_token: (app == "meta").then(|| "t".into()),
+                refresh_token: (!fixed).then(|| "r".into()),
+                access_token: fixed.then(|| "t".into()),
                 username: Some("Acme_Officiel".into()),
                 ..Default::default()
             },
@@ -235,7 +304,7 @@ fn main() {
     println!();
     println!(
         "{:<44}{:>11}{:>11}",
-        "run of 5 feeds, in-memory SQLite", "p50 ms", "p95 ms"
+        "run of 8 feeds, in-memory SQLite", "p50 ms", "p95 ms"
     );
     for (name, micros) in [
         (format!("first read ({stored} comments stored)"), first),

@@ -888,10 +888,7 @@ async fn gap_repair_stores_and_counts_the_comments_webhooks_did_not_deliver() {
     assert_eq!(w.state("meta/facebook/100000000000001").await.missed, 1);
     // the system user's token, no refresh
     for r in w.api.seen_matching("/v23.0/") {
-        assert_eq!(
-            r.authorization.as_deref(),
-            Some("Bearer meta-static-token")
-        );
+        assert_eq!(r.authorization.as_deref(), Some("Bearer meta-static-token"));
     }
     assert!(w.api.seen_matching("/token/").is_empty());
 }
@@ -964,7 +961,11 @@ async fn x_mentions_are_read_back_to_the_cursor_and_a_spent_window_waits() {
         (1, 1, 0),
         "{feed:?}"
     );
-    assert!(w.comment(Platform::X, "1994000000000000009").await.is_none());
+    assert!(
+        w.comment(Platform::X, "1994000000000000009")
+            .await
+            .is_none()
+    );
 
     // Later: three new mentions on the first page, the second page reaches the cursor.
     let s = w.polling.run(at(noon(), 300)).await.unwrap();
@@ -989,7 +990,10 @@ async fn x_mentions_are_read_back_to_the_cursor_and_a_spent_window_waits() {
     assert_eq!(long.author.name.as_deref(), Some("marc_l"));
     assert_eq!(long.author.followers, Some(48210));
     let reply = w.comment(Platform::X, "1995000000000000004").await.unwrap();
-    assert_eq!(reply.thread_id, "1995000000000000001", "threaded as the webhook does");
+    assert_eq!(
+        reply.thread_id, "1995000000000000001",
+        "threaded as the webhook does"
+    );
     assert_eq!(
         reply.permalink.as_deref(),
         Some("https://x.com/jeanne_d/status/1995000000000000004")
@@ -1002,9 +1006,17 @@ async fn x_mentions_are_read_back_to_the_cursor_and_a_spent_window_waits() {
         CommentState::OwnReply
     );
     for r in w.api.seen_matching("/mentions") {
-        assert_eq!(r.authorization.as_deref(), Some("Bearer acme-x-static-token"));
+        assert_eq!(
+            r.authorization.as_deref(),
+            Some("Bearer acme-x-static-token")
+        );
         let q = form_decode(&r.uri);
-        for part in ["max_results=100", "note_tweet", "expansions=author_id", "public_metrics"] {
+        for part in [
+            "max_results=100",
+            "note_tweet",
+            "expansions=author_id",
+            "public_metrics",
+        ] {
             assert!(q.contains(part), "{q}");
         }
     }
@@ -1066,7 +1078,10 @@ async fn linkedin_recent_posts_their_comments_and_replies_once_an_hour() {
     );
     let long = "urn:li:comment:(urn:li:activity:7400000000000000009,7400000000000000011)";
     let c = w.comment(Platform::LinkedIn, long).await.unwrap();
-    assert_eq!(c.thread_id, "urn:li:share:7400000000000000001", "as the webhook threads it");
+    assert_eq!(
+        c.thread_id, "urn:li:share:7400000000000000001",
+        "as the webhook threads it"
+    );
     assert_eq!(c.author.id, "urn:li:person:zLqTygBP8S");
     assert_eq!(
         c.created_at,
@@ -1088,14 +1103,19 @@ async fn linkedin_recent_posts_their_comments_and_replies_once_an_hour() {
     }
     let listing = form_decode(&w.api.seen_matching("/rest/posts")[0].uri);
     assert!(
-        listing.contains("author=urn:li:organization:2414183&q=author&count=10&sortBy=LAST_MODIFIED"),
+        listing
+            .contains("author=urn:li:organization:2414183&q=author&count=10&sortBy=LAST_MODIFIED"),
         "{listing}"
     );
     // the development tier's 500 calls a day: the next read is an hour later
     let s = w.polling.run(at(noon(), 300)).await.unwrap();
     assert!(s.report.feeds[0].skipped);
     let s = w.polling.run(at(noon(), 3600)).await.unwrap();
-    assert_eq!(s.report.feeds[0].intake.duplicates, 2, "{:?}", s.report.feeds[0]);
+    assert_eq!(
+        s.report.feeds[0].intake.duplicates, 2,
+        "{:?}",
+        s.report.feeds[0]
+    );
 }
 
 const TIKTOK_FEED: &str = "acme-tiktok/tiktok/-000OXv3Jb5RkQZ";
@@ -1106,7 +1126,10 @@ async fn tiktok_comments_without_words_are_read_by_id_and_videos_are_repaired() 
     let empty = r#"{"code":0,"message":"OK","request_id":"1","data":{"comments":[],"has_more":false,"cursor":0}}"#;
     w.api
         .route("/token/acme-tiktok", vec![ok(fixture("tiktok/token.json"))])
-        .route("/business/video/list/", vec![ok(fixture("tiktok/videos.json"))])
+        .route(
+            "/business/video/list/",
+            vec![ok(fixture("tiktok/videos.json"))],
+        )
         .route(
             "video_id=7436000000000000001&include_replies=true",
             vec![ok(fixture("tiktok/comments-1.json"))],
@@ -1129,15 +1152,28 @@ async fn tiktok_comments_without_words_are_read_by_id_and_videos_are_repaired() 
     })
     .to_string();
     let got = deliver(&w, Platform::TikTok, TIKTOK_SECRET, &body).await;
-    assert_eq!((got.read_later, got.stored, got.ignored), (1, 0, 0), "{got:?}");
     assert_eq!(
-        w.polling.store.requested_reads(TIKTOK_FEED, 10).await.unwrap(),
+        (got.read_later, got.stored, got.ignored),
+        (1, 0, 0),
+        "{got:?}"
+    );
+    assert_eq!(
+        w.polling
+            .store
+            .requested_reads(TIKTOK_FEED, 10)
+            .await
+            .unwrap(),
         ["comment 7436000000000000002 7437000000000000009"]
     );
     // delivered twice (TikTok retries): still one read
     deliver(&w, Platform::TikTok, TIKTOK_SECRET, &body).await;
     assert_eq!(
-        w.polling.store.requested_reads(TIKTOK_FEED, 10).await.unwrap().len(),
+        w.polling
+            .store
+            .requested_reads(TIKTOK_FEED, 10)
+            .await
+            .unwrap()
+            .len(),
         1
     );
 
@@ -1149,19 +1185,23 @@ async fn tiktok_comments_without_words_are_read_by_id_and_videos_are_repaired() 
     assert_eq!(feed.pages, 5, "{feed:?}");
     // 009 (read by id) and 003; the account's own reply 004; 002 hidden (a delete of a
     // comment vigie never had); 001 predates the 24 hours
-    assert_eq!(
-        (feed.intake.stored, feed.intake.own),
-        (2, 1),
-        "{feed:?}"
-    );
+    assert_eq!((feed.intake.stored, feed.intake.own), (2, 1), "{feed:?}");
     let read = w
         .comment(Platform::TikTok, "7437000000000000009")
         .await
         .unwrap();
-    assert_eq!(read.text.unwrap().as_str(), "Livraison en Belgique possible ?");
+    assert_eq!(
+        read.text.unwrap().as_str(),
+        "Livraison en Belgique possible ?"
+    );
     assert_eq!(read.thread_id, "7436000000000000002");
     assert!(
-        w.polling.store.requested_reads(TIKTOK_FEED, 10).await.unwrap().is_empty(),
+        w.polling
+            .store
+            .requested_reads(TIKTOK_FEED, 10)
+            .await
+            .unwrap()
+            .is_empty(),
         "the read is done"
     );
     let reply = w
@@ -1170,7 +1210,11 @@ async fn tiktok_comments_without_words_are_read_by_id_and_videos_are_repaired() 
         .unwrap();
     assert_eq!(reply.state, CommentState::OwnReply);
     assert_eq!(reply.parent_id.as_deref(), Some("7437000000000000003"));
-    assert!(w.comment(Platform::TikTok, "7437000000000000001").await.is_none());
+    assert!(
+        w.comment(Platform::TikTok, "7437000000000000001")
+            .await
+            .is_none()
+    );
     // the token from TikTok's own grant (a JSON body), sent as Access-Token
     let grant = &w.api.seen_matching("/token/acme-tiktok")[0];
     let grant: serde_json::Value = serde_json::from_str(&grant.body).unwrap();
@@ -1184,7 +1228,10 @@ async fn tiktok_comments_without_words_are_read_by_id_and_videos_are_repaired() 
     // An expired token in the envelope (HTTP 200): refreshed once, the page asked again.
     w.api.route(
         "/business/video/list/",
-        vec![ok(fixture("tiktok/expired.json")), ok(fixture("tiktok/videos.json"))],
+        vec![
+            ok(fixture("tiktok/expired.json")),
+            ok(fixture("tiktok/videos.json")),
+        ],
     );
     let s = w.polling.run(at(noon(), 300)).await.unwrap();
     assert_eq!(s.report.feeds[0].error, None, "{:?}", s.report.feeds[0]);
@@ -1214,7 +1261,11 @@ async fn instagram_mentions_are_read_by_id() {
         );
     let body = r#"{"object":"instagram","entry":[{"id":"17841400000000001","time":1796125200,"changes":[{"field":"mentions","value":{"media_id":"17895695668004550","comment_id":"17900000000000001"}},{"field":"mentions","value":{"media_id":"18000000000000009"}},{"field":"mentions","value":{"media_id":"17895695668004551","comment_id":"17900000000000002"}},{"field":"mentions","value":{"media_id":"1) {id}","comment_id":"x"}}]}]}"#;
     let got = deliver(&w, Platform::Instagram, META_SECRET, body).await;
-    assert_eq!((got.read_later, got.ignored, got.stored), (3, 1, 0), "{got:?}");
+    assert_eq!(
+        (got.read_later, got.ignored, got.stored),
+        (3, 1, 0),
+        "{got:?}"
+    );
 
     let s = w.polling.run(noon()).await.unwrap();
     let ig = s
@@ -1308,7 +1359,11 @@ async fn pages_past_the_page_limit_are_read_by_the_next_run() {
     let state = w.state(YT_FEED).await;
     assert_eq!(state.resume.len(), 1, "{state:?}");
     assert_eq!(state.resume[0].page, "QURTSl9pMlB0ZkVrLXdJ");
-    assert!(w.comment(Platform::YouTube, "UgzT3hread0004").await.is_none());
+    assert!(
+        w.comment(Platform::YouTube, "UgzT3hread0004")
+            .await
+            .is_none()
+    );
 
     // The next run reads the newest page first; the page left over waits for the one after.
     let s = w.polling.run(at(noon(), 300)).await.unwrap();
@@ -1318,7 +1373,9 @@ async fn pages_past_the_page_limit_are_read_by_the_next_run() {
     let s = w.polling.run(at(noon(), 600)).await.unwrap();
     assert_eq!(s.report.feeds[0].pages, 2);
     assert!(
-        w.comment(Platform::YouTube, "UgzT3hread0004").await.is_some(),
+        w.comment(Platform::YouTube, "UgzT3hread0004")
+            .await
+            .is_some(),
         "read back to the cursor it was left for"
     );
     assert!(w.state(YT_FEED).await.resume.is_empty());

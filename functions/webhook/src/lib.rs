@@ -25,8 +25,8 @@ use vigie_core::intake::{
     HandshakeError, Intake, IntakeError, IntakeReport, WebhookRequest, handshake as answer,
 };
 use vigie_core::platforms::Inbound;
-use vigie_core::ports::{CommentRead, CommentWrite, QueueSend, RawArchive};
 use vigie_core::poll::ReadRequests;
+use vigie_core::ports::{CommentRead, CommentWrite, QueueSend, RawArchive};
 use vigie_core::secrets::Secrets;
 use vigie_core::time::Timestamp;
 

@@ -321,7 +321,12 @@ impl crate::poll::Pull for LinkedIn {
         if let Some(e) = PageError::of_status(resp) {
             let m = serde_json::from_slice::<ApiError>(&resp.body)
                 .ok()
-                .map(|e| format!("HTTP {}: {} ({})", resp.status, e.message, e.service_error_code));
+                .map(|e| {
+                    format!(
+                        "HTTP {}: {} ({})",
+                        resp.status, e.message, e.service_error_code
+                    )
+                });
             return Err(match (e, m) {
                 (PageError::RateLimited { retry_after, .. }, Some(m)) => PageError::RateLimited {
                     retry_after,
@@ -397,7 +402,10 @@ impl crate::poll::Pull for LinkedIn {
                     name: None,
                     followers: None,
                 },
-                text: c.message.and_then(|m| m.text).filter(|t| !t.trim().is_empty()),
+                text: c
+                    .message
+                    .and_then(|m| m.text)
+                    .filter(|t| !t.trim().is_empty()),
                 attachment: None,
                 created_at: created.filter(|t| (Timestamp::MIN..=Timestamp::MAX).contains(t)),
                 permalink: None,

@@ -246,7 +246,9 @@ impl crate::poll::Pull for TikTok {
         }
         let token: Token = answer(resp).map_err(|e| match e {
             crate::poll::PageError::Failed(m) | crate::poll::PageError::Unauthorized(m) => {
-                crate::poll::PageError::Unauthorized(format!("refresh refused, authorize again ({m})"))
+                crate::poll::PageError::Unauthorized(format!(
+                    "refresh refused, authorize again ({m})"
+                ))
             }
             e => e,
         })?;

@@ -447,7 +447,10 @@ impl crate::poll::Pull for X {
                 .ok()
                 .map(|p| format!("HTTP {}: {} {}", resp.status, p.title, p.detail));
             return Err(match e {
-                PageError::RateLimited { retry_after, reason } => PageError::RateLimited {
+                PageError::RateLimited {
+                    retry_after,
+                    reason,
+                } => PageError::RateLimited {
                     retry_after: retry_after.or_else(until_reset),
                     reason: detail.unwrap_or(reason),
                 },
