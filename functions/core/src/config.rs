@@ -1059,6 +1059,66 @@ accounts = { youtube = ["UCacmeAcmeAcmeAcmeAcme00"], reddit = ["r/acme"], google
         assert!(issues(&bare).contains("apps.acme-youtube.pull: this platform has no webhooks"));
     }
 
+    #[test]
+    fn push_apps_may_be_read_too_or_only_read() {
+        let text = format!(
+            "{PULLED}\n{}",
+            r#"
+[apps.acme-x]
+platform = "x"
+[apps.acme-x.pull]
+access_token = { env = "X_BEARER" }
+
+[apps.acme-linkedin]
+platform = "linkedin"
+secret = { env = "LI_SECRET" }
+[apps.acme-linkedin.pull]
+client_id = "86abcdefgh1234"
+client_secret = { env = "LI_SECRET" }
+refresh_token = { env = "LI_REFRESH" }
+"#
+        )
+        .replace(
+            "google = [\"accounts/1/locations/2\"] }",
+            "google = [\"accounts/1/locations/2\"], x = [\"2244994945\"], linkedin = [\"2414183\"] }",
+        );
+        let b = Brands::parse(Path::new("b.toml"), &text).unwrap();
+        assert!(
+            b.app("acme-x").unwrap().secret.is_none(),
+            "an X app without webhooks is only read"
+        );
+        let li = b.app("acme-linkedin").unwrap();
+        assert!(li.secret.is_some() && li.pull.is_some(), "pushed and repaired");
+        let cases = [
+            (
+                text.replace(
+                    "access_token = { env = \"X_BEARER\" }",
+                    "access_token = { env = \"X_BEARER\" }\nrefresh_token = { env = \"R\" }",
+                ),
+                "apps.acme-x.pull.refresh_token: the app's bearer token does not refresh",
+            ),
+            (
+                text.replace("access_token = { env = \"X_BEARER\" }", "client_id = \"c\""),
+                "apps.acme-x.pull.access_token: gap repair reads with the app's bearer token",
+            ),
+            (
+                text.replace("refresh_token = { env = \"LI_REFRESH\" }\n", ""),
+                "apps.acme-linkedin.pull.refresh_token: an OAuth app needs",
+            ),
+            (
+                text.replace("platform = \"x\"\n[apps.acme-x.pull]", "platform = \"x\"\n[apps.acme-x.other]"),
+                "unknown field `other`",
+            ),
+        ];
+        for (text, want) in cases {
+            let e = match Brands::parse(Path::new("b.toml"), &text) {
+                Ok(_) => String::from("accepted"),
+                Err(e) => e.to_string(),
+            };
+            assert!(e.contains(want), "want {want:?} in {e}");
+        }
+    }
+
     const APPS: &str = r#"
 [apps.agency-a]
 platform = "meta"
