@@ -726,6 +726,7 @@ pub async fn poll_store_contract<S: vigie_core::poll::PollStore>(s: &S) {
         last_error: Some("rate limited: quotaExceeded — « quota » épuisé".into()),
         runs: 7,
         missed: 2,
+        paced_until: Some(Timestamp(1_764_090_000_000)),
         resume: vec![vigie_core::poll::Resume {
             page: "QURTSl9pMlB0ZkVrLXdJ".into(),
             until: Some(Timestamp(1_764_080_000_000)),

@@ -14,11 +14,11 @@ use sha2::{Digest, Sha256};
 use vigie_core::comment::{Comment, CommentKey, CommentState, Platform, ThreadKey};
 use vigie_core::config::Brands;
 use vigie_core::intake::{ClassifyRequest, Intake, IntakeError, IntakeReport, WebhookRequest};
+use vigie_core::platforms::{self, AppKeys, Inbound};
 use vigie_core::ports::{
     CommentRead, CommentWrite, Inserted, OutgoingMessage, QueueError, QueueSend, RawArchive,
     RawDelivery, StoreError,
 };
-use vigie_core::platforms::{self, AppKeys, Inbound};
 use vigie_core::secrets::Secrets;
 use vigie_core::{BrandId, Timestamp};
 
@@ -158,7 +158,9 @@ impl RawArchive for MemoryStore {
 impl vigie_core::poll::ReadRequests for MemoryStore {
     async fn request_read(&self, feed: &str, page: &str, at: Timestamp) -> Result<(), StoreError> {
         let mut reads = self.reads.lock().unwrap();
-        reads.entry((feed.to_owned(), page.to_owned())).or_insert(at);
+        reads
+            .entry((feed.to_owned(), page.to_owned()))
+            .or_insert(at);
         Ok(())
     }
 }
@@ -309,7 +311,10 @@ fn check(
         assert_eq!(c.key.platform, platform);
         assert!(!c.key.external_id.trim().is_empty(), "no id: {c:?}");
         assert!(
-            c.text.as_ref().is_some_and(|t| !t.as_str().trim().is_empty()) || c.attachment.is_some(),
+            c.text
+                .as_ref()
+                .is_some_and(|t| !t.as_str().trim().is_empty())
+                || c.attachment.is_some(),
             "neither text nor attachment: {c:?}"
         );
         assert!(!c.thread_id.trim().is_empty(), "no thread: {c:?}");

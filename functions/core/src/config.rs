@@ -1088,7 +1088,10 @@ refresh_token = { env = "LI_REFRESH" }
             "an X app without webhooks is only read"
         );
         let li = b.app("acme-linkedin").unwrap();
-        assert!(li.secret.is_some() && li.pull.is_some(), "pushed and repaired");
+        assert!(
+            li.secret.is_some() && li.pull.is_some(),
+            "pushed and repaired"
+        );
         let cases = [
             (
                 text.replace(
@@ -1106,7 +1109,10 @@ refresh_token = { env = "LI_REFRESH" }
                 "apps.acme-linkedin.pull.refresh_token: an OAuth app needs",
             ),
             (
-                text.replace("platform = \"x\"\n[apps.acme-x.pull]", "platform = \"x\"\n[apps.acme-x.other]"),
+                text.replace(
+                    "platform = \"x\"\n[apps.acme-x.pull]",
+                    "platform = \"x\"\n[apps.acme-x.other]",
+                ),
                 "unknown field `other`",
             ),
         ];

@@ -152,8 +152,7 @@ pub struct FeedState {
     /// The newest comment time read so far: the next run reads back to it (with an overlap).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<Timestamp>,
-    /// No read before this time (rate limit, quota, a failure backing off, the pace of a
-    /// platform read hourly).
+    /// No read before this time (rate limit, quota, a failure backing off).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backoff_until: Option<Timestamp>,
     /// Failed runs in a row.
@@ -169,6 +168,10 @@ pub struct FeedState {
     /// Gap repair: comments it stored that the webhooks had not delivered, in all.
     #[serde(default)]
     pub missed: u64,
+    /// The feed's listing is not read again before this time (a platform read at its own
+    /// pace); the reads webhooks ask for still are, at every run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paced_until: Option<Timestamp>,
     /// Pages the last run had no room for (its page limit), read first by the next one,
     /// each back to the cursor it was read for: a burst of comments is read over several
     /// runs, not cut.
@@ -245,7 +248,25 @@ pub struct Page {
     pub wait_seconds: Option<i64>,
     /// Further pages this one asks for in the same run (the comments of each post a
     /// listing names, the rest of a thread's replies), each read back to the same cursor.
-    pub then: Vec<String>,
+    pub then: Vec<Further>,
+}
+
+/// A further page a page asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Further {
+    pub page: String,
+    /// The time of the comment whose replies it reads, when it reads replies: a comment
+    /// older than the cursor less the backfill window is not read for replies again.
+    pub replies_of: Option<Timestamp>,
+}
+
+impl Further {
+    pub fn page(page: impl Into<String>) -> Self {
+        Self {
+            page: page.into(),
+            replies_of: None,
+        }
+    }
 }
 
 impl Page {
@@ -337,8 +358,8 @@ pub trait Pull: crate::platforms::Source {
     fn repairs(&self, platform: Platform) -> bool;
     /// The API's base URL.
     fn api_url(&self) -> &'static str;
-    /// The least time between two reads of a feed, for APIs whose daily allowance a read
-    /// every few minutes would spend (0: every run).
+    /// The least time between two listings of a feed, for APIs whose daily allowance a
+    /// read every few minutes would spend (0: every run). Reads by id are not held back.
     fn every_seconds(&self) -> i64 {
         0
     }
@@ -624,7 +645,12 @@ where
         let outcome = self.read(feed, pull, &state, now, &mut report).await;
         state.last_run = Some(now);
         match outcome {
-            Ok(Read { newest, wait, left }) => {
+            Ok(Read {
+                newest,
+                wait,
+                left,
+                listed,
+            }) => {
                 state.resume = left;
                 if pull.repairs(feed.platform) && state.runs > 0 {
                     // The first run is the baseline: what predates it was never a webhook's.
@@ -645,12 +671,14 @@ where
                 };
                 state.runs += 1;
                 state.failures = 0;
-                // a spent window of requests: the next read waits for its reset; a platform
-                // with a small daily allowance is read at its own pace
-                let pace = Some(pull.every_seconds()).filter(|s| *s > 0);
+                // a spent window of requests: the next read waits for its reset
                 state.backoff_until = wait
-                    .max(pace)
                     .map(|s| now.plus_millis(s.clamp(0, self.settings.max_backoff_seconds) * 1000));
+                // a platform with a small daily allowance is listed at its own pace
+                let pace = pull.every_seconds();
+                if listed && pace > 0 {
+                    state.paced_until = Some(now.plus_millis(pace * 1000));
+                }
                 state.last_error = None;
             }
             Err(e) => {
@@ -739,11 +767,14 @@ where
                 requested: true,
             })
             .collect();
-        queue.push_back(Todo {
-            page: None,
-            until: Some(since),
-            requested: false,
-        });
+        let paced = state.paced_until.is_some_and(|t| t > now);
+        if !paced {
+            queue.push_back(Todo {
+                page: None,
+                until: Some(since),
+                requested: false,
+            });
+        }
         queue.extend(state.resume.iter().map(|r| Todo {
             page: Some(r.page.clone()),
             until: r.until,
@@ -768,6 +799,7 @@ where
                 .page(feed, pull, keys, api, todo.page.as_deref(), now)
                 .await;
             report.pages += 1;
+            read.listed |= todo.page.is_none();
             let page = match got {
                 Ok(page) => page,
                 // a post or comment gone since it was named, or a requested read the API
@@ -838,11 +870,19 @@ where
             }
             read.wait = page.wait_seconds.or(read.wait);
             let until = todo.until;
-            queue.extend(page.then.into_iter().map(|p| Todo {
-                page: Some(p),
-                until,
-                requested: todo.requested,
-            }));
+            let stale = |t: Timestamp| {
+                until.is_some_and(|u| t < u.plus_millis(-self.settings.backfill_minutes * 60_000))
+            };
+            queue.extend(
+                page.then
+                    .into_iter()
+                    .filter(|f| !f.replies_of.is_some_and(stale))
+                    .map(|f| Todo {
+                        page: Some(f.page),
+                        until,
+                        requested: todo.requested,
+                    }),
+            );
             let reached = match (page.oldest, until) {
                 (Some(o), Some(u)) => o < u,
                 _ => false,
@@ -946,6 +986,8 @@ struct Read {
     newest: Option<Timestamp>,
     wait: Option<i64>,
     left: Vec<Resume>,
+    /// The feed's own listing was read (not only reads by id or pages left over).
+    listed: bool,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -221,9 +221,7 @@ fn main() {
             headers: vec![],
             body: page(path),
         };
-        let events = pull
-            .read_page(&feed, &keys, asked, &resp)
-            .unwrap();
+        let events = pull.read_page(&feed, &keys, asked, &resp).unwrap();
         let events = events.events.len() + events.then.len();
         let batch = 200;
         let micros: Vec<f64> = (0..rounds)

@@ -1107,10 +1107,16 @@ async fn linkedin_recent_posts_their_comments_and_replies_once_an_hour() {
             .contains("author=urn:li:organization:2414183&q=author&count=10&sortBy=LAST_MODIFIED"),
         "{listing}"
     );
-    // the development tier's 500 calls a day: the next read is an hour later
+    // the development tier's 500 calls a day: the next listing is an hour later
     let s = w.polling.run(at(noon(), 300)).await.unwrap();
-    assert!(s.report.feeds[0].skipped);
+    assert_eq!(s.report.feeds[0].pages, 0, "{:?}", s.report.feeds[0]);
+    assert_eq!(
+        w.state(LINKEDIN_FEED).await.paced_until,
+        Some(at(noon(), 3600))
+    );
+    // an hour later
     let s = w.polling.run(at(noon(), 3600)).await.unwrap();
+    assert_eq!(s.report.feeds[0].pages, 4);
     assert_eq!(
         s.report.feeds[0].intake.duplicates, 2,
         "{:?}",
@@ -1233,7 +1239,10 @@ async fn tiktok_comments_without_words_are_read_by_id_and_videos_are_repaired() 
             ok(fixture("tiktok/videos.json")),
         ],
     );
+    // (TikTok is listed every quarter of an hour: at 5 minutes, nothing to read)
     let s = w.polling.run(at(noon(), 300)).await.unwrap();
+    assert_eq!(s.report.feeds[0].pages, 0);
+    let s = w.polling.run(at(noon(), 900)).await.unwrap();
     assert_eq!(s.report.feeds[0].error, None, "{:?}", s.report.feeds[0]);
     assert_eq!(w.api.seen_matching("/token/acme-tiktok").len(), 2);
 }

@@ -986,7 +986,10 @@ impl PollStore for SqliteStore {
     async fn requested_reads(&self, feed: &str, limit: usize) -> Result<Vec<String>, StoreError> {
         self.rows(
             "SELECT page FROM poll_reads WHERE feed = ?1 ORDER BY at, page LIMIT ?2",
-            vec![feed.to_owned().into(), (limit as i64).into()],
+            vec![
+                feed.to_owned().into(),
+                i64::try_from(limit).unwrap_or(i64::MAX).into(),
+            ],
         )
         .await
     }

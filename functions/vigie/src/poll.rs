@@ -59,17 +59,20 @@ pub async fn run(args: PollArgs) -> anyhow::Result<()> {
         for feed in &feeds {
             let key = feed.key();
             let state = store.feed_state(&key).await?;
-            states.push((key, state));
+            let requested = store.requested_reads(&key, 10_000).await?;
+            states.push((key, state, requested));
         }
         if args.json {
             let rows: Vec<_> = states
                 .iter()
-                .map(|(feed, state)| serde_json::json!({"feed": feed, "state": state}))
+                .map(|(feed, state, requested)| {
+                    serde_json::json!({"feed": feed, "state": state, "requested_reads": requested})
+                })
                 .collect();
             println!("{}", serde_json::to_string_pretty(&rows)?);
         } else {
-            for (feed, state) in &states {
-                println!("{}", status_line(feed, state.as_ref()));
+            for (feed, state, requested) in &states {
+                println!("{}", status_line(feed, state.as_ref(), requested.len()));
             }
         }
         return Ok(());
@@ -93,9 +96,13 @@ pub async fn run(args: PollArgs) -> anyhow::Result<()> {
 }
 
 /// One feed's state, for a person.
-fn status_line(feed: &str, state: Option<&FeedState>) -> String {
+fn status_line(feed: &str, state: Option<&FeedState>, requested: usize) -> String {
+    let waiting = match requested {
+        0 => String::new(),
+        n => format!(", {n} comment(s) to read by id"),
+    };
     let Some(s) = state else {
-        return format!("{feed}: never read");
+        return format!("{feed}: never read{waiting}");
     };
     let at = |t: Option<vigie_core::Timestamp>| t.map_or("-".to_owned(), |t| t.rfc3339());
     let mut line = format!(
@@ -108,6 +115,13 @@ fn status_line(feed: &str, state: Option<&FeedState>) -> String {
     if let Some(until) = s.backoff_until {
         line.push_str(&format!(", waiting until {}", until.rfc3339()));
     }
+    if !s.resume.is_empty() {
+        line.push_str(&format!(
+            ", {} page(s) left for the next run",
+            s.resume.len()
+        ));
+    }
+    line.push_str(&waiting);
     if let Some(e) = &s.last_error {
         line.push_str(&format!(", {} failure(s) in a row, last: {e}", s.failures));
     }

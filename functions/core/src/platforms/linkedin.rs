@@ -252,8 +252,8 @@ const POSTS: usize = 10;
 /// start=&count=100`, answer `{"elements": [{"id", "$URN" | "commentUrn", "actor",
 /// "object", "message": {"text"}, "created": {"time"}, "lastModified": {"time"},
 /// "parentComment", "commentsSummary": {"totalFirstLevelComments"}}], "paging": {"start",
-/// "count", "total"}}`), and the replies of a comment that has some (the same call on the
-/// comment's URN). Headers `LinkedIn-Version` and `X-Restli-Protocol-Version: 2.0.0`.
+/// "count", "total"}}`), and the replies of a recent comment that has some (the same call
+/// on the comment's URN). Headers `LinkedIn-Version` and `X-Restli-Protocol-Version: 2.0.0`.
 /// Tokens come from the refresh grant (`https://www.linkedin.com/oauth/v2/accessToken`,
 /// client id and secret in the form). Errors: `{"status", "serviceErrorCode", "message"}`,
 /// 401 for an expired or revoked token, 429 for the daily limits. The order of comments is
@@ -342,14 +342,14 @@ impl crate::poll::Pull for LinkedIn {
             let posts: Elements<PostRef> = crate::poll::json_page(resp)?;
             for post in posts.elements.iter().take(POSTS) {
                 if post.id.starts_with("urn:li:") && !post.id.contains(char::is_whitespace) {
-                    page.then.push(
+                    page.then.push(crate::poll::Further::page(
                         CommentsPage {
                             start: 0,
                             post: &post.id,
                             comment: None,
                         }
                         .to_string(),
-                    );
+                    ));
                 }
             }
             return Ok(page);
@@ -368,15 +368,21 @@ impl crate::poll::Pull for LinkedIn {
                 });
                 continue;
             };
+            let created = c.created.and_then(|t| t.time).map(Timestamp);
+            let modified = c.last_modified.and_then(|t| t.time).map(Timestamp);
+            // the replies of recent comments only (the poller drops those older than the
+            // cursor less the backfill): replies come soon, and each read is one of the
+            // day's few calls
             if c.comments_summary
                 .as_ref()
                 .is_some_and(|s| s.total_first_level_comments > 0)
                 && asked.comment.is_none()
             {
-                page.then.push(format!("comments 0 {} {id}", asked.post));
+                page.then.push(crate::poll::Further {
+                    page: format!("comments 0 {} {id}", asked.post),
+                    replies_of: Some(created.or(modified).unwrap_or(Timestamp::MIN)),
+                });
             }
-            let created = c.created.and_then(|t| t.time).map(Timestamp);
-            let modified = c.last_modified.and_then(|t| t.time).map(Timestamp);
             let actor = c.actor.unwrap_or_else(|| "unknown".into());
             let parent = c
                 .parent_comment

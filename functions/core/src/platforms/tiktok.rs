@@ -214,6 +214,12 @@ impl crate::poll::Pull for TikTok {
         Some("https://business-api.tiktok.com/open_api/v1.3/tt_user/oauth2/refresh_token/")
     }
 
+    /// The webhooks bring comments; their re-read every quarter of an hour is enough, and
+    /// a comment an event named without text is still read at the next run.
+    fn every_seconds(&self) -> i64 {
+        900
+    }
+
     fn authorize(&self, req: crate::poll::HttpRequest, token: &str) -> crate::poll::HttpRequest {
         req.header("access-token", token)
     }
@@ -306,7 +312,10 @@ impl crate::poll::Pull for TikTok {
             let list: VideoList = answer(resp)?;
             for v in list.videos.into_iter().take(VIDEOS) {
                 if valid_id(&v.item_id.0) {
-                    page.then.push(format!("comments {} 0", v.item_id.0));
+                    page.then.push(crate::poll::Further::page(format!(
+                        "comments {} 0",
+                        v.item_id.0
+                    )));
                 }
             }
             return Ok(page);

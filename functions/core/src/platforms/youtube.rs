@@ -248,14 +248,14 @@ impl Pull for YouTube {
             if t.snippet.total_reply_count > replies.len() as u64
                 && let Some(v) = &video
             {
-                page.then.push(
+                page.then.push(crate::poll::Further::page(
                     RepliesPage {
                         video: v,
                         parent: &top_id,
                         token: None,
                     }
                     .to_string(),
-                );
+                ));
             }
             for c in std::iter::once(t.snippet.top_level_comment).chain(replies) {
                 let Some(video) = c.snippet.video_id.clone().or_else(|| video.clone()) else {
