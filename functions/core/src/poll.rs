@@ -7,7 +7,7 @@
 //! per feed, backoff on rate limits and quota errors, and the same idempotent intake as the
 //! webhooks, which absorbs what was already delivered.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -781,7 +781,13 @@ where
             requested: false,
         }));
         let mut read = Read::default();
+        // a page named twice (left over by the last run and named again by this one's
+        // listing) is read once
+        let mut done: HashSet<Option<String>> = HashSet::new();
         while let Some(todo) = queue.pop_front() {
+            if done.contains(&todo.page) {
+                continue;
+            }
             if report.pages >= self.settings.max_pages {
                 read.left = std::iter::once(todo)
                     .chain(queue)
@@ -800,6 +806,7 @@ where
                 .await;
             report.pages += 1;
             read.listed |= todo.page.is_none();
+            done.insert(todo.page.clone());
             let page = match got {
                 Ok(page) => page,
                 // a post or comment gone since it was named, or a requested read the API

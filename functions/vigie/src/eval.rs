@@ -13,8 +13,9 @@ use vigie_model::metrics::{Figures, figures};
 
 #[derive(Args)]
 pub struct EvalArgs {
-    /// Labelled JSONL: {"text", "label": negative|neutral|positive, "lang"?, "corpus"?}.
-    /// `scripts/build-model` writes model/dist/eval/umsab-val.jsonl and reviews-test.jsonl.
+    /// Labelled JSONL: {"text", "label": negative|neutral|positive, "lang"?, "corpus"?,
+    /// "kind"?}. `scripts/build-model` writes model/dist/eval/umsab-val.jsonl and
+    /// reviews-test.jsonl; model/sentiment/heldout holds customer-service comments.
     #[arg(long, required_unless_present = "signals")]
     pub data: Vec<PathBuf>,
     /// Labelled comments for urgency, risk signals and intent (files or folders of JSONL,
@@ -36,6 +37,8 @@ pub enum GroupBy {
     Lang,
     Corpus,
     CorpusLang,
+    /// `<lang>/<kind>`: what makes a comment hard (model/sentiment/GUIDE.md), e.g. sarcasm.
+    Kind,
 }
 
 #[derive(Deserialize)]
@@ -46,6 +49,8 @@ struct Labelled {
     lang: Option<String>,
     #[serde(default)]
     corpus: Option<String>,
+    #[serde(default)]
+    kind: Option<String>,
 }
 
 fn read(paths: &[PathBuf]) -> anyhow::Result<Vec<(Labelled, Sentiment)>> {
@@ -135,6 +140,7 @@ fn sentiment(
             GroupBy::Lang => lang,
             GroupBy::Corpus => corpus,
             GroupBy::CorpusLang => format!("{corpus}/{lang}"),
+            GroupBy::Kind => format!("{lang}/{}", r.kind.as_deref().unwrap_or("-")),
         }
     };
     let mut groups: BTreeMap<String, Vec<(Sentiment, Probabilities)>> = BTreeMap::new();

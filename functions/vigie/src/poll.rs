@@ -115,6 +115,9 @@ fn status_line(feed: &str, state: Option<&FeedState>, requested: usize) -> Strin
     if let Some(until) = s.backoff_until {
         line.push_str(&format!(", waiting until {}", until.rfc3339()));
     }
+    if let Some(next) = s.paced_until {
+        line.push_str(&format!(", next listing at {}", next.rfc3339()));
+    }
     if !s.resume.is_empty() {
         line.push_str(&format!(
             ", {} page(s) left for the next run",
