@@ -237,6 +237,50 @@ fn eval_reports_figures_per_language() {
 }
 
 #[test]
+fn eval_groups_the_customer_service_comments_by_what_makes_them_hard() {
+    let dir = root().join("model/sentiment/heldout");
+    let (fr, en) = (dir.join("fr.jsonl"), dir.join("en.jsonl"));
+    let out = vigie(
+        &[
+            "eval",
+            "--data",
+            fr.to_str().unwrap(),
+            "--data",
+            en.to_str().unwrap(),
+            "--by",
+            "kind",
+            "--json",
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let groups = doc["groups"].as_object().unwrap();
+    let mut want: std::collections::BTreeMap<String, u64> = Default::default();
+    for path in [&fr, &en] {
+        for line in std::fs::read_to_string(path).unwrap().lines() {
+            let row: serde_json::Value = serde_json::from_str(line).unwrap();
+            *want
+                .entry(format!(
+                    "{}/{}",
+                    row["lang"].as_str().unwrap(),
+                    row["kind"].as_str().unwrap()
+                ))
+                .or_default() += 1;
+        }
+    }
+    assert!(want.contains_key("fr/sarcasm") && want.contains_key("en/legal_threat"));
+    for (group, n) in &want {
+        assert_eq!(groups[group]["n"], *n, "{group}");
+    }
+    assert_eq!(groups["all"]["n"], want.values().sum::<u64>());
+}
+
+#[test]
 fn eval_signals_reports_urgency_signals_and_intent_beside_the_phrase_list() {
     let data = root().join("model/testdata/signals-data/heldout");
     let out = vigie(
