@@ -650,11 +650,12 @@ where
                 wait,
                 left,
                 listed,
+                by_id,
             }) => {
                 state.resume = left;
                 if pull.repairs(feed.platform) && state.runs > 0 {
                     // The first run is the baseline: what predates it was never a webhook's.
-                    report.missed = report.intake.stored;
+                    report.missed = report.intake.stored.saturating_sub(by_id);
                     state.missed += report.missed as u64;
                     if report.missed > 0 {
                         GapRepaired {
@@ -865,6 +866,7 @@ where
                 .map_err(|e| FeedError::Stop(e.into()))?;
             report.intake.add(&got);
             if todo.requested {
+                read.by_id += got.stored;
                 self.store
                     .done_read(&key, todo.page.as_deref().unwrap_or_default())
                     .await
@@ -995,6 +997,8 @@ struct Read {
     left: Vec<Resume>,
     /// The feed's own listing was read (not only reads by id or pages left over).
     listed: bool,
+    /// Comments stored by the reads webhooks asked for: delivered, only without words.
+    by_id: usize,
 }
 
 #[derive(Debug, thiserror::Error)]

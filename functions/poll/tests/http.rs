@@ -1316,6 +1316,27 @@ async fn instagram_mentions_are_read_by_id() {
     let before = w.api.seen_matching("mentioned_").len();
     w.polling.run(at(noon(), 300)).await.unwrap();
     assert_eq!(w.api.seen_matching("mentioned_").len(), before);
+
+    // a mention after the baseline: delivered by its webhook, so not missed by one
+    w.api.route(
+        "fields=mentioned_comment.comment_id(17900000000000003)",
+        vec![ok(r#"{"mentioned_comment":{"timestamp":"2026-12-01T12:08:00+0000","text":"@acme.fr toujours rien reçu…","id":"17900000000000003","media":{"id":"17895695668004552"}},"id":"17841400000000001"}"#.to_owned())],
+    );
+    let body = r#"{"object":"instagram","entry":[{"id":"17841400000000001","time":1796127000,"changes":[{"field":"mentions","value":{"media_id":"17895695668004552","comment_id":"17900000000000003"}}]}]}"#;
+    assert_eq!(
+        deliver(&w, Platform::Instagram, META_SECRET, body)
+            .await
+            .read_later,
+        1
+    );
+    let s = w.polling.run(at(noon(), 600)).await.unwrap();
+    let ig = s
+        .report
+        .feeds
+        .iter()
+        .find(|f| f.feed.contains("instagram"))
+        .unwrap();
+    assert_eq!((ig.intake.stored, ig.missed), (1, 0), "{ig:?}");
 }
 
 #[tokio::test]
