@@ -968,6 +968,17 @@ facebook_page_ids = ["1001"]
 accounts = { youtube = ["UCacmeAcmeAcmeAcmeAcme00"], reddit = ["r/acme"], google = ["accounts/1/locations/2"] }
 "#;
 
+    /// Each text is refused with the issue given beside it.
+    fn refused_for(cases: &[(String, &str)]) {
+        for (text, want) in cases {
+            let e = match Brands::parse(Path::new("b.toml"), text) {
+                Ok(_) => String::from("accepted"),
+                Err(e) => e.to_string(),
+            };
+            assert!(e.contains(want), "want {want:?} in {e}");
+        }
+    }
+
     #[test]
     fn read_apps_need_the_credentials_of_their_platform() {
         let b = Brands::parse(Path::new("b.toml"), PULLED).unwrap();
@@ -1044,13 +1055,7 @@ accounts = { youtube = ["UCacmeAcmeAcmeAcmeAcme00"], reddit = ["r/acme"], google
                 "apps.acme-reddit.secret: an app that is only read has none",
             ),
         ];
-        for (text, want) in cases {
-            let e = match Brands::parse(Path::new("b.toml"), &text) {
-                Ok(_) => String::from("accepted"),
-                Err(e) => e.to_string(),
-            };
-            assert!(e.contains(want), "want {want:?} in {e}");
-        }
+        refused_for(&cases);
         // a YouTube app with no credentials at all
         let bare = PULLED.replace(
             "[apps.acme-youtube.pull]\nclient_id = \"1234.apps.googleusercontent.com\"\nclient_secret = { env = \"YT_CLIENT_SECRET\" }\nrefresh_token = { env = \"YT_REFRESH\" }\n",
@@ -1116,13 +1121,7 @@ refresh_token = { env = "LI_REFRESH" }
                 "unknown field `other`",
             ),
         ];
-        for (text, want) in cases {
-            let e = match Brands::parse(Path::new("b.toml"), &text) {
-                Ok(_) => String::from("accepted"),
-                Err(e) => e.to_string(),
-            };
-            assert!(e.contains(want), "want {want:?} in {e}");
-        }
+        refused_for(&cases);
     }
 
     const APPS: &str = r#"

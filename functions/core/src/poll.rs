@@ -328,6 +328,21 @@ pub enum PageError {
 }
 
 impl PageError {
+    /// The same refusal in the API's own words (its error body), when it gave them: the
+    /// kind and any wait stay; what is malformed or gone keeps the status's excerpt.
+    pub fn told(self, detail: Option<String>) -> Self {
+        let Some(d) = detail else { return self };
+        match self {
+            PageError::RateLimited { retry_after, .. } => PageError::RateLimited {
+                retry_after,
+                reason: d,
+            },
+            PageError::Unauthorized(_) => PageError::Unauthorized(d),
+            PageError::Failed(_) => PageError::Failed(d),
+            e => e,
+        }
+    }
+
     /// The answer to a status every API gives the same meaning (429, 401, 5xx), when it is one.
     pub fn of_status(resp: &HttpResponse) -> Option<Self> {
         let excerpt = || {

@@ -792,10 +792,6 @@ async fn google_reviews_are_read_with_their_rating_and_updates() {
     );
 }
 
-fn meta_delivery(body: &str) -> Vec<(&'static str, String)> {
-    platforms::source(Platform::Facebook).sign(&AppKeys::new(META_SECRET), body.as_bytes(), noon())
-}
-
 #[tokio::test]
 async fn gap_repair_stores_and_counts_the_comments_webhooks_did_not_deliver() {
     let w = world(&["meta"]).await;
@@ -827,29 +823,7 @@ async fn gap_repair_stores_and_counts_the_comments_webhooks_did_not_deliver() {
 
     // The webhook delivers comment 7001; 7003's delivery is lost.
     let body = r#"{"object":"page","entry":[{"id":"100000000000001","time":1796119200,"changes":[{"field":"feed","value":{"from":{"id":"6100000000001","name":"In\u00e8s Laurent"},"post_id":"100000000000001_5001","comment_id":"5001_7001","created_time":1796119200,"item":"comment","parent_id":"100000000000001_5001","verb":"add","message":"Colis perdu depuis 10 jours, n\u00b0 48213"}}]}]}"#;
-    let headers = meta_delivery(body);
-    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
-    let intake = Intake {
-        brands: &w.polling.brands,
-        secrets: &w.polling.secrets,
-        store: &w.polling.store,
-        queue: &w.polling.queue,
-    };
-    let delivered = intake
-        .receive(
-            WebhookRequest {
-                platform: Platform::Facebook,
-                app: None,
-                inbound: Inbound {
-                    headers: &headers,
-                    query: &[],
-                    body: body.as_bytes(),
-                },
-            },
-            noon(),
-        )
-        .await
-        .unwrap();
+    let delivered = deliver(&w, Platform::Facebook, META_SECRET, body).await;
     assert_eq!(delivered.stored, 1);
 
     let s = w.polling.run(at(noon(), 600)).await.unwrap();

@@ -257,7 +257,7 @@ const POSTS: usize = 10;
 /// Tokens come from the refresh grant (`https://www.linkedin.com/oauth/v2/accessToken`,
 /// client id and secret in the form). Errors: `{"status", "serviceErrorCode", "message"}`,
 /// 401 for an expired or revoked token, 429 for the daily limits. The order of comments is
-/// not documented: a post's comments are read whole (100 a page), each run.
+/// not documented: a post's comments are read whole (100 a page) at each listing.
 impl crate::poll::Pull for LinkedIn {
     fn repairs(&self, _: Platform) -> bool {
         true
@@ -267,8 +267,8 @@ impl crate::poll::Pull for LinkedIn {
         "https://api.linkedin.com"
     }
 
-    /// A run reads about a dozen pages, and the development tier allows 500 calls a day
-    /// per app: once an hour.
+    /// A run reads a dozen pages or so, and the development tier allows 500 calls a day
+    /// per app: listed once an hour.
     fn every_seconds(&self) -> i64 {
         3600
     }
@@ -327,15 +327,7 @@ impl crate::poll::Pull for LinkedIn {
                         resp.status, e.message, e.service_error_code
                     )
                 });
-            return Err(match (e, m) {
-                (PageError::RateLimited { retry_after, .. }, Some(m)) => PageError::RateLimited {
-                    retry_after,
-                    reason: m,
-                },
-                (PageError::Unauthorized(_), Some(m)) => PageError::Unauthorized(m),
-                (PageError::Failed(_), Some(m)) => PageError::Failed(m),
-                (e, _) => e,
-            });
+            return Err(e.told(m));
         }
         let mut page = Page::default();
         let Some(asked) = asked.and_then(CommentsPage::parse) else {

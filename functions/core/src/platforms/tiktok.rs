@@ -151,24 +151,15 @@ pub fn parse(body: &[u8]) -> Result<Parsed, MalformedPayload> {
         }
         return Ok(parsed);
     }
-    let author = c
-        .unique_identifier
-        .or(c.user_id)
-        .map(|i| i.0)
-        .or_else(|| c.username.clone())
-        .unwrap_or_else(|| "unknown".into());
+    let author = author(c.unique_identifier, c.user_id, c.username, c.display_name);
     parsed.events.push(PlatformEvent {
         platform: Platform::TikTok,
         account_id: envelope.user_openid.0,
         kind,
         external_id: c.comment_id.0,
         thread_id: c.video_id.0,
-        parent_id: c.parent_comment_id.map(|p| p.0).filter(|p| p != "0"),
-        author: Author {
-            id: author,
-            name: c.username.or(c.display_name),
-            followers: None,
-        },
+        parent_id: parent(c.parent_comment_id),
+        author,
         text,
         attachment: None,
         created_at: unix_time(c.create_time.as_ref()).or(unix_time(envelope.create_time.as_ref())),
@@ -460,14 +451,32 @@ struct ApiComment {
     reply_list: Vec<ApiComment>,
 }
 
+/// The author of a comment, in the webhook event or the API's list: the stable
+/// `unique_identifier`, else the deprecated `user_id`, else the user name.
+fn author(
+    unique_identifier: Option<Id>,
+    user_id: Option<Id>,
+    username: Option<String>,
+    display_name: Option<String>,
+) -> Author {
+    Author {
+        id: unique_identifier
+            .or(user_id)
+            .map(|i| i.0)
+            .or_else(|| username.clone())
+            .unwrap_or_else(|| "unknown".into()),
+        name: username.or(display_name),
+        followers: None,
+    }
+}
+
+/// A reply's parent; `0` names none (a top-level comment).
+fn parent(id: Option<Id>) -> Option<String> {
+    id.map(|p| p.0).filter(|p| p != "0")
+}
+
 /// A comment of the list, as its webhook event gives it.
 fn api_comment(feed: &crate::poll::Feed, video: &str, c: ApiComment) -> PlatformEvent {
-    let author = c
-        .unique_identifier
-        .or(c.user_id)
-        .map(|i| i.0)
-        .or_else(|| c.username.clone())
-        .unwrap_or_else(|| "unknown".into());
     PlatformEvent {
         platform: Platform::TikTok,
         account_id: feed.account.clone(),
@@ -479,12 +488,8 @@ fn api_comment(feed: &crate::poll::Feed, video: &str, c: ApiComment) -> Platform
         },
         external_id: c.comment_id.0,
         thread_id: c.video_id.map(|v| v.0).unwrap_or_else(|| video.to_owned()),
-        parent_id: c.parent_comment_id.map(|p| p.0).filter(|p| p != "0"),
-        author: Author {
-            id: author,
-            name: c.username.or(c.display_name),
-            followers: None,
-        },
+        parent_id: parent(c.parent_comment_id),
+        author: author(c.unique_identifier, c.user_id, c.username, c.display_name),
         text: c.text.filter(|t| !t.trim().is_empty()),
         attachment: None,
         created_at: unix_time(c.create_time.as_ref()),

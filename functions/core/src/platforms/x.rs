@@ -446,16 +446,14 @@ impl crate::poll::Pull for X {
             let detail = serde_json::from_slice::<V2Problem>(&resp.body)
                 .ok()
                 .map(|p| format!("HTTP {}: {} {}", resp.status, p.title, p.detail));
-            return Err(match e {
+            return Err(match e.told(detail) {
                 PageError::RateLimited {
                     retry_after,
                     reason,
                 } => PageError::RateLimited {
                     retry_after: retry_after.or_else(until_reset),
-                    reason: detail.unwrap_or(reason),
+                    reason,
                 },
-                PageError::Unauthorized(m) => PageError::Unauthorized(detail.unwrap_or(m)),
-                PageError::Failed(m) => PageError::Failed(detail.unwrap_or(m)),
                 e => e,
             });
         }
