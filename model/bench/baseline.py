@@ -1,7 +1,8 @@
 """Python baseline for `vigie bench`: the same model and inputs with PyPI onnxruntime + tokenizers.
 
-Same work as the Rust side: "query: " prefix, head+tail truncation, texts of a call grouped
-by length and padded to the longest, session with the same threads and graph options.
+Same work as the Rust side: "query: " prefix, head+tail truncation, texts of a call sorted
+by length and cut into the same inference calls (`buckets`), each padded to its longest,
+session with the same threads and graph options.
 Prints one JSON object. Run by `vigie bench`; by hand:
     .venv/bin/python model/bench/baseline.py --model-dir model/dist --texts texts.json --threads 2
 """
@@ -17,6 +18,25 @@ import onnxruntime as ort  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402
 
 t_imported = time.perf_counter()
+
+
+CALL_COST_TOKENS = 24  # as vigie_model::CALL_COST_TOKENS
+
+
+def buckets(lengths, batch_size):
+    """The calls `vigie_model::buckets` makes of `lengths` (sorted): the same cut, the same cost."""
+    n = len(lengths)
+    best, start = [0] + [None] * n, [0] * (n + 1)
+    for i in range(1, n + 1):
+        for j in range(max(0, i - batch_size), i):
+            cost = best[j] + CALL_COST_TOKENS + (i - j) * lengths[i - 1]
+            if best[i] is None or cost < best[i]:
+                best[i], start[i] = cost, j
+    out, end = [], n
+    while end > 0:
+        out.append((start[end], end))
+        end = start[end]
+    return out[::-1]
 
 
 def main():
@@ -57,8 +77,8 @@ def main():
         seqs = encode(batch)
         order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
         labels = [None] * len(seqs)
-        for s in range(0, len(order), 32):
-            g = order[s : s + 32]
+        for start, end in buckets([len(seqs[i]) for i in order], 32):
+            g = order[start:end]
             width = max(len(seqs[i]) for i in g)
             ids = np.full((len(g), width), pad, dtype=np.int64)
             mask = np.zeros((len(g), width), dtype=np.int64)

@@ -281,6 +281,37 @@ fn a_damaged_file_fails_its_checksum() {
 }
 
 #[test]
+fn every_file_model_json_lists_is_checked_the_weights_file_too() {
+    use sha2::{Digest, Sha256};
+    let dir = tiny_copy();
+    let weights = dir.path().join("model.onnx.data");
+    std::fs::write(&weights, vec![7u8; 3 << 20]).unwrap();
+    let card_path = dir.path().join("model.json");
+    let mut card: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&card_path).unwrap()).unwrap();
+    card["files"]["model.onnx.data"] =
+        hex::encode(Sha256::digest(std::fs::read(&weights).unwrap())).into();
+    std::fs::write(&card_path, serde_json::to_vec(&card).unwrap()).unwrap();
+    SentimentModel::load(&ModelOptions::new(dir.path())).expect("every listed file matches");
+
+    let mut bytes = std::fs::read(&weights).unwrap();
+    bytes[2 << 20] ^= 1;
+    std::fs::write(&weights, bytes).unwrap();
+    let err = SentimentModel::load(&ModelOptions::new(dir.path())).unwrap_err();
+    assert!(
+        matches!(err, ModelError::ChecksumMismatch { ref path, .. } if path == &weights),
+        "{err}"
+    );
+
+    std::fs::remove_file(&weights).unwrap();
+    let err = SentimentModel::load(&ModelOptions::new(dir.path())).unwrap_err();
+    assert!(
+        matches!(err, ModelError::FileMissing { ref path } if path == &weights),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_corrupt_graph_is_reported_as_corrupt() {
     let dir = tiny_copy();
     std::fs::write(dir.path().join("model.onnx"), b"not an onnx graph").unwrap();

@@ -80,6 +80,9 @@ pub struct ModelArgs {
     /// Texts per inference call.
     #[arg(long, env = "VIGIE_BATCH_SIZE", default_value_t = 32)]
     pub batch_size: usize,
+    /// Keep ONNX Runtime's CPU arena: buffers of the largest call are kept for later ones.
+    #[arg(long, env = "VIGIE_CPU_ARENA")]
+    pub cpu_arena: bool,
 }
 
 impl ModelArgs {
@@ -87,6 +90,7 @@ impl ModelArgs {
         ModelOptions {
             intra_threads: self.threads,
             batch_size: self.batch_size,
+            cpu_arena: self.cpu_arena,
             ..ModelOptions::new(&self.model_dir)
         }
     }

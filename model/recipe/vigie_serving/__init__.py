@@ -1,0 +1,1 @@
+"""Stage 2 of the model recipe: the served graph, compiled from the trained model."""
