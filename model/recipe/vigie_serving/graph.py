@@ -281,6 +281,7 @@ def save(model: onnx.ModelProto, path: str) -> None:
     if os.path.exists(data):
         os.remove(data)
     onnx.save_model(copy, path, save_as_external_data=True, all_tensors_to_one_file=True, location=WEIGHTS_FILE, size_threshold=1024)
+    os.chmod(data, 0o644)  # read by whatever user runs the function, like model.onnx
 
 
 def set_temperature(model: onnx.ModelProto, temperature: float) -> None:
