@@ -49,6 +49,15 @@ fn venv_python() -> Option<PathBuf> {
     None
 }
 
+fn json(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is one JSON document")
+}
+
 fn jsonl(out: &Output) -> Vec<serde_json::Value> {
     assert!(
         out.status.success(),
@@ -203,12 +212,7 @@ fn eval_reports_figures_per_language() {
         ],
         None,
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc = json(&out);
     let groups = &doc["groups"];
     assert_eq!(groups["fr"]["n"], 3);
     assert_eq!(groups["en"]["n"], 2);
@@ -253,12 +257,7 @@ fn eval_groups_the_customer_service_comments_by_what_makes_them_hard() {
         ],
         None,
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc = json(&out);
     let groups = doc["groups"].as_object().unwrap();
     let mut want: std::collections::BTreeMap<String, u64> = Default::default();
     for path in [&fr, &en] {
@@ -287,12 +286,7 @@ fn eval_signals_reports_urgency_signals_and_intent_beside_the_phrase_list() {
         &["eval", "--signals", data.to_str().unwrap(), "--json"],
         None,
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc = json(&out);
     assert!(doc.get("groups").is_none(), "no sentiment data was given");
     assert!(doc["heads"].as_str().unwrap().starts_with("vigie-signals-"));
     let all = &doc["signals"]["all"];
@@ -406,12 +400,7 @@ fn bench_measures_rust_and_the_python_baseline() {
         }
     }
     let out = vigie(&args, None);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc = json(&out);
     let rounds = doc["rounds"].as_u64().unwrap() as usize;
     for side in ["rust", "python"] {
         if side == "python" && python.is_none() {
