@@ -14,7 +14,7 @@ use vigie_core::comment::{CommentKey, CommentState};
 use vigie_core::config::Brands;
 use vigie_core::intake::{Intake, IntakeReport, WebhookRequest};
 use vigie_core::platforms::{self, AppKeys, Inbound};
-use vigie_core::poll::{FeedState, PollStore, PullKeys};
+use vigie_core::poll::{FeedReport, FeedState, PollReport, PollStore, PullKeys};
 use vigie_core::ports::{CommentRead, QueueReceive};
 use vigie_core::secrets::Secrets;
 use vigie_core::{BrandId, Platform, Timestamp};
@@ -243,6 +243,11 @@ struct World {
 }
 
 /// Noon on 2026-12-01, the fixtures' day.
+/// The report of the one feed whose name contains `name`.
+fn feed<'a>(report: &'a PollReport, name: &str) -> &'a FeedReport {
+    report.feeds.iter().find(|f| f.feed.contains(name)).unwrap()
+}
+
 fn noon() -> Timestamp {
     Timestamp::parse_rfc3339("2026-12-01T12:00:00Z").unwrap()
 }
@@ -550,14 +555,7 @@ async fn rate_limits_and_quota_errors_back_off_then_reading_resumes() {
 
     // YouTube again after a minute: still over quota, waits twice as long; Reddit waits
     let s = w.polling.run(at(noon(), 61)).await.unwrap();
-    let by = |name: &str| {
-        s.report
-            .feeds
-            .iter()
-            .find(|f| f.feed.contains(name))
-            .unwrap()
-            .clone()
-    };
+    let by = |name: &str| feed(&s.report, name).clone();
     assert!(by("reddit").skipped);
     assert!(by("youtube").error.is_some());
     assert_eq!(w.state(YT_FEED).await.failures, 2);
@@ -809,12 +807,7 @@ async fn gap_repair_stores_and_counts_the_comments_webhooks_did_not_deliver() {
     // The first run, at 09:55, is the baseline: nothing it finds counts as missed.
     let s = w.polling.run(at(noon(), -7500)).await.unwrap();
     assert_eq!(s.feeds, 2);
-    let ig = s
-        .report
-        .feeds
-        .iter()
-        .find(|f| f.feed.contains("instagram"))
-        .unwrap();
+    let ig = feed(&s.report, "instagram");
     assert_eq!(
         (ig.intake.stored, ig.intake.own, ig.missed),
         (1, 1, 0),
@@ -827,12 +820,7 @@ async fn gap_repair_stores_and_counts_the_comments_webhooks_did_not_deliver() {
     assert_eq!(delivered.stored, 1);
 
     let s = w.polling.run(at(noon(), 600)).await.unwrap();
-    let fb = s
-        .report
-        .feeds
-        .iter()
-        .find(|f| f.feed.contains("facebook"))
-        .unwrap();
+    let fb = feed(&s.report, "facebook");
     assert_eq!(fb.feed, "meta/facebook/100000000000001");
     // 7001 came by webhook; 7002 is the page's own reply; 7003 was missed
     assert_eq!(
@@ -1251,12 +1239,7 @@ async fn instagram_mentions_are_read_by_id() {
     );
 
     let s = w.polling.run(noon()).await.unwrap();
-    let ig = s
-        .report
-        .feeds
-        .iter()
-        .find(|f| f.feed.contains("instagram"))
-        .unwrap();
+    let ig = feed(&s.report, "instagram");
     assert_eq!(ig.error, None, "{ig:?}");
     // the comment mention, the caption mention and the media's own comment; the deleted
     // comment is given up
@@ -1304,12 +1287,7 @@ async fn instagram_mentions_are_read_by_id() {
         1
     );
     let s = w.polling.run(at(noon(), 600)).await.unwrap();
-    let ig = s
-        .report
-        .feeds
-        .iter()
-        .find(|f| f.feed.contains("instagram"))
-        .unwrap();
+    let ig = feed(&s.report, "instagram");
     assert_eq!((ig.intake.stored, ig.missed), (1, 0), "{ig:?}");
 }
 
