@@ -43,6 +43,49 @@ fn agrees_with_the_recipe_on_ids_and_probabilities() {
     }
 }
 
+/// The model's compact tokenizer (`vigie_model::pieces`) gives every evaluation text, and
+/// every customer-service comment, the ids `tokenizers` gives it from the same file.
+#[test]
+fn tokenizes_every_evaluation_text_as_the_reference_tokenizer_does() {
+    let Some(model) = model() else { return };
+    let dir = full_model_dir().unwrap();
+    let reference = tokenizers::Tokenizer::from_file(dir.join("tokenizer.json")).unwrap();
+    let mut texts: Vec<String> = ["umsab-val.jsonl", "reviews-test.jsonl"]
+        .iter()
+        .flat_map(|f| eval_rows(f))
+        .map(|r| r["text"].as_str().unwrap().to_owned())
+        .collect();
+    let service = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../model/sentiment");
+    for part in ["heldout", "train"] {
+        for lang in ["fr", "en"] {
+            let file =
+                std::fs::read_to_string(service.join(part).join(format!("{lang}.jsonl"))).unwrap();
+            texts.extend(file.lines().map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["text"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            }));
+        }
+    }
+    assert!(texts.len() > 5000, "{} texts", texts.len());
+    let card = model.card();
+    for chunk in texts.chunks(256) {
+        for (text, got) in chunk.iter().zip(model.encode(chunk).unwrap()) {
+            let full = reference
+                .encode(format!("{}{text}", card.text_prefix), false)
+                .unwrap();
+            let (kept, _) = vigie_model::cut(full.get_ids(), card.max_tokens);
+            let want: Vec<u32> = [card.special_ids.bos]
+                .into_iter()
+                .chain(kept)
+                .chain([card.special_ids.eos])
+                .collect();
+            assert_eq!(got.ids, want, "{text}");
+        }
+    }
+}
+
 #[test]
 fn reads_obvious_comments_right_in_french_and_english() {
     let Some(model) = model() else { return };

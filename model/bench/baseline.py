@@ -23,14 +23,16 @@ t_imported = time.perf_counter()
 CALL_COST_TOKENS = 24  # as vigie_model::CALL_COST_TOKENS
 
 
-def buckets(lengths, batch_size):
+def buckets(lengths, batch_size, call_tokens):
     """The calls `vigie_model::buckets` makes of `lengths` (sorted): the same cut, the same cost."""
     n = len(lengths)
     best, start = [0] + [None] * n, [0] * (n + 1)
     for i in range(1, n + 1):
-        for j in range(max(0, i - batch_size), i):
+        for j in range(i - 1, max(0, i - batch_size) - 1, -1):
+            if j + 1 < i and (i - j) * lengths[i - 1] > call_tokens:
+                break
             cost = best[j] + CALL_COST_TOKENS + (i - j) * lengths[i - 1]
-            if best[i] is None or cost < best[i]:
+            if best[i] is None or cost <= best[i]:
                 best[i], start[i] = cost, j
     out, end = [], n
     while end > 0:
@@ -45,6 +47,8 @@ def main():
     ap.add_argument("--texts", required=True, help="JSON list of strings")
     ap.add_argument("--threads", type=int, required=True)
     ap.add_argument("--batch", type=int, nargs="+", default=[1, 32])
+    ap.add_argument("--call-tokens", type=int, default=2048, help="most padded tokens per inference call, as vigie's --call-tokens")
+    ap.add_argument("--no-cpu-arena", action="store_true", help="as vigie's --cpu-arena false")
     args = ap.parse_args()
     texts = json.load(open(args.texts, encoding="utf-8"))
 
@@ -55,6 +59,7 @@ def main():
     so.intra_op_num_threads = args.threads
     so.inter_op_num_threads = 1
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.enable_cpu_mem_arena = so.enable_mem_pattern = not args.no_cpu_arena
     sess = ort.InferenceSession(f"{args.model_dir}/model.onnx", so, providers=["CPUExecutionProvider"])
     load_s = time.perf_counter() - t0
 
@@ -77,7 +82,7 @@ def main():
         seqs = encode(batch)
         order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
         labels = [None] * len(seqs)
-        for start, end in buckets([len(seqs[i]) for i in order], 32):
+        for start, end in buckets([len(seqs[i]) for i in order], 32, args.call_tokens):
             g = order[start:end]
             width = max(len(seqs[i]) for i in g)
             ids = np.full((len(g), width), pad, dtype=np.int64)

@@ -10,6 +10,7 @@
 mod card;
 mod error;
 pub mod metrics;
+pub mod pieces;
 pub mod runtime;
 pub mod signals;
 mod tokenize;
@@ -23,7 +24,6 @@ use ort::session::builder::GraphOptimizationLevel;
 use ort::value::{Tensor, TensorElementType};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use tokenizers::Tokenizer;
 
 pub use card::{Golden, ModelCard, SpecialIds};
 pub use error::ModelError;
@@ -120,9 +120,13 @@ pub struct ModelOptions {
     pub batch_size: usize,
     /// Check each file against the sha256 in `model.json` before loading.
     pub verify_checksums: bool,
+    /// Most padded tokens in one inference call (a text longer than this still gets a call
+    /// of its own): bounds the attention buffers, which grow with texts x tokens².
+    pub call_tokens: usize,
     /// ONNX Runtime's CPU arena (and memory patterns): keeps the buffers of the largest call
-    /// so far for the next ones. Off, each call allocates what it needs and gives it back:
-    /// the memory then follows the current call, not the largest one ever.
+    /// so far for the next ones (ONNX Runtime's default). Off, each call allocates what it
+    /// needs and gives it back to malloc, which fragments: the peak was higher off in every
+    /// bulk run measured (docs/benchmarks.md).
     pub cpu_arena: bool,
 }
 
@@ -134,7 +138,8 @@ impl ModelOptions {
             sessions: 1,
             batch_size: 32,
             verify_checksums: true,
-            cpu_arena: false,
+            call_tokens: CALL_TOKENS,
+            cpu_arena: true,
         }
     }
 }
@@ -142,10 +147,11 @@ impl ModelOptions {
 /// The loaded model: a tokenizer and a pool of ONNX Runtime sessions, safe to share.
 pub struct SentimentModel {
     card: ModelCard,
-    tokenizer: Tokenizer,
+    tokenizer: pieces::PieceTokenizer,
     sessions: Vec<Mutex<Session>>,
     next: AtomicUsize,
     batch_size: usize,
+    call_tokens: usize,
     embedding_dim: usize,
     dir: PathBuf,
     heads: Option<Heads>,
@@ -233,9 +239,9 @@ impl SentimentModel {
             return Err(ModelError::FileMissing { path: onnx_path });
         }
         let tok_bytes = read(&tok_path)?;
-        let tokenizer = Tokenizer::from_bytes(&tok_bytes).map_err(|e| ModelError::Corrupt {
+        let tokenizer = pieces::load(&tok_bytes).map_err(|reason| ModelError::Corrupt {
             path: tok_path.clone(),
-            reason: e.to_string(),
+            reason,
         })?;
         let environment = runtime::ensure_loaded()?;
         let corrupt = |e: ort::Error| ModelError::Corrupt {
@@ -279,6 +285,7 @@ impl SentimentModel {
             sessions,
             next: AtomicUsize::new(0),
             batch_size: options.batch_size.max(1),
+            call_tokens: options.call_tokens,
             embedding_dim,
             dir: dir.clone(),
         })
@@ -322,15 +329,15 @@ impl SentimentModel {
     }
 
     /// Classifies texts in any number; results come back in input order. Texts are sorted
-    /// by length and cut into inference calls of at most `batch_size` (see [`buckets`]),
-    /// each padded to its longest member only.
+    /// by length and cut into inference calls of at most `batch_size` texts and
+    /// `call_tokens` padded tokens (see [`buckets`]), each padded to its longest member only.
     pub fn classify<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Prediction>, ModelError> {
         let encoded = self.encode(texts)?;
         let mut order: Vec<usize> = (0..encoded.len()).collect();
         order.sort_by_key(|&i| encoded[i].ids.len());
         let lengths: Vec<usize> = order.iter().map(|&i| encoded[i].ids.len()).collect();
         let mut out: Vec<Option<Prediction>> = vec![None; encoded.len()];
-        for range in buckets(&lengths, self.batch_size) {
+        for range in buckets(&lengths, self.batch_size, self.call_tokens) {
             let group = &order[range];
             let batch: Vec<&Encoded> = group.iter().map(|&i| &encoded[i]).collect();
             for (&i, prediction) in group.iter().zip(self.run(&batch)?) {
@@ -401,11 +408,19 @@ impl SentimentModel {
 /// (2 threads), a call of one 40-token text takes as long as 64 tokens inside a call of 32.
 pub const CALL_COST_TOKENS: usize = 24;
 
+/// Default of [`ModelOptions::call_tokens`]: 32 tweets of 64 tokens, or 8 reviews of 256.
+pub const CALL_TOKENS: usize = 2048;
+
 /// Cuts `lengths` (sorted ascending) into consecutive calls of at most `batch_size` texts
-/// that cost the least: each call computes every text at the call's longest length, plus
-/// [`CALL_COST_TOKENS`]. So a call of 32 comments of mixed lengths becomes a few calls of
-/// similar lengths instead of 32 texts padded to the longest one.
-pub fn buckets(lengths: &[usize], batch_size: usize) -> Vec<std::ops::Range<usize>> {
+/// and `call_tokens` padded tokens (one text always fits) that cost the least: each call
+/// computes every text at the call's longest length, plus [`CALL_COST_TOKENS`]. So a call
+/// of 32 comments of mixed lengths becomes a few calls of similar lengths instead of 32
+/// texts padded to the longest one.
+pub fn buckets(
+    lengths: &[usize],
+    batch_size: usize,
+    call_tokens: usize,
+) -> Vec<std::ops::Range<usize>> {
     let n = lengths.len();
     let batch_size = batch_size.max(1);
     // best[i]: least cost of the first i texts; from[i]: where the last call of it starts
@@ -413,9 +428,13 @@ pub fn buckets(lengths: &[usize], batch_size: usize) -> Vec<std::ops::Range<usiz
     let mut from = vec![0usize; n + 1];
     for i in 1..=n {
         best[i] = usize::MAX;
-        for j in i.saturating_sub(batch_size)..i {
+        for j in (i.saturating_sub(batch_size)..i).rev() {
+            if j + 1 < i && (i - j) * lengths[i - 1] > call_tokens {
+                break; // longer calls from further back are over the limit too
+            }
             let cost = best[j] + CALL_COST_TOKENS + (i - j) * lengths[i - 1];
-            if cost < best[i] {
+            if cost <= best[i] {
+                // `<=`: a tie goes to the earliest start
                 best[i] = cost;
                 from[i] = j;
             }
@@ -497,12 +516,19 @@ fn check_signature(session: &Session, path: &Path, card: &ModelCard) -> Result<u
 mod tests {
     use super::buckets;
 
+    const NO_LIMIT: usize = usize::MAX;
+
     fn sizes(lengths: &[usize], batch: usize) -> Vec<usize> {
-        let calls = buckets(lengths, batch);
+        sizes_within(lengths, batch, NO_LIMIT)
+    }
+
+    fn sizes_within(lengths: &[usize], batch: usize, call_tokens: usize) -> Vec<usize> {
+        let calls = buckets(lengths, batch, call_tokens);
         let mut next = 0;
         for c in &calls {
             assert_eq!(c.start, next, "calls are consecutive");
             assert!(!c.is_empty() && c.len() <= batch.max(1));
+            assert!(c.len() == 1 || c.len() * lengths[c.end - 1] <= call_tokens);
             next = c.end;
         }
         assert_eq!(next, lengths.len(), "every text is in a call");
@@ -528,13 +554,25 @@ mod tests {
         assert!(sizes(&[20; 70], 32).iter().all(|&n| n <= 32));
         assert_eq!(sizes(&[7, 8, 9], 1), vec![1, 1, 1]);
         assert_eq!(sizes(&[7, 8, 9], 0), vec![1, 1, 1]);
-        assert!(buckets(&[], 32).is_empty());
+        assert!(buckets(&[], 32, NO_LIMIT).is_empty());
+    }
+
+    #[test]
+    fn long_texts_share_calls_within_the_token_limit() {
+        assert_eq!(sizes_within(&[256; 32], 32, 2048), vec![8, 8, 8, 8]);
+        assert_eq!(sizes_within(&[40; 32], 32, 2048), vec![32]);
+        // a text over the limit still gets its own call
+        assert_eq!(sizes_within(&[300, 300], 32, 256), vec![1, 1]);
+        let mut mixed = vec![30; 40];
+        mixed.extend([200; 20]);
+        let calls = sizes_within(&mixed, 32, 2048);
+        assert_eq!(calls.iter().sum::<usize>(), 60);
     }
 
     #[test]
     fn a_spread_of_lengths_costs_less_than_one_padded_call() {
         let lengths: Vec<usize> = (0..32).map(|i| 10 + i * i / 4).collect();
-        let calls = buckets(&lengths, 32);
+        let calls = buckets(&lengths, 32, NO_LIMIT);
         assert!(calls.len() > 1);
         let cost: usize = calls
             .iter()

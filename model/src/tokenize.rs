@@ -1,7 +1,6 @@
 //! Text to model input, exactly as the recipe does it (model/recipe/vigie_recipe/encode.py).
 
-use tokenizers::Tokenizer;
-
+use crate::pieces::PieceTokenizer;
 use crate::{ModelError, card::SpecialIds};
 
 /// One text ready for the model: `<s> pieces("query: " + text) </s>`.
@@ -29,7 +28,7 @@ pub fn cut(pieces: &[u32], max_tokens: usize) -> (Vec<u32>, bool) {
 }
 
 pub(crate) fn encode_all<S: AsRef<str>>(
-    tokenizer: &Tokenizer,
+    tokenizer: &PieceTokenizer,
     texts: &[S],
     prefix: &str,
     special: SpecialIds,
@@ -75,6 +74,7 @@ mod tests {
 
     use super::{cut, encode_all};
     use crate::card::SpecialIds;
+    use crate::pieces::PieceTokenizer;
 
     #[test]
     fn short_sequences_are_kept_whole() {
@@ -99,12 +99,19 @@ mod tests {
         config
     }
 
-    fn tiny_tokenizer() -> &'static Tokenizer {
-        static TOKENIZER: std::sync::OnceLock<Tokenizer> = std::sync::OnceLock::new();
+    const TINY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/tiny/tokenizer.json");
+
+    fn tiny_tokenizer() -> &'static PieceTokenizer {
+        static TOKENIZER: std::sync::OnceLock<PieceTokenizer> = std::sync::OnceLock::new();
         TOKENIZER.get_or_init(|| {
-            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/tiny/tokenizer.json");
-            Tokenizer::from_file(path).expect("the tiny model's tokenizer")
+            crate::pieces::load(&std::fs::read(TINY).unwrap()).expect("the tiny model's tokenizer")
         })
+    }
+
+    /// `tokenizers`' own reading of the same file, the reference `pieces` must match.
+    fn tiny_reference() -> &'static Tokenizer {
+        static TOKENIZER: std::sync::OnceLock<Tokenizer> = std::sync::OnceLock::new();
+        TOKENIZER.get_or_init(|| Tokenizer::from_file(TINY).expect("the tiny model's tokenizer"))
     }
 
     const SPECIAL: SpecialIds = SpecialIds {
@@ -139,6 +146,26 @@ mod tests {
             }
         }
 
+        /// `pieces` reads a text as `tokenizers` does: the same ids and offsets, whatever the
+        /// script, spacing, unknown characters or literal special tokens.
+        #[test]
+        fn pieces_match_the_reference_tokenizer(
+            parts in prop::collection::vec(prop_oneof![
+                "\\PC{0,40}",
+                "[a-zé ]{0,30}",
+                Just("<s>".to_string()),
+                Just("</s><mask>".to_string()),
+                "[日本語한국어👍🏽\u{300}\t\n ]{1,6}",
+            ], 0..6),
+        ) {
+            let text: String = parts.concat();
+            let ours = tiny_tokenizer().encode(text.as_str(), false).unwrap();
+            let reference = tiny_reference().encode(text.as_str(), false).unwrap();
+            prop_assert_eq!(ours.get_ids(), reference.get_ids());
+            prop_assert_eq!(ours.get_offsets(), reference.get_offsets());
+            prop_assert_eq!(ours.get_tokens(), reference.get_tokens());
+        }
+
         /// Any text becomes `<s>`, its first and last pieces, `</s>`: never over the
         /// model's limit, and whole whenever it fits.
         #[test]
@@ -150,7 +177,7 @@ mod tests {
             let encoded = encode_all(tokenizer, &texts, "query: ", SPECIAL, max_tokens).unwrap();
             prop_assert_eq!(encoded.len(), texts.len());
             for (text, e) in texts.iter().zip(&encoded) {
-                let full = tokenizer.encode(format!("query: {text}"), false).unwrap();
+                let full = tiny_reference().encode(format!("query: {text}"), false).unwrap();
                 let pieces = full.get_ids();
                 prop_assert_eq!(e.pieces, pieces.len());
                 prop_assert!(e.ids.len() <= max_tokens, "{} ids", e.ids.len());

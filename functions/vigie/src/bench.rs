@@ -185,6 +185,9 @@ fn measure_python(args: &BenchArgs, texts: &[String]) -> anyhow::Result<Side> {
         .arg(threads(&args.model).to_string())
         .arg("--batch")
         .args(&batches)
+        .arg("--call-tokens")
+        .arg(args.model.call_tokens.to_string())
+        .args((!args.model.cpu_arena).then_some("--no-cpu-arena"))
         .output()
         .with_context(|| {
             format!(

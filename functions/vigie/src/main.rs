@@ -80,8 +80,11 @@ pub struct ModelArgs {
     /// Texts per inference call.
     #[arg(long, env = "VIGIE_BATCH_SIZE", default_value_t = 32)]
     pub batch_size: usize,
-    /// Keep ONNX Runtime's CPU arena: buffers of the largest call are kept for later ones.
-    #[arg(long, env = "VIGIE_CPU_ARENA")]
+    /// Most padded tokens per inference call (one long text still gets its own call).
+    #[arg(long, env = "VIGIE_CALL_TOKENS", default_value_t = vigie_model::CALL_TOKENS)]
+    pub call_tokens: usize,
+    /// ONNX Runtime's CPU arena: buffers of the largest call are kept for later ones.
+    #[arg(long, env = "VIGIE_CPU_ARENA", default_value_t = true, action = clap::ArgAction::Set)]
     pub cpu_arena: bool,
 }
 
@@ -90,6 +93,7 @@ impl ModelArgs {
         ModelOptions {
             intra_threads: self.threads,
             batch_size: self.batch_size,
+            call_tokens: self.call_tokens,
             cpu_arena: self.cpu_arena,
             ..ModelOptions::new(&self.model_dir)
         }
