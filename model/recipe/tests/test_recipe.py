@@ -11,8 +11,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from vigie_recipe import cache, e5, encode, evaluate, graph, net, retrieval, timing, train, vocab  # noqa: E402
+from vigie_recipe import cache, corpora, e5, encode, evaluate, graph, net, retrieval, timing, train, vocab  # noqa: E402
 from vigie_recipe.sources import sha256_file  # noqa: E402
+import vocabcheck  # noqa: E402
 
 TINY = os.path.join(os.path.dirname(__file__), "..", "..", "testdata", "tiny")
 
@@ -51,6 +52,24 @@ class VocabularyPruning(unittest.TestCase):
         a = Tokenizer.from_str(json.dumps(full)).encode("merci service client", add_special_tokens=False)
         b = Tokenizer.from_str(json.dumps(pruned)).encode("merci service client", add_special_tokens=False)
         self.assertEqual(a.tokens, b.tokens)
+
+    def test_frequency_choice_and_changed_share(self):
+        with open(os.path.join(TINY, "tokenizer.json"), encoding="utf-8") as f:
+            full = json.load(f)
+        texts = ["merci service client", "merci beaucoup", "merci", "service"]
+        from tokenizers import Tokenizer
+
+        singles = set(vocabcheck.by_frequency(full, [], 0))
+        self.assertTrue({0, 1, 2, 3} <= singles)
+        kept = vocabcheck.by_frequency(full, texts, len(singles) + 2)
+        self.assertEqual(len(kept), len(singles) + 2, "the budget is filled")
+        ids = Tokenizer.from_str(json.dumps(full)).encode("merci", add_special_tokens=False).ids
+        self.assertTrue(set(ids) <= set(kept), "the most frequent piece is kept")
+        share, growth = vocabcheck.changed_share(full, vocab.prune(full, kept), texts)
+        self.assertGreater(share, 0.0)
+        self.assertGreater(growth, 0.0)
+        everything = vocab.choose(full, texts, len(full["model"]["vocab"]))
+        self.assertEqual(vocabcheck.changed_share(full, vocab.prune(full, everything), texts), (0.0, 0.0))
 
     def test_latin_filter(self):
         self.assertTrue(vocab._latin_or_symbol("\u2581équipe"))
@@ -282,6 +301,72 @@ class LossWeights(unittest.TestCase):
             if name.endswith(".k.bias"):
                 continue  # softmax ignores a bias shared by all keys: its gradient is rounding noise
             torch.testing.assert_close(pa, pb, atol=1e-6, rtol=0, msg=name)
+
+
+class WeightAveraging(unittest.TestCase):
+    def _setup(self):
+        import torch
+
+        torch.manual_seed(0)
+        enc = net.Encoder(50, 16, 2, 2, 32, 1e-5, 20)
+        train.choose_precision(enc, 1, "fp32")
+        seqs = [[0, 5, 6, 2], [0, 7, 8, 9, 2], [0, 11, 2]]
+        cached = train.cache_lower(enc, seqs, [[0, 1], [2]], 1, "test")
+        return enc, cached
+
+    def test_average_is_the_mean_of_the_trained_weights_from_the_chosen_epoch(self):
+        import torch
+
+        enc, cached = self._setup()
+        seen = []
+
+        def snapshot(epoch):
+            seen.append({n: p.detach().clone() for n, p in enc.named_parameters() if p.requires_grad})
+
+        _, average = train.fine_tune(enc, cached, np.asarray([0, 2, 1]), None, 1, 3, 1e-3, 0.0, after_epoch=snapshot, average_from=2)
+        self.assertEqual(len(seen), 3)
+        self.assertEqual(set(average), set(seen[0]), "only the trained weights are averaged")
+        self.assertFalse(any(n.startswith("layers.0.") or n.startswith("word.") for n in average), "frozen weights are not averaged")
+        moved = False
+        for n, w in average.items():
+            torch.testing.assert_close(w, (seen[1][n] + seen[2][n]) / 2, atol=1e-6, rtol=0, msg=n)
+            moved |= not torch.equal(seen[1][n], seen[2][n])
+        self.assertTrue(moved, "the two averaged epochs differ")
+        # the network keeps the last epoch's weights; swapping the average in, then back, restores them
+        params = dict(enc.named_parameters())
+        last = train.swap_in(enc, average)
+        for n in average:
+            torch.testing.assert_close(last[n], seen[2][n], atol=0, rtol=0, msg=n)
+            torch.testing.assert_close(params[n].detach(), average[n], atol=0, rtol=0, msg=n)
+        train.swap_in(enc, last)
+        for n in average:
+            torch.testing.assert_close(params[n].detach(), seen[2][n], atol=0, rtol=0, msg=n)
+
+    def test_no_average_without_two_epochs_to_average(self):
+        for average_from, epochs in [(0, 3), (3, 3), (1, 1)]:
+            enc, cached = self._setup()
+            _, average = train.fine_tune(enc, cached, np.asarray([0, 2, 1]), None, 1, epochs, 1e-3, 0.0, average_from=average_from)
+            self.assertIsNone(average, (average_from, epochs))
+
+
+class CustomerService(unittest.TestCase):
+    def test_reads_the_shipped_training_comments(self):
+        folder = os.path.join(os.path.dirname(__file__), "..", "..", "sentiment", "train")
+        rows = corpora.customer_service(folder)
+        self.assertGreaterEqual(len(rows), 400)
+        self.assertEqual({e.lang for e in rows}, {"fr", "en"})
+        self.assertEqual({e.label for e in rows}, {corpora.NEG, corpora.NEU, corpora.POS})
+        self.assertTrue(all(e.split == "train" and e.corpus == "customer-service" and e.text for e in rows))
+
+    def test_a_bad_label_names_its_line(self):
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "fr.jsonl"), "w") as f:
+                f.write('{"text": "ok", "label": "positive", "lang": "fr"}\n{"text": "bof", "label": "mixed", "lang": "fr"}\n')
+            with self.assertRaises(SystemExit) as e:
+                corpora.customer_service(d)
+            self.assertIn("fr.jsonl:2", str(e.exception))
 
 
 def copy_encoder(enc):

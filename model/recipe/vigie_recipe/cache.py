@@ -59,6 +59,18 @@ def restore(models: str, out: str, fp: str) -> bool:
     return _complete(out, fp)
 
 
+def reuse(out: str, models: str, fp: str, what: str, log) -> bool:
+    """True if `out` already holds the `what` of fingerprint `fp`, or it was copied there from
+    the cache under `models`; says which through `log`."""
+    if up_to_date(out, fp):
+        log(f"{what} in {out} is up to date (inputs fingerprint {fp[:12]}); nothing to do")
+        return True
+    if restore(models, out, fp):
+        log(f"{what} of these inputs (fingerprint {fp[:12]}) copied from {os.path.join(models, fp)}, checksums verified; --force rebuilds")
+        return True
+    return False
+
+
 def store(models: str, out: str, fp: str) -> str:
     """Copies the model built in `out` to the cache (atomically: a half-written entry is never seen)."""
     os.makedirs(models, exist_ok=True)

@@ -4,6 +4,8 @@ Splits are fixed by a hash of the normalised text, so a text (or its duplicate) 
 lands in the same split, on every machine:
 - UMSAB: its `train` is split 90/10 into train/calib; its `val` is evaluation only.
 - Review corpora: 70% train, 10% calib, 20% test (held out: never trained or calibrated on).
+- vigie's customer-service comments (`model/sentiment/train`): train only. Their held-out
+  half (`model/sentiment/heldout`) is never read by the recipe.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import bz2
 import csv
 import hashlib
 import io
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -104,6 +107,28 @@ def reviews(paths: dict[str, str]) -> list[Example]:
             continue
         seen.add(key)
         out.append(Example(text, label, lang, corpus, _review_split(text)))
+    return out
+
+
+def customer_service(folder: str) -> list[Example]:
+    """The brand-page comments of `folder/*.jsonl` (polite complaints, sarcasm, questions with a
+    complaint inside, calm legal threats, praise with a request: what tweets and product
+    reviews rarely show), all for training."""
+    labels = {"negative": NEG, "neutral": NEU, "positive": POS}
+    out = []
+    for name in sorted(os.listdir(folder)):
+        if not name.endswith(".jsonl"):
+            continue
+        with open(os.path.join(folder, name), encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                row = json.loads(line)
+                if row["label"] not in labels:
+                    raise SystemExit(f"{folder}/{name}:{n}: label {row['label']!r} is not one of {', '.join(labels)}")
+                out.append(Example(row["text"].strip(), labels[row["label"]], row["lang"], "customer-service", "train"))
+    if not out:
+        raise SystemExit(f"{folder}: no customer-service comments (*.jsonl)")
     return out
 
 

@@ -19,7 +19,9 @@ OPSET = 17
 TEMPERATURE = "temperature"
 
 
-class _Graph:
+class Graph:
+    """Nodes and initialisers of an ONNX graph being written, with generated node names."""
+
     def __init__(self):
         self.nodes, self.inits, self._n = [], [], 0
 
@@ -27,11 +29,13 @@ class _Graph:
         self.inits.append(numpy_helper.from_array(np.asarray(value), name))
         return name
 
-    def op(self, op_type: str, inputs: list[str], name: str | None = None, **attrs) -> str:
+    def op(self, op_type: str, inputs: list[str], name: str | None = None, domain: str | None = None, outputs: int = 1, **attrs):
+        """Adds a node; returns its output name, or the list of names if `outputs` > 1."""
         self._n += 1
         out = name or f"{op_type.lower()}_{self._n}"
-        self.nodes.append(helper.make_node(op_type, inputs, [out], name=out, **attrs))
-        return out
+        names = [out] if outputs == 1 else [f"{out}_{k}" for k in range(outputs)]
+        self.nodes.append(helper.make_node(op_type, inputs, names, name=out, domain=domain, **attrs))
+        return out if outputs == 1 else names
 
 
 def quantize_rows(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -43,7 +47,7 @@ def quantize_rows(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def build(state: dict[str, np.ndarray], heads: int, eps: float, max_tokens: int, temperature: float = 1.0):
     """`state` is the PyTorch state dict of `net.Encoder` as float32 numpy arrays."""
-    g = _Graph()
+    g = Graph()
     f32 = lambda a: np.ascontiguousarray(a, dtype=np.float32)  # noqa: E731
     hidden = state["word.weight"].shape[1]
     layers = 1 + max(int(k.split(".")[1]) for k in state if k.startswith("layers."))

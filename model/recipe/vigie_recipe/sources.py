@@ -75,6 +75,15 @@ def sha256_file(path: str) -> str:
     return h.hexdigest()
 
 
+def hash_files(h, root: str, suffix: str) -> None:
+    """Feeds `h` the name and sha256 of every file under `root` ending in `suffix`, in a fixed order."""
+    for folder, _dirs, files in sorted(os.walk(root)):
+        for f in sorted(files):
+            if f.endswith(suffix):
+                h.update(f.encode())
+                h.update(hashlib.sha256(open(os.path.join(folder, f), "rb").read()).digest())
+
+
 def fetch(cache_dir: str) -> dict[str, str]:
     """Download (once) and verify every source; returns key -> local file path."""
     os.makedirs(cache_dir, exist_ok=True)

@@ -137,10 +137,12 @@ def teacher_embeddings(enc: Encoder, cached, split: int):
     return out
 
 
-def fine_tune(enc: Encoder, cached, labels: np.ndarray, teacher, split: int, epochs: int, lr: float, distill: float, seed: int = 13, weights: np.ndarray | None = None, after_epoch=None):
+def fine_tune(enc: Encoder, cached, labels: np.ndarray, teacher, split: int, epochs: int, lr: float, distill: float, seed: int = 13, weights: np.ndarray | None = None, after_epoch=None, average_from: int = 0):
     """AdamW on the upper layers and the head. `weights` scale each text's cross-entropy (a
     weight of 2 counts a text as if it were seen twice, at half the cost); `after_epoch(n)`
-    is called after each epoch (the validation curve)."""
+    is called after each epoch (the validation curve). Returns the network (its weights those
+    of the last epoch) and, if `average_from` is at least 1 and below `epochs`, the uniform
+    average of the trained weights at the end of epochs `average_from`..`epochs` (else None)."""
     torch.manual_seed(seed)
     rng = random.Random(seed)
     upper = [p for layer in enc.layers[split:] for p in layer.parameters()]
@@ -155,6 +157,8 @@ def fine_tune(enc: Encoder, cached, labels: np.ndarray, teacher, split: int, epo
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))))
     y_all = torch.from_numpy(labels)
     w_all = torch.from_numpy(np.ones(len(labels), dtype=np.float32) if weights is None else weights.astype(np.float32))
+    trained = [n for n, p in enc.named_parameters() if p.requires_grad]
+    average, averaged = None, 0
     step = 0
     for epoch in range(epochs):
         enc.train()
@@ -180,11 +184,30 @@ def fine_tune(enc: Encoder, cached, labels: np.ndarray, teacher, split: int, epo
             if step % 20 == 0:
                 bar.set_postfix(loss=f"{run_loss / run_n:.3f}")
         bar.close()
+        if 1 <= average_from <= epoch + 1 and average_from < epochs:
+            params = dict(enc.named_parameters())
+            averaged += 1
+            if average is None:
+                average = {n: params[n].detach().clone() for n in trained}
+            else:
+                for n in trained:
+                    average[n] += (params[n].detach() - average[n]) / averaged
         if after_epoch is not None:
             enc.eval()
             after_epoch(epoch + 1)
     enc.eval()
-    return enc
+    return enc, average
+
+
+@torch.no_grad()
+def swap_in(enc: Encoder, weights: dict) -> dict:
+    """Loads `weights` (name -> tensor, a subset of the parameters) into `enc`; returns the
+    weights they replaced."""
+    params = dict(enc.named_parameters())
+    old = {n: params[n].detach().clone() for n in weights}
+    for n, w in weights.items():
+        params[n].copy_(w)
+    return old
 
 
 @torch.no_grad()

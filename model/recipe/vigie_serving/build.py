@@ -62,11 +62,7 @@ def fingerprint(trained: str, umsab_root: str, args) -> str:
     for src in sources.SOURCES:
         h.update(f"{src.spec}:{src.sha256}".encode())
     h.update(f"alphas={args.alphas};seed={args.seed}".encode())
-    for root, _dirs, files in sorted(os.walk(umsab_root)):
-        for f in sorted(files):
-            if f.endswith(".txt"):
-                h.update(f.encode())
-                h.update(hashlib.sha256(open(os.path.join(root, f), "rb").read()).digest())
+    sources.hash_files(h, umsab_root, ".txt")
     return h.hexdigest()
 
 
@@ -138,11 +134,7 @@ def main(argv=None) -> int:
     umsab_root = os.path.abspath(args.umsab)
     fp = fingerprint(args.trained, umsab_root, args)
     models = os.path.join(args.cache_root, "models")
-    if not args.force and cache.up_to_date(args.out, fp):
-        _log(f"served model in {args.out} is up to date (inputs fingerprint {fp[:12]}); nothing to do")
-        return 0
-    if not args.force and cache.restore(models, args.out, fp):
-        _log(f"served model of these inputs (fingerprint {fp[:12]}) copied from {os.path.join(models, fp)}, checksums verified; --force rebuilds")
+    if not args.force and cache.reuse(args.out, models, fp, "served model", _log):
         return 0
 
     from vigie_recipe.timing import Phases, cpu

@@ -35,6 +35,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from vigie_recipe.graph import Graph
+
 OPSET = 17
 MS = "com.microsoft"
 TEMPERATURE = "temperature"
@@ -103,22 +105,6 @@ def input_name(layer: int, proj: str) -> str:
     return {"qkv": f"l{layer}_in", "ao": f"l{layer}_ctx", "fi": f"l{layer}_ln1", "fo": f"l{layer}_gelu"}[proj]
 
 
-class _Graph:
-    def __init__(self):
-        self.nodes, self.inits, self._n = [], [], 0
-
-    def const(self, name: str, value) -> str:
-        self.inits.append(numpy_helper.from_array(np.asarray(value), name))
-        return name
-
-    def op(self, op_type: str, inputs: list[str], name: str | None = None, domain: str | None = None, outputs: int = 1, **attrs):
-        self._n += 1
-        out = name or f"{op_type.lower()}_{self._n}"
-        names = [out] if outputs == 1 else [f"{out}_{k}" for k in range(outputs)]
-        self.nodes.append(helper.make_node(op_type, inputs, names, name=out, domain=domain, **attrs))
-        return out if outputs == 1 else names
-
-
 def _steps(rng: Range, w: np.ndarray, alpha: float, shared_zero: bool):
     """Per-channel steps and zero points (one zero point for the tensor if `shared_zero`)."""
     low = np.minimum(rng.low, 0.0).astype(np.float64)
@@ -153,7 +139,7 @@ def build(trained: Trained, max_tokens: int, ranges: dict[str, Range] | None, al
     """The served graph; with `ranges=None`, the same graph in float with every MatMul input
     exposed as an output (`input_name`), to calibrate on."""
     t = trained.tensors
-    g = _Graph()
+    g = Graph()
     h, heads = trained.hidden, trained.heads
     calibrating = ranges is None
 
