@@ -2,14 +2,18 @@
 
 Same work as the Rust side: "query: " prefix, head+tail truncation, texts of a call sorted
 by length and cut into the same inference calls (`buckets`), each padded to its longest,
-session with the same threads and graph options.
+sessions with the same threads and graph options. Calls of one text come from as many
+callers as sessions, each with a session of its own; a call of more texts comes from one
+caller and spreads its inference calls over the sessions, one thread each (ONNX Runtime
+releases the GIL while it runs), as `SentimentModel::classify` does.
 Prints one JSON object. Run by `vigie bench`; by hand:
-    .venv/bin/python model/bench/baseline.py --model-dir model/dist --texts texts.json --threads 2
+    .venv/bin/python model/bench/baseline.py --model-dir model/dist --texts texts.json --threads 1 --sessions 2
 """
 
 import argparse
 import json
 import resource
+import threading
 import time
 
 t_start = time.perf_counter()
@@ -45,7 +49,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model-dir", required=True)
     ap.add_argument("--texts", required=True, help="JSON list of strings")
-    ap.add_argument("--threads", type=int, required=True)
+    ap.add_argument("--threads", type=int, required=True, help="intra-op threads per session")
+    ap.add_argument("--sessions", type=int, default=1, help="sessions, each with a caller of its own")
     ap.add_argument("--batch", type=int, nargs="+", default=[1, 32])
     ap.add_argument("--call-tokens", type=int, default=2048, help="most padded tokens per inference call, as vigie's --call-tokens")
     ap.add_argument("--no-cpu-arena", action="store_true", help="as vigie's --cpu-arena false")
@@ -60,7 +65,7 @@ def main():
     so.inter_op_num_threads = 1
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.enable_cpu_mem_arena = so.enable_mem_pattern = not args.no_cpu_arena
-    sess = ort.InferenceSession(f"{args.model_dir}/model.onnx", so, providers=["CPUExecutionProvider"])
+    sessions = [ort.InferenceSession(f"{args.model_dir}/model.onnx", so, providers=["CPUExecutionProvider"]) for _ in range(max(1, args.sessions))]
     load_s = time.perf_counter() - t0
 
     prefix, max_tokens = card["text_prefix"], card["max_tokens"]
@@ -78,32 +83,67 @@ def main():
             out.append([bos, *ids, eos])
         return out
 
-    def classify(batch):
+    def classify(own, batch):
+        """Labels of `batch`, its inference calls spread over the sessions `own`."""
         seqs = encode(batch)
         order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
         labels = [None] * len(seqs)
-        for start, end in buckets([len(seqs[i]) for i in order], 32, args.call_tokens):
-            g = order[start:end]
-            width = max(len(seqs[i]) for i in g)
-            ids = np.full((len(g), width), pad, dtype=np.int64)
-            mask = np.zeros((len(g), width), dtype=np.int64)
-            for r, i in enumerate(g):
-                ids[r, : len(seqs[i])] = seqs[i]
-                mask[r, : len(seqs[i])] = 1
-            probs, _emb = sess.run(["probabilities", "embedding"], {"input_ids": ids, "attention_mask": mask})
-            for r, i in enumerate(g):
-                labels[i] = int(probs[r].argmax())
+        calls = iter(buckets([len(seqs[i]) for i in order], 32, args.call_tokens))
+        take = threading.Lock()
+
+        def worker(sess):
+            while True:
+                with take:
+                    call = next(calls, None)
+                if call is None:
+                    return
+                g = order[call[0] : call[1]]
+                width = max(len(seqs[i]) for i in g)
+                ids = np.full((len(g), width), pad, dtype=np.int64)
+                mask = np.zeros((len(g), width), dtype=np.int64)
+                for r, i in enumerate(g):
+                    ids[r, : len(seqs[i])] = seqs[i]
+                    mask[r, : len(seqs[i])] = 1
+                probs, _emb = sess.run(["probabilities", "embedding"], {"input_ids": ids, "attention_mask": mask})
+                for r, i in enumerate(g):
+                    labels[i] = int(probs[r].argmax())
+
+        if len(own) == 1:
+            worker(own[0])
+        else:
+            workers = [threading.Thread(target=worker, args=(sess,)) for sess in own]
+            for w in workers:
+                w.start()
+            for w in workers:
+                w.join()
         return labels
 
-    classify(texts[:8])  # warm-up, as on the Rust side
+    for sess in sessions:  # warm-up, as on the Rust side
+        classify([sess], texts[:8])
     runs = {}
     for b in args.batch:
+        starts = iter(range(0, len(texts), b))
+        take = threading.Lock()
         lat = []
+
+        def caller(own):
+            while True:
+                with take:
+                    s = next(starts, None)
+                if s is None:
+                    return
+                c = time.perf_counter()
+                classify(own, texts[s : s + b])
+                lat.append(time.perf_counter() - c)
+
+        # calls of one text: a caller per session; of more: one caller, its calls spread
+        owners = [[sess] for sess in sessions] if b == 1 else [sessions]
+        callers = [threading.Thread(target=caller, args=(own,)) for own in owners]
         t = time.perf_counter()
-        for s in range(0, len(texts), b):
-            c = time.perf_counter()
-            classify(texts[s : s + b])
-            lat.append(time.perf_counter() - c)
+        for c in callers:
+            c.start()
+        for c in callers:
+            c.join()
         total = time.perf_counter() - t
         t = time.perf_counter()
         for s in range(0, len(texts), b):

@@ -16,8 +16,8 @@ pub mod signals;
 mod tokenize;
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
@@ -114,7 +114,8 @@ pub struct ModelOptions {
     pub dir: PathBuf,
     /// ONNX Runtime intra-op threads per session; 0 lets ONNX Runtime use every core.
     pub intra_threads: usize,
-    /// Sessions that can run at the same time (each holds its own buffers).
+    /// Sessions that can run at the same time (each holds its own buffers): the calls of one
+    /// [`SentimentModel::classify`], and concurrent callers, share them out. See [`layout`].
     pub sessions: usize,
     /// Texts per inference call; inputs are grouped by length before batching.
     pub batch_size: usize,
@@ -143,6 +144,24 @@ impl ModelOptions {
         }
     }
 }
+
+/// How to spread `cores` over sessions and their intra-op threads, from what was asked
+/// (0: choose): returns (threads per session, sessions). Nothing asked, one single-threaded
+/// session per core: a comment of ~40 tokens is too small a product for two threads to
+/// share (one text took as long on 1 thread as on 2, docs/benchmarks.md), while two
+/// sessions run two calls at once.
+pub fn layout(threads: usize, sessions: usize, cores: usize) -> (usize, usize) {
+    let cores = cores.max(1);
+    match (threads, sessions) {
+        (0, 0) => (1, cores),
+        (0, s) => ((cores / s).max(1), s),
+        (t, 0) => (t, (cores / t).max(1)),
+        (t, s) => (t, s),
+    }
+}
+
+/// The predictions of one inference call.
+type CallResult = Result<Vec<Prediction>, ModelError>;
 
 /// The loaded model: a tokenizer and a pool of ONNX Runtime sessions, safe to share.
 pub struct SentimentModel {
@@ -336,11 +355,55 @@ impl SentimentModel {
         let mut order: Vec<usize> = (0..encoded.len()).collect();
         order.sort_by_key(|&i| encoded[i].ids.len());
         let lengths: Vec<usize> = order.iter().map(|&i| encoded[i].ids.len()).collect();
-        let mut out: Vec<Option<Prediction>> = vec![None; encoded.len()];
-        for range in buckets(&lengths, self.batch_size, self.call_tokens) {
-            let group = &order[range];
+        let calls: Vec<&[usize]> = buckets(&lengths, self.batch_size, self.call_tokens)
+            .into_iter()
+            .map(|range| &order[range])
+            .collect();
+        let run = |session: &mut Session, group: &[usize]| {
             let batch: Vec<&Encoded> = group.iter().map(|&i| &encoded[i]).collect();
-            for (&i, prediction) in group.iter().zip(self.run(&batch)?) {
+            self.run(session, &batch)
+        };
+        let mut held = self.acquire(calls.len())?;
+        let results: Vec<CallResult> = if held.len() <= 1 {
+            let session = &mut held[0];
+            calls.iter().map(|group| run(session, group)).collect()
+        } else {
+            // one thread per session held, each taking the next call until none is left
+            let next = AtomicUsize::new(0);
+            let done: Vec<Vec<(usize, CallResult)>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = held
+                    .iter_mut()
+                    .map(|guard| {
+                        let session: &mut Session = guard;
+                        let (next, calls, run) = (&next, &calls, &run);
+                        scope.spawn(move || {
+                            let mut mine = Vec::new();
+                            loop {
+                                let k = next.fetch_add(1, Ordering::Relaxed);
+                                let Some(group) = calls.get(k) else { break };
+                                mine.push((k, run(session, group)));
+                            }
+                            mine
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("an inference thread panicked"))
+                    .collect()
+            });
+            let mut results: Vec<Option<CallResult>> = (0..calls.len()).map(|_| None).collect();
+            for (k, r) in done.into_iter().flatten() {
+                results[k] = Some(r);
+            }
+            results
+                .into_iter()
+                .map(|r| r.expect("every call ran"))
+                .collect()
+        };
+        let mut out: Vec<Option<Prediction>> = vec![None; encoded.len()];
+        for (group, result) in calls.iter().zip(results) {
+            for (&i, prediction) in group.iter().zip(result?) {
                 out[i] = Some(prediction);
             }
         }
@@ -350,8 +413,42 @@ impl SentimentModel {
             .collect())
     }
 
-    /// Runs one padded batch through a session of the pool.
-    fn run(&self, batch: &[&Encoded]) -> Result<Vec<Prediction>, ModelError> {
+    /// Sessions in the pool.
+    pub fn sessions(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Up to `wanted` of the pool's free sessions, or, when all are busy, the next in turn
+    /// once it is free: a call holds its sessions to the end, so concurrent callers do not
+    /// interleave their calls on the same session.
+    fn acquire(&self, wanted: usize) -> Result<Vec<MutexGuard<'_, Session>>, ModelError> {
+        let n = self.sessions.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut held = Vec::new();
+        for k in 0..n {
+            if held.len() == wanted.max(1) {
+                break;
+            }
+            if let Ok(session) = self.sessions[(start + k) % n].try_lock() {
+                held.push(session);
+            }
+        }
+        if held.is_empty() {
+            held.push(
+                self.sessions[start % n]
+                    .lock()
+                    .map_err(|_| ModelError::Inference("a session panicked earlier".into()))?,
+            );
+        }
+        Ok(held)
+    }
+
+    /// Runs one padded batch through `session`.
+    fn run(
+        &self,
+        session: &mut Session,
+        batch: &[&Encoded],
+    ) -> Result<Vec<Prediction>, ModelError> {
         let rows = batch.len();
         let width = batch.iter().map(|e| e.ids.len()).max().unwrap_or(0);
         let pad = i64::from(self.card.special_ids.pad);
@@ -366,10 +463,6 @@ impl SentimentModel {
         let shape = [rows as i64, width as i64];
         let ids = Tensor::from_array((shape, ids))?;
         let mask = Tensor::from_array((shape, mask))?;
-        let slot = self.next.fetch_add(1, Ordering::Relaxed) % self.sessions.len();
-        let mut session = self.sessions[slot]
-            .lock()
-            .map_err(|_| ModelError::Inference("a session panicked earlier".into()))?;
         let outputs = session.run(ort::inputs!["input_ids" => ids, "attention_mask" => mask])?;
         let (_, probs) = outputs["probabilities"].try_extract_tensor::<f32>()?;
         let (_, emb) = outputs["embedding"].try_extract_tensor::<f32>()?;
@@ -514,7 +607,27 @@ fn check_signature(session: &Session, path: &Path, card: &ModelCard) -> Result<u
 
 #[cfg(test)]
 mod tests {
-    use super::buckets;
+    use super::{buckets, layout};
+
+    #[test]
+    fn layout_gives_each_core_a_single_threaded_session_unless_told() {
+        assert_eq!(layout(0, 0, 2), (1, 2));
+        assert_eq!(layout(0, 0, 1), (1, 1));
+        assert_eq!(
+            layout(2, 0, 2),
+            (2, 1),
+            "threads asked: the sessions that fit"
+        );
+        assert_eq!(layout(4, 0, 2), (4, 1), "at least one session");
+        assert_eq!(
+            layout(0, 1, 4),
+            (4, 1),
+            "sessions asked: the cores shared out"
+        );
+        assert_eq!(layout(0, 8, 2), (1, 8));
+        assert_eq!(layout(3, 2, 2), (3, 2), "both asked: as asked");
+        assert_eq!(layout(0, 0, 0), (1, 1));
+    }
 
     const NO_LIMIT: usize = usize::MAX;
 

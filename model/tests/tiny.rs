@@ -371,3 +371,34 @@ fn one_model_serves_many_threads() {
         }
     }
 }
+
+#[test]
+fn calls_spread_over_sessions_give_what_one_session_gives() {
+    let load = |sessions| {
+        SentimentModel::load(&ModelOptions {
+            sessions,
+            intra_threads: 1,
+            batch_size: 3,
+            ..ModelOptions::new(tiny_dir())
+        })
+        .unwrap()
+    };
+    let (one, three) = (load(1), Arc::new(load(3)));
+    assert_eq!(three.sessions(), 3);
+    // lengths from 1 to 20 words: many calls of up to 3 texts each
+    let texts: Vec<String> = (0..40)
+        .map(|i| format!("avis {i} {}", "vraiment ".repeat(i % 20)))
+        .collect();
+    let expected = one.classify(&texts).unwrap();
+    assert_eq!(three.classify(&texts).unwrap(), expected);
+    // and with callers competing for the sessions
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let (model, texts) = (Arc::clone(&three), texts.clone());
+            std::thread::spawn(move || model.classify(&texts).unwrap())
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), expected);
+    }
+}

@@ -116,17 +116,51 @@ fn read_texts(path: &PathBuf, n: usize) -> anyhow::Result<Vec<String>> {
     Ok(texts)
 }
 
-fn threads(args: &ModelArgs) -> usize {
-    if args.threads > 0 {
-        args.threads
-    } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
+/// Intra-op threads per session and sessions, as both sides run them.
+fn layout(args: &ModelArgs) -> (usize, usize) {
+    let options = args.options();
+    (options.intra_threads, options.sessions)
+}
+
+/// Calls of `b` texts, each taking the next ones: calls of one text from as many callers as
+/// the model has sessions, calls of more from one caller (`classify` spreads a call's
+/// inference calls over the sessions): (each call's latency in ms, the wall time in s).
+fn calls(model: &SentimentModel, texts: &[String], b: usize) -> anyhow::Result<(Vec<f64>, f64)> {
+    let chunks: Vec<&[String]> = texts.chunks(b.max(1)).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let callers = if b <= 1 { model.sessions() } else { 1 };
+    let t = Instant::now();
+    let per_caller: Vec<anyhow::Result<Vec<f64>>> = std::thread::scope(|scope| {
+        let callers: Vec<_> = (0..callers.min(chunks.len()).max(1))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut latencies = Vec::new();
+                    loop {
+                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(chunk) = chunks.get(k) else { break };
+                        let c = Instant::now();
+                        std::hint::black_box(model.classify(chunk)?);
+                        latencies.push(c.elapsed().as_secs_f64() * 1000.0);
+                    }
+                    Ok(latencies)
+                })
+            })
+            .collect();
+        callers
+            .into_iter()
+            .map(|h| h.join().expect("a bench caller panicked"))
+            .collect()
+    });
+    let seconds = t.elapsed().as_secs_f64();
+    let mut latencies = Vec::new();
+    for l in per_caller {
+        latencies.extend(l?);
     }
+    Ok((latencies, seconds))
 }
 
 fn measure_rust(args: &BenchArgs, texts: &[String]) -> anyhow::Result<Side> {
     let options = ModelOptions {
-        intra_threads: threads(&args.model),
         // The baseline does not hash the files; neither does this side, to compare like with like.
         verify_checksums: false,
         ..args.model.options()
@@ -134,17 +168,12 @@ fn measure_rust(args: &BenchArgs, texts: &[String]) -> anyhow::Result<Side> {
     let started = Instant::now();
     let model = SentimentModel::load(&options)?;
     let load_seconds = started.elapsed().as_secs_f64();
+    // warm-up: every session through a first call, as on the Python side
+    calls(&model, &texts[..texts.len().min(model.sessions())], 1)?;
     model.classify(&texts[..texts.len().min(8)])?;
     let mut runs = BTreeMap::new();
     for &b in &args.batch {
-        let mut latencies = Vec::new();
-        let t = Instant::now();
-        for chunk in texts.chunks(b.max(1)) {
-            let c = Instant::now();
-            std::hint::black_box(model.classify(chunk)?);
-            latencies.push(c.elapsed().as_secs_f64() * 1000.0);
-        }
-        let seconds = t.elapsed().as_secs_f64();
+        let (mut latencies, seconds) = calls(&model, texts, b)?;
         let t = Instant::now();
         for chunk in texts.chunks(b.max(1)) {
             std::hint::black_box(model.encode(chunk)?);
@@ -182,7 +211,9 @@ fn measure_python(args: &BenchArgs, texts: &[String]) -> anyhow::Result<Side> {
         .arg("--texts")
         .arg(&file)
         .arg("--threads")
-        .arg(threads(&args.model).to_string())
+        .arg(layout(&args.model).0.to_string())
+        .arg("--sessions")
+        .arg(layout(&args.model).1.to_string())
         .arg("--batch")
         .args(&batches)
         .arg("--call-tokens")
@@ -324,7 +355,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             .collect();
         let doc = serde_json::json!({
             "texts": texts.len(),
-            "threads": threads(&args.model),
+            "threads": layout(&args.model).0,
+            "sessions": layout(&args.model).1,
             "rounds": args.rounds.max(1),
             "figures": rows,
             "rust": rust,
@@ -334,10 +366,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "{} texts from {}, {} intra-op threads, same model and graph options on both sides",
+        "{} texts from {}, {} sessions of {} intra-op threads (calls of one text: a caller per session), same model and graph options on both sides",
         texts.len(),
         args.data.display(),
-        threads(&args.model),
+        layout(&args.model).1,
+        layout(&args.model).0,
     );
     println!(
         "median of {} rounds; last column: median of the paired ratios (> 1: Rust better)\n",

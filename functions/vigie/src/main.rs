@@ -74,9 +74,14 @@ pub struct ModelArgs {
     /// Folder with model.json, model.onnx and tokenizer.json.
     #[arg(long, env = "VIGIE_MODEL_DIR", default_value = "model/dist")]
     pub model_dir: PathBuf,
-    /// ONNX Runtime intra-op threads (0: all cores).
+    /// ONNX Runtime intra-op threads per session (0: the cores over the sessions; with
+    /// --sessions 0 too, 1).
     #[arg(long, env = "VIGIE_THREADS", default_value_t = 0)]
     pub threads: usize,
+    /// Sessions that run inference calls at the same time (0: the cores over --threads; with
+    /// --threads 0 too, one per core).
+    #[arg(long, env = "VIGIE_SESSIONS", default_value_t = 0)]
+    pub sessions: usize,
     /// Texts per inference call.
     #[arg(long, env = "VIGIE_BATCH_SIZE", default_value_t = 32)]
     pub batch_size: usize,
@@ -90,8 +95,11 @@ pub struct ModelArgs {
 
 impl ModelArgs {
     pub fn options(&self) -> ModelOptions {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let (threads, sessions) = vigie_model::layout(self.threads, self.sessions, cores);
         ModelOptions {
-            intra_threads: self.threads,
+            intra_threads: threads,
+            sessions,
             batch_size: self.batch_size,
             call_tokens: self.call_tokens,
             cpu_arena: self.cpu_arena,
