@@ -23,11 +23,6 @@
 //!
 //! Durations include moto's answers on loopback instead of DynamoDB's and SQS's in a
 //! region; the bench also prints what 5 ms more per AWS call would add.
-//!
-//! Lambda bills the init phase too. Each function's init is measured as its first
-//! invocation (a new process: configuration, model, clients) less its median warm one, and
-//! billed for `--cold-starts PCT` of the invocations (default 1: AWS reports cold starts in
-//! under 1% of production invocations).
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -87,21 +82,6 @@ struct Pass {
     calls: BTreeMap<&'static str, Vec<Call>>,
     /// The messages each consumer got, the invocations they came in.
     consumed: BTreeMap<&'static str, usize>,
-}
-
-/// The first invocation of each function, in a new process.
-struct Init {
-    first_ms: BTreeMap<&'static str, f64>,
-    /// the share of invocations that start an environment
-    share: f64,
-}
-
-impl Init {
-    /// What starting adds to an invocation of `f`: its first round trip less the median
-    /// of `warm`.
-    fn ms(&self, f: &str, warm: &[f64]) -> f64 {
-        (self.first_ms[f] - p50(warm)).max(0.0)
-    }
 }
 
 struct Bench {
@@ -283,7 +263,6 @@ fn gb_seconds(memory_mb: f64, ms: &[f64], n: usize, extra_ms: f64) -> f64 {
 
 fn main() {
     let n: usize = bench_arg("--comments", 100);
-    let cold_starts: f64 = bench_arg("--cold-starts", 1.0);
     prefer_packaged();
     let model_dir = vigie_tests::full_model_dir().expect("the model (scripts/build-model)");
     let moto = moto().expect("moto (scripts/setup-python)");
@@ -320,33 +299,20 @@ fn main() {
             bearer: format!("Bearer {}", token(MANAGER)),
             texts,
         };
-        // each process through its start before anything else is timed; the direct
-        // functions' first round trips are their cold starts
-        let mut init = Init {
-            first_ms: BTreeMap::new(),
-            share: cold_starts / 100.0,
-        };
+        // each process through its start before anything is timed
         for metered in [false, true] {
+            for f in [CLASSIFY, NOTIFY, DRAFT] {
+                bench.invoke(metered, f, &json!({"Records": []})).await;
+            }
             let handshake = http_event(
                 "GET",
                 "/webhooks/facebook?hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=1",
                 &[("host", HOST)],
                 "",
             );
+            bench.invoke(metered, WEBHOOK, &handshake).await;
             let session = http_event("GET", "/api/session", &[("host", HOST)], "");
-            let empty = json!({"Records": []});
-            for (f, event) in [
-                (CLASSIFY, &empty),
-                (NOTIFY, &empty),
-                (DRAFT, &empty),
-                (WEBHOOK, &handshake),
-                (REVIEW, &session),
-            ] {
-                let (_, ms) = bench.invoke(metered, f, event).await;
-                if !metered {
-                    init.first_ms.insert(f, ms);
-                }
-            }
+            bench.invoke(metered, REVIEW, &session).await;
         }
         let log_bytes = |b: &Bench, f: &str| -> f64 {
             std::fs::metadata(&b.deployment.emulator.function(f).log)
@@ -363,6 +329,7 @@ fn main() {
             .collect();
         let burst = bench.pass("burst", false, n, true).await;
         let metered = bench.pass("metered", true, n, false).await;
+        let escalated = metered.consumed.get(NOTIFY).copied().unwrap_or(0);
         let stored = storage_per_comment(
             &moto.endpoint,
             bench.deployment.store.table_name(),
@@ -370,7 +337,7 @@ fn main() {
             n,
         )
         .await;
-        report(n, &trickle, &burst, &metered, &logs, stored, &init);
+        report(n, escalated, &trickle, &burst, &metered, &logs, stored);
     });
 }
 
@@ -411,8 +378,6 @@ async fn storage_per_comment(endpoint: &str, table: &str, label: &str, n: usize)
 struct Work {
     invocations: f64,
     gb_seconds: f64,
-    /// the init phases of the environments started, per comment
-    init_gb_seconds: f64,
     /// the same with 5 ms more per AWS call
     gb_seconds_slower: f64,
     api_requests: f64,
@@ -429,13 +394,11 @@ impl Work {
         trickle: &Pass,
         metered: &Pass,
         logs: &BTreeMap<&str, f64>,
-        init: &Init,
     ) -> Work {
         let per = |x: f64| x / n as f64;
         let mut w = Work {
             invocations: 0.0,
             gb_seconds: 0.0,
-            init_gb_seconds: 0.0,
             gb_seconds_slower: 0.0,
             api_requests: 0.0,
             sqs_requests: 0.0,
@@ -451,8 +414,6 @@ impl Work {
             w.invocations += per(ms.len() as f64);
             w.gb_seconds += gb_seconds(memory, ms, n, 0.0);
             w.gb_seconds_slower += gb_seconds(memory, ms, n, 5.0 * calls_per_invocation);
-            w.init_gb_seconds +=
-                init.share * per(ms.len() as f64) * init.ms(f, ms).ceil() / 1e3 * memory / 1024.0;
             if [WEBHOOK, REVIEW].contains(f) {
                 w.api_requests += per(metered.ms[f].len() as f64);
             }
@@ -492,11 +453,6 @@ impl Work {
                 "Lambda duration",
                 format!("{:.5} GB-s × $0.0000166667", self.gb_seconds),
                 self.gb_seconds * k * LAMBDA_GB_SECOND,
-            ),
-            (
-                "Lambda init",
-                format!("{:.6} GB-s × $0.0000166667 (starts)", self.init_gb_seconds),
-                self.init_gb_seconds * k * LAMBDA_GB_SECOND,
             ),
             (
                 "SQS",
@@ -539,25 +495,23 @@ impl Work {
 
 fn report(
     n: usize,
+    escalated: usize,
     trickle: &Pass,
     burst: &Pass,
     metered: &Pass,
     logs: &BTreeMap<&str, f64>,
     stored_bytes: f64,
-    init: &Init,
 ) {
     let per = |x: f64| x / n as f64;
-    let escalated = metered.consumed.get(NOTIFY).copied().unwrap_or(0);
     println!("\n{n} comments ({escalated} escalated), moto on loopback; per comment unless said\n");
     println!(
-        "{:<15}{:>6}{:>11}{:>10}{:>10}{:>14}{:>9}{:>10}{:>9}{:>8}{:>8}",
+        "{:<15}{:>6}{:>11}{:>10}{:>10}{:>14}{:>10}{:>9}{:>8}{:>8}",
         "function",
         "MB",
         "invoc.",
         "ms p50",
         "ms mean",
         "ms (batch/n)",
-        "init ms",
         "GB-s",
         "calls",
         "RRU",
@@ -569,12 +523,11 @@ fn report(
         let calls = metered.calls.get(f).map(Vec::as_slice).unwrap_or_default();
         let units = |pick: fn(&Call) -> f64| per(calls.iter().map(pick).sum());
         println!(
-            "{f:<15}{memory:>6.0}{:>11.2}{:>10.1}{:>10.1}{:>14}{:>9.0}{:>10.5}{:>9.1}{:>8.1}{:>8.1}",
+            "{f:<15}{memory:>6.0}{:>11.2}{:>10.1}{:>10.1}{:>14}{:>10.5}{:>9.1}{:>8.1}{:>8.1}",
             per(ms.len() as f64),
             p50(ms),
             mean(ms),
             format!("{:.1}/{batch}", mean(&burst.ms[f])),
-            init.ms(f, ms),
             gb_seconds(memory, ms, n, 0.0),
             per(calls.len() as f64),
             units(|c| c.read_units),
@@ -582,8 +535,7 @@ fn report(
         );
     }
     println!(
-        "(ms: each invocation's round trip in batches of one; batch/n: the mean invocation in the template's batches; init: the first invocation of a new process less the warm p50, billed for {:.1}% of invocations)",
-        init.share * 100.0
+        "(ms: each invocation's round trip in batches of one; batch/n: the mean invocation in the template's batches)"
     );
 
     println!("\nAWS calls of the metered pass, per comment:");
@@ -612,10 +564,9 @@ fn report(
         trickle,
         metered,
         logs,
-        init,
     )
     .print("Triage and drafts (webhook, classify, notify, draft) per 100,000 comments");
-    let review = Work::of(&[REVIEW], n, trickle, metered, logs, init).print(
+    let review = Work::of(&[REVIEW], n, trickle, metered, logs).print(
         "A manager's work (review: open, claim, approve and mark sent, an inbox page per ten) per 100,000 comments answered",
     );
     println!(
