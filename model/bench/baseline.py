@@ -45,6 +45,28 @@ def buckets(lengths, batch_size, call_tokens):
     return out[::-1]
 
 
+def share_out(items, owners, work):
+    """Runs `work(owner, item)` for every item, each owner on a thread of its own taking the
+    next item (ONNX Runtime releases the GIL while it runs); with one owner, on this thread."""
+    items, take = iter(items), threading.Lock()
+
+    def loop(owner):
+        while True:
+            with take:
+                item = next(items, None)
+            if item is None:
+                return
+            work(owner, item)
+
+    if len(owners) == 1:
+        return loop(owners[0])
+    threads = [threading.Thread(target=loop, args=(owner,)) for owner in owners]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model-dir", required=True)
@@ -88,62 +110,37 @@ def main():
         seqs = encode(batch)
         order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
         labels = [None] * len(seqs)
-        calls = iter(buckets([len(seqs[i]) for i in order], 32, args.call_tokens))
-        take = threading.Lock()
 
-        def worker(sess):
-            while True:
-                with take:
-                    call = next(calls, None)
-                if call is None:
-                    return
-                g = order[call[0] : call[1]]
-                width = max(len(seqs[i]) for i in g)
-                ids = np.full((len(g), width), pad, dtype=np.int64)
-                mask = np.zeros((len(g), width), dtype=np.int64)
-                for r, i in enumerate(g):
-                    ids[r, : len(seqs[i])] = seqs[i]
-                    mask[r, : len(seqs[i])] = 1
-                probs, _emb = sess.run(["probabilities", "embedding"], {"input_ids": ids, "attention_mask": mask})
-                for r, i in enumerate(g):
-                    labels[i] = int(probs[r].argmax())
+        def run(sess, call):
+            g = order[call[0] : call[1]]
+            width = max(len(seqs[i]) for i in g)
+            ids = np.full((len(g), width), pad, dtype=np.int64)
+            mask = np.zeros((len(g), width), dtype=np.int64)
+            for r, i in enumerate(g):
+                ids[r, : len(seqs[i])] = seqs[i]
+                mask[r, : len(seqs[i])] = 1
+            probs, _emb = sess.run(["probabilities", "embedding"], {"input_ids": ids, "attention_mask": mask})
+            for r, i in enumerate(g):
+                labels[i] = int(probs[r].argmax())
 
-        if len(own) == 1:
-            worker(own[0])
-        else:
-            workers = [threading.Thread(target=worker, args=(sess,)) for sess in own]
-            for w in workers:
-                w.start()
-            for w in workers:
-                w.join()
+        share_out(buckets([len(seqs[i]) for i in order], 32, args.call_tokens), own, run)
         return labels
 
     for sess in sessions:  # warm-up, as on the Rust side
         classify([sess], texts[:8])
     runs = {}
     for b in args.batch:
-        starts = iter(range(0, len(texts), b))
-        take = threading.Lock()
         lat = []
 
-        def caller(own):
-            while True:
-                with take:
-                    s = next(starts, None)
-                if s is None:
-                    return
-                c = time.perf_counter()
-                classify(own, texts[s : s + b])
-                lat.append(time.perf_counter() - c)
+        def call(own, s):
+            c = time.perf_counter()
+            classify(own, texts[s : s + b])
+            lat.append(time.perf_counter() - c)
 
         # calls of one text: a caller per session; of more: one caller, its calls spread
         owners = [[sess] for sess in sessions] if b == 1 else [sessions]
-        callers = [threading.Thread(target=caller, args=(own,)) for own in owners]
         t = time.perf_counter()
-        for c in callers:
-            c.start()
-        for c in callers:
-            c.join()
+        share_out(range(0, len(texts), b), owners, call)
         total = time.perf_counter() - t
         t = time.perf_counter()
         for s in range(0, len(texts), b):

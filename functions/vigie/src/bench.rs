@@ -204,6 +204,7 @@ fn measure_python(args: &BenchArgs, texts: &[String]) -> anyhow::Result<Side> {
     let file = std::env::temp_dir().join(format!("vigie-bench-{}.json", std::process::id()));
     std::fs::write(&file, serde_json::to_vec(texts)?)?;
     let batches: Vec<String> = args.batch.iter().map(|b| b.to_string()).collect();
+    let (threads, sessions) = layout(&args.model);
     let output = Command::new(&args.python)
         .arg(&args.baseline)
         .arg("--model-dir")
@@ -211,9 +212,9 @@ fn measure_python(args: &BenchArgs, texts: &[String]) -> anyhow::Result<Side> {
         .arg("--texts")
         .arg(&file)
         .arg("--threads")
-        .arg(layout(&args.model).0.to_string())
+        .arg(threads.to_string())
         .arg("--sessions")
-        .arg(layout(&args.model).1.to_string())
+        .arg(sessions.to_string())
         .arg("--batch")
         .args(&batches)
         .arg("--call-tokens")
@@ -306,6 +307,7 @@ struct Row {
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let texts = read_texts(&args.data, args.texts)?;
+    let (threads, sessions) = layout(&args.model);
     let (mut rust, mut python) = (Vec::new(), Vec::new());
     for round in 0..args.rounds.max(1) {
         // Alternate the order so that neither side always runs on a warmer machine.
@@ -355,8 +357,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             .collect();
         let doc = serde_json::json!({
             "texts": texts.len(),
-            "threads": layout(&args.model).0,
-            "sessions": layout(&args.model).1,
+            "threads": threads,
+            "sessions": sessions,
             "rounds": args.rounds.max(1),
             "figures": rows,
             "rust": rust,
@@ -369,8 +371,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         "{} texts from {}, {} sessions of {} intra-op threads (calls of one text: a caller per session), same model and graph options on both sides",
         texts.len(),
         args.data.display(),
-        layout(&args.model).1,
-        layout(&args.model).0,
+        sessions,
+        threads,
     );
     println!(
         "median of {} rounds; last column: median of the paired ratios (> 1: Rust better)\n",
