@@ -148,6 +148,62 @@ fn verdicts_do_not_depend_on_batch_mates() {
     }
 }
 
+/// Two sessions hold the int8 weights and the packed copies once (model/src/weights.rs),
+/// and give what one session gives, to one caller or to callers competing for them.
+#[test]
+fn sessions_sharing_their_weights_give_what_one_session_gives() {
+    let Some(one) = model() else { return };
+    assert_eq!(one.shared_weights(), 0);
+    let two = SentimentModel::load(&ModelOptions {
+        sessions: 2,
+        intra_threads: 1,
+        ..ModelOptions::new(full_model_dir().unwrap())
+    })
+    .unwrap();
+    // the weights of every MatMulIntegerToFloat (four per layer) and the token embeddings
+    assert_eq!(two.shared_weights(), 4 * 12 + 1);
+    let texts: Vec<String> = eval_rows("umsab-val.jsonl")
+        .iter()
+        .step_by(11)
+        .take(128)
+        .map(|r| r["text"].as_str().unwrap().to_owned())
+        .collect();
+    let same = |a: &vigie_model::Prediction, b: &vigie_model::Prediction, text: &str| {
+        assert_eq!(a.label, b.label, "{text}");
+        for (x, y) in a
+            .probabilities
+            .as_array()
+            .iter()
+            .zip(b.probabilities.as_array())
+        {
+            assert!(
+                (x - y).abs() < 1e-4,
+                "{text}: {x} on one session vs {y} on two"
+            );
+        }
+        for (x, y) in a.embedding.iter().zip(&b.embedding) {
+            assert!((x - y).abs() < 1e-4, "{text}: embeddings differ");
+        }
+    };
+    let alone = one.classify(&texts).unwrap();
+    for ((text, a), b) in texts.iter().zip(&alone).zip(two.classify(&texts).unwrap()) {
+        same(a, &b, text);
+    }
+    std::thread::scope(|scope| {
+        for half in texts
+            .chunks(texts.len() / 2)
+            .zip(alone.chunks(texts.len() / 2))
+        {
+            let two = &two;
+            scope.spawn(move || {
+                for (text, a) in half.0.iter().zip(half.1) {
+                    same(a, &two.classify(&[text]).unwrap()[0], text);
+                }
+            });
+        }
+    });
+}
+
 #[test]
 fn meets_the_targets_on_held_out_data_as_computed_here() {
     let Some(model) = model() else { return };

@@ -14,6 +14,7 @@ pub mod pieces;
 pub mod runtime;
 pub mod signals;
 mod tokenize;
+mod weights;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -174,6 +175,9 @@ pub struct SentimentModel {
     embedding_dim: usize,
     dir: PathBuf,
     heads: Option<Heads>,
+    /// The int8 weights the sessions share: declared after `sessions`, so dropped after them
+    /// (the sessions read its map).
+    _shared: Option<weights::SharedWeights>,
 }
 
 impl std::fmt::Debug for SentimentModel {
@@ -267,6 +271,21 @@ impl SentimentModel {
             path: onnx_path.clone(),
             reason: e.to_string(),
         };
+        // Several sessions: their int8 weights and pre-packed buffers are held once.
+        let shared = if options.sessions > 1 {
+            weights::SharedWeights::load(&onnx_path).map_err(|reason| ModelError::Corrupt {
+                path: onnx_path.clone(),
+                reason,
+            })?
+        } else {
+            None
+        };
+        if let Some(shared) = &shared {
+            tracing::debug!(
+                tensors = shared.len(),
+                "int8 weights shared by the sessions"
+            );
+        }
         let mut sessions = Vec::with_capacity(options.sessions.max(1));
         for _ in 0..options.sessions.max(1) {
             let cpu = ort::ep::CPU::default()
@@ -278,9 +297,16 @@ impl SentimentModel {
                 .and_then(|b| Ok(b.with_optimization_level(GraphOptimizationLevel::All)?))
                 .and_then(|b| Ok(b.with_intra_threads(options.intra_threads)?))
                 .and_then(|b| Ok(b.with_inter_threads(1)?))
+                .and_then(|b| match &shared {
+                    Some(shared) => shared.apply(b),
+                    None => Ok(b),
+                })
                 .and_then(|mut b| b.commit_from_file(&onnx_path))
                 .map_err(corrupt)?;
             sessions.push(Mutex::new(session));
+        }
+        if let Some(shared) = &shared {
+            shared.release_pages();
         }
         let embedding_dim =
             check_signature(&sessions[0].lock().expect("fresh mutex"), &onnx_path, &card)?;
@@ -307,6 +333,7 @@ impl SentimentModel {
             call_tokens: options.call_tokens,
             embedding_dim,
             dir: dir.clone(),
+            _shared: shared,
         })
     }
 
@@ -418,6 +445,12 @@ impl SentimentModel {
         self.sessions.len()
     }
 
+    /// Int8 weight tensors the sessions share, and the MatMuls' pre-packed copies with them (0
+    /// with one session, or a graph that keeps its weights inline).
+    pub fn shared_weights(&self) -> usize {
+        self._shared.as_ref().map_or(0, |s| s.len())
+    }
+
     /// Up to `wanted` of the pool's free sessions, or, when all are busy, the next in turn
     /// once it is free: a call holds its sessions to the end, so concurrent callers do not
     /// interleave their calls on the same session.
@@ -501,8 +534,11 @@ impl SentimentModel {
 /// (2 threads), a call of one 40-token text takes as long as 64 tokens inside a call of 32.
 pub const CALL_COST_TOKENS: usize = 24;
 
-/// Default of [`ModelOptions::call_tokens`]: 32 tweets of 64 tokens, or 8 reviews of 256.
-pub const CALL_TOKENS: usize = 2048;
+/// Default of [`ModelOptions::call_tokens`]: 32 tweets of 32 tokens, or 4 reviews of 256. A
+/// session's arena keeps the buffers of its largest call: with two sessions, 1,024 took the
+/// peak of `vigie classify` on the UMSAB val texts from 155 MB to 149 MB (2,048) at the same
+/// speed (docs/benchmarks.md).
+pub const CALL_TOKENS: usize = 1024;
 
 /// Cuts `lengths` (sorted ascending) into consecutive calls of at most `batch_size` texts
 /// and `call_tokens` padded tokens (one text always fits) that cost the least: each call
