@@ -311,6 +311,25 @@ fn every_file_model_json_lists_is_checked_the_weights_file_too() {
     );
 }
 
+/// The checksums are computed beside ONNX Runtime's loading, yet a damaged graph is reported
+/// by its checksum, not by what ONNX Runtime (or the shared weights' reader) made of it.
+#[test]
+fn a_damaged_graph_is_reported_by_its_checksum() {
+    let dir = tiny_copy();
+    std::fs::write(dir.path().join("model.onnx"), b"not an onnx graph").unwrap();
+    for sessions in [1, 2] {
+        let options = ModelOptions {
+            sessions,
+            ..ModelOptions::new(dir.path())
+        };
+        let err = SentimentModel::load(&options).unwrap_err();
+        assert!(
+            matches!(err, ModelError::ChecksumMismatch { ref path, .. } if path.ends_with("model.onnx")),
+            "{sessions} sessions: {err}"
+        );
+    }
+}
+
 #[test]
 fn a_corrupt_graph_is_reported_as_corrupt() {
     let dir = tiny_copy();
