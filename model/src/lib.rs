@@ -177,7 +177,7 @@ pub struct SentimentModel {
     heads: Option<Heads>,
     /// The int8 weights the sessions share: declared after `sessions`, so dropped after them
     /// (the sessions read its map).
-    _shared: Option<weights::SharedWeights>,
+    shared: Option<weights::SharedWeights>,
 }
 
 impl std::fmt::Debug for SentimentModel {
@@ -308,7 +308,7 @@ impl SentimentModel {
             return Err(ModelError::FileMissing { path: onnx_path });
         }
         // The checksums are computed on a second thread while this one reads the tokenizer,
-        // loads ONNX Runtime and builds the sessions: a third of the start-up. Their errors
+        // loads ONNX Runtime and builds the sessions: a fifth of the start-up. Their errors
         // come first, as if they had run first: a damaged file is reported as such, whatever
         // the tokenizer or ONNX Runtime made of it. (The tokenizer stays on this thread:
         // built on the other, its allocations went to a second malloc arena, 3 MB more at
@@ -364,7 +364,7 @@ impl SentimentModel {
             call_tokens: options.call_tokens,
             embedding_dim,
             dir: dir.clone(),
-            _shared: shared,
+            shared,
         })
     }
 
@@ -479,7 +479,7 @@ impl SentimentModel {
     /// Int8 weight tensors the sessions share, and the MatMuls' pre-packed copies with them (0
     /// with one session, or a graph that keeps its weights inline).
     pub fn shared_weights(&self) -> usize {
-        self._shared.as_ref().map_or(0, |s| s.len())
+        self.shared.as_ref().map_or(0, |s| s.len())
     }
 
     /// Up to `wanted` of the pool's free sessions, or, when all are busy, the next in turn
@@ -566,9 +566,9 @@ impl SentimentModel {
 pub const CALL_COST_TOKENS: usize = 24;
 
 /// Default of [`ModelOptions::call_tokens`]: 32 tweets of 32 tokens, or 4 reviews of 256. A
-/// session's arena keeps the buffers of its largest call: with two sessions, 1,024 took the
-/// peak of `vigie classify` on the UMSAB val texts from 155 MB to 149 MB (2,048) at the same
-/// speed (docs/benchmarks.md).
+/// session's arena keeps the buffers of its largest call: with two sessions, 1,024 rather
+/// than 2,048 took the peak of `vigie classify` on the UMSAB val texts from 155 MB to 149 MB
+/// at the same speed (docs/benchmarks.md).
 pub const CALL_TOKENS: usize = 1024;
 
 /// Cuts `lengths` (sorted ascending) into consecutive calls of at most `batch_size` texts
