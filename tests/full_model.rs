@@ -28,6 +28,34 @@ fn eval_rows(file: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// Every `every`-th UMSAB val text, `count` of them.
+fn val_texts(every: usize, count: usize) -> Vec<String> {
+    eval_rows("umsab-val.jsonl")
+        .iter()
+        .step_by(every)
+        .take(count)
+        .map(|r| r["text"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The same label for `text` in both predictions, and probabilities within `tolerance`.
+fn assert_same_verdict(
+    a: &vigie_model::Prediction,
+    b: &vigie_model::Prediction,
+    tolerance: f32,
+    text: &str,
+) {
+    assert_eq!(a.label, b.label, "{text}");
+    for (x, y) in a
+        .probabilities
+        .as_array()
+        .iter()
+        .zip(b.probabilities.as_array())
+    {
+        assert!((x - y).abs() < tolerance, "{text}: {x} vs {y}");
+    }
+}
+
 #[test]
 fn agrees_with_the_recipe_on_ids_and_probabilities() {
     let Some(model) = model() else { return };
@@ -116,24 +144,11 @@ fn reads_obvious_comments_right_in_french_and_english() {
 #[test]
 fn verdicts_do_not_depend_on_batch_mates() {
     let Some(model) = model() else { return };
-    let texts: Vec<String> = eval_rows("umsab-val.jsonl")
-        .iter()
-        .step_by(13)
-        .take(96)
-        .map(|r| r["text"].as_str().unwrap().to_owned())
-        .collect();
+    let texts = val_texts(13, 96);
     let batched = model.classify(&texts).unwrap();
     for (text, b) in texts.iter().zip(&batched) {
         let alone = &model.classify(&[text]).unwrap()[0];
-        assert_eq!(alone.label, b.label, "{text}");
-        for (x, y) in alone
-            .probabilities
-            .as_array()
-            .iter()
-            .zip(b.probabilities.as_array())
-        {
-            assert!((x - y).abs() < 1e-3, "{text}: {x} alone vs {y} batched");
-        }
+        assert_same_verdict(alone, b, 1e-3, text);
         // the same intent and the same confident risk signals, alone or batched
         let heads = model.heads().expect("the built model has its heads");
         let (u, v) = (
@@ -162,25 +177,9 @@ fn sessions_sharing_their_weights_give_what_one_session_gives() {
     .unwrap();
     // the weights of every MatMulIntegerToFloat (four per layer) and the token embeddings
     assert_eq!(two.shared_weights(), 4 * 12 + 1);
-    let texts: Vec<String> = eval_rows("umsab-val.jsonl")
-        .iter()
-        .step_by(11)
-        .take(128)
-        .map(|r| r["text"].as_str().unwrap().to_owned())
-        .collect();
+    let texts = val_texts(11, 128);
     let same = |a: &vigie_model::Prediction, b: &vigie_model::Prediction, text: &str| {
-        assert_eq!(a.label, b.label, "{text}");
-        for (x, y) in a
-            .probabilities
-            .as_array()
-            .iter()
-            .zip(b.probabilities.as_array())
-        {
-            assert!(
-                (x - y).abs() < 1e-4,
-                "{text}: {x} on one session vs {y} on two"
-            );
-        }
+        assert_same_verdict(a, b, 1e-4, text);
         for (x, y) in a.embedding.iter().zip(&b.embedding) {
             assert!((x - y).abs() < 1e-4, "{text}: embeddings differ");
         }

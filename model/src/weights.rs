@@ -54,7 +54,7 @@ struct Entry {
 /// ONNX `TensorProto.DataType.INT8`.
 const INT8: i32 = 3;
 
-/// Where one weight matrix lies in the external data file.
+/// Where one int8 tensor lies in an external data file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Placed {
     name: String,
@@ -111,7 +111,7 @@ fn external_int8(graph: &[u8]) -> Result<Vec<Placed>, String> {
 pub(crate) struct SharedWeights {
     values: Vec<(String, Arc<DynValue>)>,
     prepacked: PrepackedWeights,
-    maps: Vec<memmap2::Mmap>,
+    maps: Vec<(String, memmap2::Mmap)>,
 }
 
 /// An int8 tensor over `data`, which must outlive it.
@@ -153,7 +153,7 @@ unsafe fn borrowed_int8(info: &MemoryInfo, data: &[u8], dims: &[i64]) -> Result<
 }
 
 impl SharedWeights {
-    /// Maps the MatMul weights of the graph at `onnx_path` (from its external data files);
+    /// Maps the int8 initializers of the graph at `onnx_path` (from its external data files);
     /// `None` when it has none to share.
     pub(crate) fn load(onnx_path: &Path) -> Result<Option<Self>, String> {
         let graph = std::fs::read(onnx_path).map_err(|e| e.to_string())?;
@@ -169,11 +169,11 @@ impl SharedWeights {
             MemoryType::Default,
         )
         .map_err(|e| e.to_string())?;
-        let mut names: Vec<&str> = Vec::new();
-        let mut maps = Vec::new();
+        // each external data file mapped once, by its name in the graph
+        let mut maps: Vec<(String, memmap2::Mmap)> = Vec::new();
         let mut values = Vec::with_capacity(placed.len());
         for p in &placed {
-            let index = match names.iter().position(|n| *n == p.file) {
+            let index = match maps.iter().position(|(name, _)| *name == p.file) {
                 Some(i) => i,
                 None => {
                     let file = std::fs::File::open(dir.join(&p.file))
@@ -182,13 +182,13 @@ impl SharedWeights {
                     // were checked at load); the map is read-only.
                     let map = unsafe { memmap2::Mmap::map(&file) }
                         .map_err(|e| format!("{}: {e}", p.file))?;
-                    names.push(&p.file);
-                    maps.push(map);
+                    maps.push((p.file.clone(), map));
                     maps.len() - 1
                 }
             };
             let expected = p.dims.iter().product::<i64>().max(0) as usize;
             let data = maps[index]
+                .1
                 .get(p.offset..p.offset.saturating_add(p.length))
                 .filter(|d| d.len() == expected)
                 .ok_or_else(|| {
@@ -220,7 +220,7 @@ impl SharedWeights {
     /// its packed copy): lets the kernel drop their pages, which it reads back from the file
     /// if they are ever needed.
     pub(crate) fn release_pages(&self) {
-        for map in &self.maps {
+        for (_, map) in &self.maps {
             // SAFETY: the map is private and read-only, never written: dropped pages are read
             // back from the unchanged file on the next access, so no reader sees other data.
             if let Err(e) = unsafe { map.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) } {
