@@ -74,7 +74,7 @@ def main():
     ap.add_argument("--threads", type=int, required=True, help="intra-op threads per session")
     ap.add_argument("--sessions", type=int, default=1, help="sessions, each with a caller of its own")
     ap.add_argument("--batch", type=int, nargs="+", default=[1, 32])
-    ap.add_argument("--call-tokens", type=int, default=1024, help="most padded tokens per inference call, as vigie's --call-tokens")
+    ap.add_argument("--call-tokens", type=int, default=256, help="most padded tokens per inference call, as vigie's --call-tokens")
     ap.add_argument("--no-cpu-arena", action="store_true", help="as vigie's --cpu-arena false")
     args = ap.parse_args()
     texts = json.load(open(args.texts, encoding="utf-8"))

@@ -565,11 +565,13 @@ impl SentimentModel {
 /// (2 threads), a call of one 40-token text takes as long as 64 tokens inside a call of 32.
 pub const CALL_COST_TOKENS: usize = 24;
 
-/// Default of [`ModelOptions::call_tokens`]: 32 tweets of 32 tokens, or 4 reviews of 256. A
-/// session's arena keeps the buffers of its largest call: with two sessions, 1,024 rather
-/// than 2,048 took the peak of `vigie classify` on the UMSAB val texts from 155 MB to 149 MB
-/// at the same speed (docs/benchmarks.md).
-pub const CALL_TOKENS: usize = 1024;
+/// Default of [`ModelOptions::call_tokens`]: one text of `max_tokens` (256), or 8 tweets of
+/// 32 tokens. A session's arena keeps the buffers of its largest call, so this bounds the
+/// peak: with two sessions, `vigie classify` on the long reviews peaked at 149 MB against
+/// 206 MB with 1,024 and 257 MB with 2,048, with the same verdicts. Calls of 256 rows
+/// already keep the int8 MatMuls busy: `vigie bench` at batch 32 ran as fast with two
+/// sessions and within 3% with one (docs/benchmarks.md).
+pub const CALL_TOKENS: usize = 256;
 
 /// Cuts `lengths` (sorted ascending) into consecutive calls of at most `batch_size` texts
 /// and `call_tokens` padded tokens (one text always fits) that cost the least: each call
