@@ -740,8 +740,11 @@ async fn a_manager_works_through_the_page_in_chromium() {
         s.click(Locator::Css("form.sign-out button")).await;
         s.at("/sign-in").await;
         s.sign_in("ada").await;
+        // the session cookie comes with the answer to the form: wait for it before leaving
+        s.at("/brands/acme/inbox").await;
         s.goto("/brands/acme/content").await;
-        assert!(s.body().await.contains("Version 1"));
+        let body = s.body().await;
+        assert!(body.contains("Version 1"), "{body}");
         s.accessible("content").await;
         let words = s.client.find(Locator::Id("file-words")).await.unwrap();
         words.send_keys("Bruxelles\n").await.unwrap();
