@@ -7,12 +7,13 @@
 //! an inbox page per ten comments).
 //!
 //!   scripts/package    # the release bootstraps in target/lambda and the layers
-//!   cargo bench -p vigie-tests --profile dev --bench cost -- [--comments N]
+//!   cargo bench -p vigie-tests --profile dev --bench cost -- [--comments N] [--starts N]
+//!       [--invocations-per-start N]
 //!
 //! It runs the packaged bootstraps when target/lambda holds them (or `VIGIE_LAMBDA_DIR`
 //! says where), else the binaries cargo built here (debug builds: slower).
 //!
-//! Three passes, on fresh comments each:
+//! Three passes, each on a deployment of its own (table, queues and functions):
 //! - timed, batches of one (what the SQS sources hand over when comments trickle in, as
 //!   100,000 a month do): each invocation's round trip through the emulator, on the
 //!   functions pointed at moto directly;
@@ -22,16 +23,25 @@
 //!   write, so it is not timed).
 //!
 //! Durations include moto's answers on loopback instead of DynamoDB's and SQS's in a
-//! region; the bench also prints what 5 ms more per AWS call would add.
+//! region; the bench also prints what 5 ms more per AWS call would add. moto's answers
+//! slow down as its table fills (a query reads every item of the table, and a transaction
+//! copies the whole table once per item it writes): each pass starts on an empty table,
+//! so that the two timed passes meet the same sizes, and the bench prints each function's
+//! first and last tenth of the batches of one.
+//!
+//! Then `--starts N` (default 5) new execution environments of each function, on one CPU:
+//! what a start adds is Lambda's init phase, billed at the function's memory; the bill
+//! counts one start per `--invocations-per-start` (default 100) invocations.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::Instant;
 
 use serde_json::{Value, json};
 use vigie_tests::deployment::{Deployment, HOST, MANAGER, meta_comment, meta_delivery, token};
 use vigie_tests::fakes::APP_SECRET;
 use vigie_tests::lambda::{
-    self, Emulator, bench_arg, failures, http_event, prefer_packaged, queue_arn, sqs_event,
+    self, bench_arg, failures, http_event, prefer_packaged, queue_arn, sqs_event,
 };
 use vigie_tests::metering::{Call, Meter, summary};
 use vigie_tests::moto::{complete, moto, receive_all};
@@ -85,30 +95,19 @@ struct Pass {
 }
 
 struct Bench {
-    deployment: Deployment,
     http: reqwest::Client,
+    /// In front of moto for the metered pass's deployment.
     meter: Meter,
-    /// The same functions behind the meter.
-    metered: Emulator,
     bearer: String,
     texts: Vec<String>,
 }
 
 impl Bench {
-    /// The emulator of the direct or the metered functions.
-    fn emulator(&self, metered: bool) -> &Emulator {
-        if metered {
-            &self.metered
-        } else {
-            &self.deployment.emulator
-        }
-    }
-
     /// Invokes `name` through the emulator's Invoke API: its answer and the round trip.
-    async fn invoke(&self, metered: bool, name: &str, payload: &Value) -> (Value, f64) {
+    async fn invoke(&self, d: &Deployment, name: &str, payload: &Value) -> (Value, f64) {
         let url = format!(
             "http://127.0.0.1:{}/2015-03-31/functions/{name}/invocations",
-            self.emulator(metered).port
+            d.emulator.port
         );
         let started = Instant::now();
         let answer = self
@@ -126,8 +125,53 @@ impl Bench {
         (body, ms)
     }
 
-    /// One pass over `n` new comments, on the direct or the metered functions.
-    async fn pass(&self, label: &str, metered: bool, n: usize, template_batches: bool) -> Pass {
+    /// Each function of `d` through its start, before anything is timed.
+    async fn warm_up(&self, d: &Deployment) {
+        for f in ORDER {
+            self.invoke(d, f, &idle_event(f)).await;
+        }
+    }
+
+    /// What a new execution environment adds, `rounds` times per function (Lambda bills
+    /// it as the init phase): from the process's start to its answer to an event that
+    /// does no work, less the same event's round trip once started. On one CPU
+    /// (`taskset -c 0`, as Lambda gives 1,769 MB; less memory gets a share of one).
+    async fn starts(
+        &self,
+        d: &mut Deployment,
+        endpoint: &str,
+        rounds: usize,
+    ) -> BTreeMap<&'static str, Vec<f64>> {
+        let wrap: &[&str] = if Path::new("/usr/bin/taskset").exists() {
+            &["taskset", "-c", "0"]
+        } else {
+            &[]
+        };
+        let mut added: BTreeMap<&'static str, Vec<f64>> = BTreeMap::new();
+        for f in ORDER {
+            eprintln!("starts: {f}, {rounds} times");
+            for _ in 0..rounds {
+                let started = Instant::now();
+                d.restart_function(f, endpoint, wrap);
+                self.invoke(d, f, &idle_event(f)).await;
+                let cold = started.elapsed().as_secs_f64() * 1e3;
+                let (_, warm) = self.invoke(d, f, &idle_event(f)).await;
+                added.entry(f).or_default().push(cold - warm);
+            }
+        }
+        added
+    }
+
+    /// One pass over `n` new comments on the deployment `d`; `metered` when its functions
+    /// call AWS through the meter.
+    async fn pass(
+        &self,
+        d: &Deployment,
+        label: &str,
+        metered: bool,
+        n: usize,
+        template_batches: bool,
+    ) -> Pass {
         let mut pass = Pass::default();
         let take = |pass: &mut Pass, f: &'static str| {
             if metered {
@@ -149,14 +193,13 @@ impl Bench {
                 created,
             );
             let (answer, ms) = self
-                .invoke(metered, WEBHOOK, &meta_delivery(&body, APP_SECRET))
+                .invoke(d, WEBHOOK, &meta_delivery(&body, APP_SECRET))
                 .await;
             assert_eq!(answer["statusCode"], 200, "{answer}");
             pass.ms.entry(WEBHOOK).or_default().push(ms);
         }
         take(&mut pass, WEBHOOK);
 
-        let d = &self.deployment;
         for (f, queue, arn) in [
             (CLASSIFY, &d.classify_q, "classify"),
             (NOTIFY, &d.escalation_q, "escalation"),
@@ -169,9 +212,7 @@ impl Bench {
                 messages.len()
             );
             for chunk in messages.chunks(batch) {
-                let (answer, ms) = self
-                    .invoke(metered, f, &sqs_event(&queue_arn(arn), chunk))
-                    .await;
+                let (answer, ms) = self.invoke(d, f, &sqs_event(&queue_arn(arn), chunk)).await;
                 assert!(failures(&answer).is_empty(), "{f}: {answer}");
                 complete(queue, chunk, &[]).await;
                 pass.ms.entry(f).or_default().push(ms);
@@ -189,7 +230,7 @@ impl Bench {
             }
             let text = body.map(|b| b.to_string()).unwrap_or_default();
             let (answer, ms) = self
-                .invoke(metered, REVIEW, &http_event(method, path, &headers, &text))
+                .invoke(d, REVIEW, &http_event(method, path, &headers, &text))
                 .await;
             assert_eq!(answer["statusCode"], 200, "{method} {path}: {answer}");
             pass.ms.entry(REVIEW).or_default().push(ms);
@@ -243,6 +284,21 @@ impl Bench {
     }
 }
 
+/// An event `f` answers without work: an empty batch, the webhook's handshake, the review
+/// API's session of no one.
+fn idle_event(f: &str) -> Value {
+    match f {
+        WEBHOOK => http_event(
+            "GET",
+            "/webhooks/facebook?hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=1",
+            &[("host", HOST)],
+            "",
+        ),
+        REVIEW => http_event("GET", "/api/session", &[("host", HOST)], ""),
+        _ => json!({"Records": []}),
+    }
+}
+
 fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len().max(1) as f64
 }
@@ -263,6 +319,8 @@ fn gb_seconds(memory_mb: f64, ms: &[f64], n: usize, extra_ms: f64) -> f64 {
 
 fn main() {
     let n: usize = bench_arg("--comments", 100);
+    let rounds: usize = bench_arg("--starts", 5);
+    let invocations_per_start: f64 = bench_arg("--invocations-per-start", 100.0);
     prefer_packaged();
     let model_dir = vigie_tests::full_model_dir().expect("the model (scripts/build-model)");
     let moto = moto().expect("moto (scripts/setup-python)");
@@ -272,13 +330,18 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let mut deployment = Deployment::new(moto, &model_dir)
-            .await
-            .expect("cargo lambda (scripts/setup-infra)");
+        // a deployment per pass, each with a table of its own
+        let deploy = async |endpoint: &str| {
+            let mut d = Deployment::new(moto, &model_dir)
+                .await
+                .expect("cargo lambda (scripts/setup-infra)");
+            d.start_functions(endpoint);
+            d
+        };
         let meter = Meter::start(&moto.endpoint).await;
-        deployment.start_functions(&moto.endpoint);
-        let mut metered = Emulator::start().expect("cargo lambda (scripts/setup-infra)");
-        deployment.start_functions_in(&mut metered, &meter.endpoint);
+        let mut one = deploy(&moto.endpoint).await;
+        let burst_d = deploy(&moto.endpoint).await;
+        let metered_d = deploy(&meter.endpoint).await;
         let texts: Vec<String> = std::fs::read_to_string(
             vigie_tests::workspace_root().join("samples/eval/drafts.jsonl"),
         )
@@ -292,52 +355,46 @@ fn main() {
         })
         .collect();
         let bench = Bench {
-            deployment,
             http: reqwest::Client::new(),
             meter,
-            metered,
             bearer: format!("Bearer {}", token(MANAGER)),
             texts,
         };
-        // each process through its start before anything is timed
-        for metered in [false, true] {
-            for f in [CLASSIFY, NOTIFY, DRAFT] {
-                bench.invoke(metered, f, &json!({"Records": []})).await;
-            }
-            let handshake = http_event(
-                "GET",
-                "/webhooks/facebook?hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=1",
-                &[("host", HOST)],
-                "",
-            );
-            bench.invoke(metered, WEBHOOK, &handshake).await;
-            let session = http_event("GET", "/api/session", &[("host", HOST)], "");
-            bench.invoke(metered, REVIEW, &session).await;
+        for d in [&one, &burst_d, &metered_d] {
+            bench.warm_up(d).await;
         }
-        let log_bytes = |b: &Bench, f: &str| -> f64 {
-            std::fs::metadata(&b.deployment.emulator.function(f).log)
+        let log_bytes = |f: &str| -> f64 {
+            std::fs::metadata(&one.emulator.function(f).log)
                 .map(|m| m.len() as f64)
                 .unwrap_or(0.0)
         };
-        let before: Vec<f64> = ORDER.iter().map(|f| log_bytes(&bench, f)).collect();
-        let trickle = bench.pass("one", false, n, false).await;
+        let before: Vec<f64> = ORDER.iter().map(|f| log_bytes(f)).collect();
+        let trickle = bench.pass(&one, "one", false, n, false).await;
         // each function's log lines per comment
         let logs: BTreeMap<&str, f64> = ORDER
             .iter()
             .zip(before)
-            .map(|(f, b)| (*f, (log_bytes(&bench, f) - b) / n as f64))
+            .map(|(f, b)| (*f, (log_bytes(f) - b) / n as f64))
             .collect();
-        let burst = bench.pass("burst", false, n, true).await;
-        let metered = bench.pass("metered", true, n, false).await;
+        let burst = bench.pass(&burst_d, "burst", false, n, true).await;
+        let metered = bench.pass(&metered_d, "metered", true, n, false).await;
         let escalated = metered.consumed.get(NOTIFY).copied().unwrap_or(0);
-        let stored = storage_per_comment(
-            &moto.endpoint,
-            bench.deployment.store.table_name(),
-            "metered",
+        let stored =
+            storage_per_comment(&moto.endpoint, metered_d.store.table_name(), "metered", n).await;
+        let starts = bench.starts(&mut one, &moto.endpoint, rounds).await;
+        report(
             n,
-        )
-        .await;
-        report(n, escalated, &trickle, &burst, &metered, &logs, stored);
+            escalated,
+            Measured {
+                trickle: &trickle,
+                burst: &burst,
+                metered: &metered,
+                logs: &logs,
+                starts: &starts,
+                invocations_per_start,
+            },
+            stored,
+        );
     });
 }
 
@@ -374,10 +431,35 @@ async fn storage_per_comment(endpoint: &str, table: &str, label: &str, n: usize)
     bytes as f64 / n as f64
 }
 
+/// What the bench measured, for the report.
+struct Measured<'a> {
+    trickle: &'a Pass,
+    burst: &'a Pass,
+    metered: &'a Pass,
+    /// Each function's log bytes per comment.
+    logs: &'a BTreeMap<&'a str, f64>,
+    /// What each start added, ms.
+    starts: &'a BTreeMap<&'static str, Vec<f64>>,
+    /// Invocations per new execution environment, for the init line.
+    invocations_per_start: f64,
+}
+
+/// GB-seconds of a function's init, at its p50 start (billed by the started ms).
+fn init_gb_seconds(f: &str, starts: &BTreeMap<&'static str, Vec<f64>>) -> f64 {
+    let (memory, _) = template(f);
+    starts
+        .get(f)
+        .map(|ms| p50(ms).max(0.0).ceil() / 1e3 * memory / 1024.0)
+        .unwrap_or(0.0)
+}
+
 /// The measured work of some functions, per comment.
 struct Work {
     invocations: f64,
     gb_seconds: f64,
+    /// the init phases of new execution environments
+    init_gb_seconds: f64,
+    invocations_per_start: f64,
     /// the same with 5 ms more per AWS call
     gb_seconds_slower: f64,
     api_requests: f64,
@@ -388,17 +470,19 @@ struct Work {
 }
 
 impl Work {
-    fn of(
-        functions: &[&'static str],
-        n: usize,
-        trickle: &Pass,
-        metered: &Pass,
-        logs: &BTreeMap<&str, f64>,
-    ) -> Work {
+    fn of(functions: &[&'static str], n: usize, m: &Measured) -> Work {
+        let Measured {
+            trickle,
+            metered,
+            logs,
+            ..
+        } = m;
         let per = |x: f64| x / n as f64;
         let mut w = Work {
             invocations: 0.0,
             gb_seconds: 0.0,
+            init_gb_seconds: 0.0,
+            invocations_per_start: m.invocations_per_start,
             gb_seconds_slower: 0.0,
             api_requests: 0.0,
             sqs_requests: 0.0,
@@ -413,6 +497,8 @@ impl Work {
             let calls_per_invocation = calls.len() as f64 / metered.ms[f].len() as f64;
             w.invocations += per(ms.len() as f64);
             w.gb_seconds += gb_seconds(memory, ms, n, 0.0);
+            w.init_gb_seconds +=
+                per(ms.len() as f64) / m.invocations_per_start * init_gb_seconds(f, m.starts);
             w.gb_seconds_slower += gb_seconds(memory, ms, n, 5.0 * calls_per_invocation);
             if [WEBHOOK, REVIEW].contains(f) {
                 w.api_requests += per(metered.ms[f].len() as f64);
@@ -455,6 +541,14 @@ impl Work {
                 self.gb_seconds * k * LAMBDA_GB_SECOND,
             ),
             (
+                "Lambda init",
+                format!(
+                    "{:.6} GB-s × $0.0000166667 (a start per {:.0} invocations)",
+                    self.init_gb_seconds, self.invocations_per_start
+                ),
+                self.init_gb_seconds * k * LAMBDA_GB_SECOND,
+            ),
+            (
                 "SQS",
                 format!("{:.2} requests × $0.40/M", self.sqs_requests),
                 self.sqs_requests * k * SQS_REQUEST,
@@ -493,15 +587,14 @@ impl Work {
     }
 }
 
-fn report(
-    n: usize,
-    escalated: usize,
-    trickle: &Pass,
-    burst: &Pass,
-    metered: &Pass,
-    logs: &BTreeMap<&str, f64>,
-    stored_bytes: f64,
-) {
+fn report(n: usize, escalated: usize, m: Measured, stored_bytes: f64) {
+    let Measured {
+        trickle,
+        burst,
+        metered,
+        starts,
+        ..
+    } = m;
     let per = |x: f64| x / n as f64;
     println!("\n{n} comments ({escalated} escalated), moto on loopback; per comment unless said\n");
     println!(
@@ -537,6 +630,24 @@ fn report(
     println!(
         "(ms: each invocation's round trip in batches of one; batch/n: the mean invocation in the template's batches)"
     );
+    // moto's own growth: the same work, later in the pass, on a fuller table
+    let tenths: Vec<String> = ORDER
+        .iter()
+        .map(|f| {
+            let ms = &trickle.ms[f];
+            let k = (ms.len() / 10).max(1);
+            format!(
+                "{} {:.1} → {:.1}",
+                f.trim_start_matches("vigie-"),
+                mean(&ms[..k]),
+                mean(&ms[ms.len() - k..])
+            )
+        })
+        .collect();
+    println!(
+        "ms mean of the first and the last tenth of the batches of one, as moto's table fills: {}",
+        tenths.join(", ")
+    );
 
     println!("\nAWS calls of the metered pass, per comment:");
     let all: Vec<Call> = metered.calls.values().flatten().cloned().collect();
@@ -558,15 +669,25 @@ fn report(
         .collect();
     println!("  write units by item: {}", kinds.join(", "));
 
-    let pipeline = Work::of(
-        &[WEBHOOK, CLASSIFY, NOTIFY, DRAFT],
-        n,
-        trickle,
-        metered,
-        logs,
-    )
-    .print("Triage and drafts (webhook, classify, notify, draft) per 100,000 comments");
-    let review = Work::of(&[REVIEW], n, trickle, metered, logs).print(
+    let rounds = starts.values().map(Vec::len).max().unwrap_or(0);
+    println!(
+        "\nWhat a start adds (process start to the answer of an idle event, less a started one's; {rounds} starts, one CPU), ms:"
+    );
+    for f in ORDER {
+        let mut ms = starts.get(f).cloned().unwrap_or_default();
+        ms.sort_by(f64::total_cmp);
+        if let (Some(min), Some(max)) = (ms.first(), ms.last()) {
+            println!(
+                "  {f:<15} min {min:>6.0}  p50 {:>6.0}  max {max:>6.0}  = {:.5} GB-s at p50",
+                p50(&ms),
+                init_gb_seconds(f, starts)
+            );
+        }
+    }
+
+    let pipeline = Work::of(&[WEBHOOK, CLASSIFY, NOTIFY, DRAFT], n, &m)
+        .print("Triage and drafts (webhook, classify, notify, draft) per 100,000 comments");
+    let review = Work::of(&[REVIEW], n, &m).print(
         "A manager's work (review: open, claim, approve and mark sent, an inbox page per ten) per 100,000 comments answered",
     );
     println!(

@@ -203,6 +203,17 @@ impl Deployment {
         run_functions(emulator, refs, opt, binaries, |_| endpoint.to_owned());
     }
 
+    /// Stops `binary` and starts it again, cold (a new execution environment), its AWS
+    /// clients pointed at `endpoint`; `wrap` runs it under another command (e.g.
+    /// `taskset -c 0`).
+    pub fn restart_function(&mut self, binary: &str, endpoint: &str, wrap: &[&str]) {
+        self.emulator.stop(binary);
+        let mut env = template_environment(binary, &self.refs, &self.opt);
+        env.extend(moto_environment(endpoint));
+        self.emulator
+            .run(binary, &self.binaries.path(binary), &env, wrap);
+    }
+
     /// Starts every function of the template with a metering proxy of its own in front of
     /// `upstream`: the AWS calls of each, by binary.
     pub async fn start_metered_functions(
@@ -224,13 +235,6 @@ impl Deployment {
             meters[binary].endpoint.clone()
         });
         meters
-    }
-
-    /// The same in another emulator: a second set of the same functions.
-    pub fn start_functions_in(&self, emulator: &mut Emulator, endpoint: &str) {
-        run_functions(emulator, &self.refs, &self.opt, &self.binaries, |_| {
-            endpoint.to_owned()
-        });
     }
 }
 
