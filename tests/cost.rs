@@ -339,7 +339,7 @@ fn main() {
             d
         };
         let meter = Meter::start(&moto.endpoint).await;
-        let mut one = deploy(&moto.endpoint).await;
+        let mut one_d = deploy(&moto.endpoint).await;
         let burst_d = deploy(&moto.endpoint).await;
         let metered_d = deploy(&meter.endpoint).await;
         let texts: Vec<String> = std::fs::read_to_string(
@@ -360,16 +360,16 @@ fn main() {
             bearer: format!("Bearer {}", token(MANAGER)),
             texts,
         };
-        for d in [&one, &burst_d, &metered_d] {
+        for d in [&one_d, &burst_d, &metered_d] {
             bench.warm_up(d).await;
         }
         let log_bytes = |f: &str| -> f64 {
-            std::fs::metadata(&one.emulator.function(f).log)
+            std::fs::metadata(&one_d.emulator.function(f).log)
                 .map(|m| m.len() as f64)
                 .unwrap_or(0.0)
         };
         let before: Vec<f64> = ORDER.iter().map(|f| log_bytes(f)).collect();
-        let trickle = bench.pass(&one, "one", false, n, false).await;
+        let trickle = bench.pass(&one_d, "one", false, n, false).await;
         // each function's log lines per comment
         let logs: BTreeMap<&str, f64> = ORDER
             .iter()
@@ -381,7 +381,7 @@ fn main() {
         let escalated = metered.consumed.get(NOTIFY).copied().unwrap_or(0);
         let stored =
             storage_per_comment(&moto.endpoint, metered_d.store.table_name(), "metered", n).await;
-        let starts = bench.starts(&mut one, &moto.endpoint, rounds).await;
+        let starts = bench.starts(&mut one_d, &moto.endpoint, rounds).await;
         report(
             n,
             escalated,
