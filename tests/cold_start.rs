@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use vigie_core::intake::ClassifyRequest;
 use vigie_core::ports::{CommentWrite, Delivery};
 use vigie_tests::lambda::{
-    Binaries, Emulator, Opt, bench_arg, failures, moto_environment, prefer_packaged, queue_arn,
-    sqs_event, template_environment,
+    Binaries, Emulator, ONE_CPU, Opt, bench_arg, failures, moto_environment, prefer_packaged,
+    queue_arn, sqs_event, template_environment,
 };
 use vigie_tests::moto::{moto, queue_with_dlq, table};
 
@@ -70,11 +70,7 @@ fn main() {
     let mut env = template_environment("vigie-classify", &refs, &opt);
     env.extend(moto_environment(&moto.endpoint));
     let executable = binaries.path("vigie-classify");
-    let wrap: &[&str] = if one_cpu {
-        &["taskset", "-c", "0"]
-    } else {
-        &[]
-    };
+    let wrap: &[&str] = if one_cpu { ONE_CPU } else { &[] };
 
     let texts = [
         "Commande reçue avec deux semaines de retard et personne ne répond au service client.",

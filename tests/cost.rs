@@ -34,14 +34,13 @@
 //! counts one start per `--invocations-per-start` (default 100) invocations.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::Instant;
 
 use serde_json::{Value, json};
 use vigie_tests::deployment::{Deployment, HOST, MANAGER, meta_comment, meta_delivery, token};
 use vigie_tests::fakes::APP_SECRET;
 use vigie_tests::lambda::{
-    self, bench_arg, failures, http_event, prefer_packaged, queue_arn, sqs_event,
+    self, ONE_CPU, bench_arg, failures, http_event, prefer_packaged, queue_arn, sqs_event,
 };
 use vigie_tests::metering::{Call, Meter, summary};
 use vigie_tests::moto::{complete, moto, receive_all};
@@ -142,17 +141,12 @@ impl Bench {
         endpoint: &str,
         rounds: usize,
     ) -> BTreeMap<&'static str, Vec<f64>> {
-        let wrap: &[&str] = if Path::new("/usr/bin/taskset").exists() {
-            &["taskset", "-c", "0"]
-        } else {
-            &[]
-        };
         let mut added: BTreeMap<&'static str, Vec<f64>> = BTreeMap::new();
         for f in ORDER {
             eprintln!("starts: {f}, {rounds} times");
             for _ in 0..rounds {
                 let started = Instant::now();
-                d.restart_function(f, endpoint, wrap);
+                d.restart_function(f, endpoint, ONE_CPU);
                 self.invoke(d, f, &idle_event(f)).await;
                 let cold = started.elapsed().as_secs_f64() * 1e3;
                 let (_, warm) = self.invoke(d, f, &idle_event(f)).await;
